@@ -1,0 +1,108 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// Our own targets build in Swift 6 language mode with every warning an error.
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
+
+let package = Package(
+    name: "WRaft",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "wraft", targets: ["wraft"]),
+        .library(name: "RaftCore", targets: ["RaftCore"]),
+        .library(name: "WRaftServer", targets: ["WRaftServer"]),
+        .library(name: "WRaftClient", targets: ["WRaftClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    ],
+    targets: [
+        // The pure Raft state machine: standard library only.
+        .target(name: "RaftCore", swiftSettings: strict),
+        // Versioned binary encoding shared by the WAL and the wire; CRC32C.
+        .target(
+            name: "RaftCodec",
+            dependencies: ["RaftCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict),
+        // Write-ahead log, hard state, snapshots, recovery; all file access behind `Disk`.
+        .target(
+            name: "RaftStorage",
+            dependencies: [
+                "RaftCore", "RaftCodec",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict),
+        // Peer-to-peer TCP between raft ports.
+        .target(
+            name: "RaftTransport",
+            dependencies: [
+                "RaftCore", "RaftCodec",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict),
+        // The deterministic replicated key-value state machine.
+        .target(name: "KVStore", dependencies: ["RaftCore"], swiftSettings: strict),
+        // Linearizability checking of recorded register histories (Wing-Gong/Lowe search).
+        .target(name: "Linearizability", swiftSettings: strict),
+        // A small HTTP/1.1 client of the node API, and the local-cluster process launcher.
+        .target(
+            name: "WRaftClient",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
+        // `wraft check`: a Jepsen-style run against a local cluster, recorded and checked.
+        .target(
+            name: "WRaftCheck",
+            dependencies: ["WRaftClient", "Linearizability"],
+            swiftSettings: strict),
+        // The node: driver loop, cluster lifecycle, faults, HTTP API, metrics, dashboard.
+        .target(
+            name: "WRaftServer",
+            dependencies: [
+                "RaftCore", "RaftCodec", "RaftStorage", "RaftTransport", "KVStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            resources: [.copy("Dashboard")],
+            swiftSettings: strict),
+        // Test support: a seeded, simulated cluster of cores with safety checkers.
+        .target(name: "RaftSimulation", dependencies: ["RaftCore", "KVStore"], swiftSettings: strict),
+        // The CLI: serve, cluster, client commands, bench, check.
+        .executableTarget(
+            name: "wraft",
+            dependencies: [
+                "WRaftServer", "WRaftClient", "WRaftCheck", "Linearizability", "RaftSimulation", "RaftCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict),
+
+        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation"], swiftSettings: strict),
+        .testTarget(name: "RaftCodecTests", dependencies: ["RaftCodec", "RaftCore"], swiftSettings: strict),
+        .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCodec", "RaftCore"], swiftSettings: strict),
+        .testTarget(name: "RaftTransportTests", dependencies: ["RaftTransport", "RaftCodec", "RaftCore"], swiftSettings: strict),
+        .testTarget(name: "KVStoreTests", dependencies: ["KVStore"], swiftSettings: strict),
+        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"], swiftSettings: strict),
+        .testTarget(name: "WRaftServerTests", dependencies: ["WRaftServer", "WRaftClient"], swiftSettings: strict),
+        // Real node processes on 127.0.0.1; depends on the executable so `swift test` builds it.
+        .testTarget(name: "IntegrationTests", dependencies: ["wraft", "WRaftClient"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,2 @@
+// The RaftStorage module. See Docs/ARCHITECTURE.md for what it owns; its owner replaces this file.
+enum RaftStorageModulePlaceholder {}
