@@ -106,6 +106,7 @@ extension NodeRuntime {
         store = restored
         lastSnapshotIndex = state.snapshot.index
         appliedMembership = state.snapshot.membership
+        appliedMembershipIndex = state.snapshot.index
         durableTerm = state.hardState.term
         self.clusterID = clusterID
         transport.setClusterID(clusterID)
@@ -622,7 +623,8 @@ extension NodeRuntime {
     func promoteCaughtUpLearner() {
         guard isLeader, let status = core?.status, !status.membership.learners.isEmpty else { return }
         for learner in status.membership.learners.sorted() {
-            guard let progress = status.progress[learner],
+            // Caught up: it holds at least the entry that added it, and lags by a bounded amount.
+            guard let progress = status.progress[learner], progress.matchIndex >= appliedMembershipIndex,
                 progress.matchIndex.rawValue + UInt64(options.promotionLagEntriesMax) >= status.lastLogIndex.rawValue
             else { continue }
             do {

@@ -170,6 +170,7 @@ extension NodeRuntime {
         store = received.store
         lastSnapshotIndex = metadata.index
         appliedMembership = metadata.membership
+        appliedMembershipIndex = metadata.index
         adoptMembershipContext(metadata.membershipContext, membership: metadata.membership)
         completeMembershipWaiters(metadata.membership)
         metrics.snapshotsInstalled.increment()
@@ -210,6 +211,7 @@ extension NodeRuntime {
             return
         }
         appliedMembership = change.membership
+        appliedMembershipIndex = entry.index
         adoptMembershipContext(change.context, membership: change.membership)
         logMembershipChange(change, at: entry.index)
         metrics.members.record(change.membership.members.count)
@@ -246,6 +248,9 @@ extension NodeRuntime {
             book.set(id, address)
             if id != localID { transport.setPeerAddress(id, address: address.raftAddress) }
         }
+        // A node that does not know its configuration yet (a joiner with an empty log) keeps the
+        // addresses it was given.
+        guard !membership.isEmpty else { return }
         // Members of a newer configuration already appended keep their addresses.
         let appended = core?.currentMembership.membership ?? membership
         for id in book.ids where !membership.contains(id) && !appended.contains(id) && id != localID {

@@ -92,6 +92,8 @@ actor NodeRuntime {
     var readsAwaitingApply: [UInt64] = []
     /// The configuration of the last membership entry applied (what membership waiters check).
     var appliedMembership = Membership.empty
+    /// The index of that entry (or of the snapshot that carried it).
+    var appliedMembershipIndex = LogIndex.zero
     var membershipWaiters: [UInt64: MembershipWaiter] = [:]
     var nextWaiterID: UInt64 = 1
 
@@ -306,6 +308,9 @@ actor NodeRuntime {
     // MARK: Helpers
 
     var isLeader: Bool { observed.role == .leader }
+
+    /// The core's status (nil before the node runs).
+    var coreStatus: Status? { core?.status }
 
     static func randomNonZero() -> UInt64 {
         var generator = SystemRandomNumberGenerator()
