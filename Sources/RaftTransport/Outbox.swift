@@ -43,11 +43,12 @@ struct Outbox {
         return frame
     }
 
-    /// Removes every frame; returns how many there were.
-    mutating func removeAll() -> Int {
-        let removed = frames.count
-        frames.removeAll()
-        bytes = 0
-        return removed
+    /// Removes and returns every frame.
+    mutating func removeAll() -> CircularBuffer<QueuedFrame> {
+        defer {
+            frames.removeAll()
+            bytes = 0
+        }
+        return frames
     }
 }

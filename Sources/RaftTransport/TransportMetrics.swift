@@ -64,7 +64,8 @@ extension Payload {
 final class TransportMetrics: Sendable {
     private let sentByKind: [String: Counter]
     private let receivedByKind: [String: Counter]
-    private let droppedByReason: [DropReason: Counter]
+    /// Keyed by `droppedKey(reason, kindName)`.
+    private let droppedByReasonAndKind: [String: Counter]
     private let bytesSentCounter = Counter(label: "wraft_transport_bytes_sent_total")
     private let bytesReceivedCounter = Counter(label: "wraft_transport_bytes_received_total")
     private let reconnectsCounter = Counter(label: "wraft_transport_reconnects_total")
@@ -89,10 +90,14 @@ final class TransportMetrics: Sendable {
         }
         sentByKind = counters("wraft_transport_messages_sent_total")
         receivedByKind = counters("wraft_transport_messages_received_total")
-        droppedByReason = Dictionary(
-            uniqueKeysWithValues: DropReason.allCases.map {
-                ($0, Counter(label: "wraft_transport_messages_dropped_total", dimensions: [("reason", $0.rawValue)]))
-            })
+        var dropped: [String: Counter] = [:]
+        for reason in DropReason.allCases {
+            for kind in Payload.kindNames {
+                dropped[Self.droppedKey(reason, kind)] = Counter(
+                    label: "wraft_transport_messages_dropped_total", dimensions: [("kind", kind), ("reason", reason.rawValue)])
+            }
+        }
+        droppedByReasonAndKind = dropped
     }
 
     var statistics: TransportStatistics {
@@ -131,11 +136,22 @@ final class TransportMetrics: Sendable {
         bytesReceived.add(bytes, ordering: .relaxed)
     }
 
-    func recordDropped(_ reason: DropReason, count: Int = 1) {
-        guard count > 0 else { return }
-        droppedByReason[reason]?.increment(by: count)
-        messagesDropped.add(count, ordering: .relaxed)
-        if reason == .outboxFull { messagesDroppedOutboxFull.add(count, ordering: .relaxed) }
+    func recordDropped(_ reason: DropReason, kindName: String) {
+        droppedByReasonAndKind[Self.droppedKey(reason, kindName)]?.increment()
+        messagesDropped.add(1, ordering: .relaxed)
+        if reason == .outboxFull { messagesDroppedOutboxFull.add(1, ordering: .relaxed) }
+    }
+
+    func recordDropped(_ reason: DropReason, _ payload: Payload) {
+        recordDropped(reason, kindName: payload.kindName)
+    }
+
+    func recordDropped(_ reason: DropReason, frames: some Sequence<QueuedFrame>) {
+        for frame in frames { recordDropped(reason, kindName: frame.kindName) }
+    }
+
+    private static func droppedKey(_ reason: DropReason, _ kindName: String) -> String {
+        "\(reason.rawValue)/\(kindName)"
     }
 
     func recordReconnect() {

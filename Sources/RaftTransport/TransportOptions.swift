@@ -10,6 +10,10 @@ public struct TransportOptions: Sendable, Equatable {
     /// The most received messages and snapshots waiting in `incoming` for the consumer; past it
     /// new ones are dropped.
     public var incomingMessagesMax: Int = 16384
+    /// The most bytes (messages' entries plus snapshot data) waiting in `incoming`; past it new
+    /// items are dropped, except that an item is always taken when nothing waits (so one
+    /// snapshot larger than this still gets through).
+    public var incomingBytesMax: Int = 256 << 20
     /// How long establishing one TCP connection may take.
     public var connectTimeout: Duration = .seconds(2)
     /// The delay before the first reconnect attempt; it doubles with every failure.
@@ -42,6 +46,7 @@ public struct TransportOptions: Sendable, Equatable {
         try require(outboxMessagesMax >= 1, "outboxMessagesMax must be >= 1")
         try require(outboxBytesMax >= frameBytesMax, "outboxBytesMax must be >= frameBytesMax (one largest frame fits)")
         try require(incomingMessagesMax >= 1, "incomingMessagesMax must be >= 1")
+        try require(incomingBytesMax >= frameBytesMax, "incomingBytesMax must be >= frameBytesMax")
         try require(connectTimeout > .zero, "connectTimeout must be positive")
         try require(reconnectBackoffInitial > .zero, "reconnectBackoffInitial must be positive")
         try require(reconnectBackoffMax >= reconnectBackoffInitial, "reconnectBackoffMax must be >= reconnectBackoffInitial")

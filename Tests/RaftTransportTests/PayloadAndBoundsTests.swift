@@ -100,7 +100,7 @@ import Testing
         #expect(first?.bytes.readableBytes == 1)
         #expect(outbox.bytes == 2)
         let removed = outbox.removeAll()
-        #expect(removed == 1)
+        #expect(removed.map(\.bytes.readableBytes) == [2])
         #expect(outbox.isEmpty && outbox.bytes == 0)
         let none = outbox.popFirst()
         #expect(none == nil)
