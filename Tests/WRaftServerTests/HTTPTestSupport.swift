@@ -121,8 +121,11 @@ actor FakeNodeService: NodeService {
 
     func log(from: LogIndex, limit: Int) async -> LogView {
         calls.append(.log(from: from, limit: limit))
-        let entries = (0..<UInt64(min(limit, 3))).map {
-            LogView.Item(index: from.rawValue + $0, term: 2, type: "command", summary: "put k\($0) (1 bytes)")
+        let entries = (0..<UInt64(min(limit, 12))).map { offset in
+            let index = from.rawValue + offset
+            return index % 10 == 0
+                ? LogView.Item(index: index, term: 2, type: "noop", summary: "leader's first entry")
+                : LogView.Item(index: index, term: 2, type: "command", summary: "put k\(offset) (1 bytes)")
         }
         return LogView(snapshotIndex: 90, snapshotTerm: 2, entries: entries)
     }
