@@ -127,6 +127,10 @@ final class MemoryTransport: NodeTransport, Sendable {
         return true
     }
 
+    func forEachIncoming(_ body: @escaping @Sendable (IncomingRaft) async -> Void) async {
+        for await item in incoming { await body(item) }
+    }
+
     func deliver(_ item: IncomingRaft) {
         guard !state.withLock({ $0.isShutDown }) else { return }
         continuation.yield(item)

@@ -136,11 +136,10 @@ actor NodeRuntime {
 
     /// Starts the clock and the intake of peer messages and control requests.
     func startBackgroundWork() {
-        let incoming = transport.incoming
+        let transport = self.transport
         let receiver = Task { [weak self] in
-            for await item in incoming {
-                guard let self else { return }
-                await self.receive(item)
+            await transport.forEachIncoming { [weak self] item in
+                await self?.receive(item)
             }
         }
         let tickMs = options.tickMs

@@ -56,8 +56,9 @@ protocol NodeTransport: Sendable {
     func send(_ messages: [Message])
     /// Streams a snapshot with its `installSnapshot` message; false when it did not arrive whole.
     func sendSnapshot(_ message: Message, data: [UInt8]) async -> Bool
-    /// Messages from peers, in arrival order per peer.
-    var incoming: AsyncStream<IncomingRaft> { get }
+    /// Hands every message from peers to `body`, in arrival order per peer, one at a time;
+    /// returns when the transport shuts down.
+    func forEachIncoming(_ body: @escaping @Sendable (IncomingRaft) async -> Void) async
     /// Answers control requests from other nodes (cluster formation, forwarding).
     func setControlHandler(_ handler: @escaping @Sendable ([UInt8]) async -> [UInt8])
     /// A control request to any raft address, bounded by `timeout`.
