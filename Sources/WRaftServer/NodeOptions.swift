@@ -6,6 +6,9 @@ public struct NodeOptions: Sendable, Equatable {
     /// The interface both listeners bind to, and the host part of the addresses this node
     /// advertises to its peers.
     public var host: String
+    /// The host this node announces to its peers and clients; nil: `host` (set it when `host`
+    /// is a wildcard such as `0.0.0.0`).
+    public var advertisedHost: String?
     /// The HTTP port (clients, operators, dashboard).
     public var httpPort: Int
     /// The raft port (peer-to-peer Raft traffic and the cluster-formation control RPC).
@@ -50,6 +53,7 @@ public struct NodeOptions: Sendable, Equatable {
         logLevel: Logger.Level = .info
     ) {
         self.host = host
+        self.advertisedHost = nil
         self.httpPort = httpPort
         self.raftPort = raftPort
         self.dataDirectory = dataDirectory
@@ -71,6 +75,7 @@ public struct NodeOptions: Sendable, Equatable {
     /// Checks every bound; a node refuses to start on options that fail.
     public func validate() throws(NodeOptionsError) {
         guard !host.isEmpty else { throw .invalid("host must not be empty") }
+        guard advertisedHost?.isEmpty != true else { throw .invalid("the advertised host must not be empty") }
         guard (0...65_535).contains(httpPort) else { throw .invalid("http port \(httpPort) is not in 0...65535") }
         guard (0...65_535).contains(raftPort) else { throw .invalid("raft port \(raftPort) is not in 0...65535") }
         guard httpPort == 0 || httpPort != raftPort else {
@@ -94,10 +99,12 @@ public struct NodeOptions: Sendable, Equatable {
         guard controlTimeoutMs >= 1 else { throw .invalid("controlTimeoutMs must be >= 1") }
     }
 
+    /// The host part of the addresses this node announces.
+    public var announcedHost: String { advertisedHost ?? host }
     /// The address peers reach this node's raft port at.
-    public var raftAddress: String { "\(host):\(raftPort)" }
+    public var raftAddress: String { "\(announcedHost):\(raftPort)" }
     /// The address clients reach this node's HTTP port at.
-    public var httpAddress: String { "\(host):\(httpPort)" }
+    public var httpAddress: String { "\(announcedHost):\(httpPort)" }
 
     /// Ticks are whole: the timeouts above rounded up to a number of ticks.
     var heartbeatTicks: Int { Self.ticks(heartbeatMs, tickMs: tickMs) }

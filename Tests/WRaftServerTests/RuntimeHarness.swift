@@ -192,8 +192,9 @@ final class TestNode: Sendable {
         var logger = Logger(label: "test.node\(index)")
         // WRAFT_TEST_LOG=info (or debug, trace) shows the nodes' logs.
         logger.logLevel = ProcessInfo.processInfo.environment["WRAFT_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        let identity = try await NodeRuntime.loadOrCreateIdentity(storage: storage, logger: logger)
         let runtime = try await NodeRuntime.open(
-            options: options, storage: storage, transport: transport,
+            identity: identity, options: options, storage: storage, transport: transport,
             selfAddress: MemberAddress(raftAddress: options.raftAddress, httpAddress: options.httpAddress),
             logger: logger, onFatalError: { reason in Issue.record("fatal storage error: \(reason)") })
         current.withLock { $0 = (runtime, transport) }

@@ -17,10 +17,9 @@ extension NodeRuntime {
     /// Opens the node on its data dir: loads (or makes) its identity, and when it already
     /// belongs to a cluster recovers its log and state machine and runs.
     static func open(
-        options: NodeOptions, storage: any NodeStorage, transport: any NodeTransport, selfAddress: MemberAddress,
-        logger: Logger, onFatalError: @escaping @Sendable (String) -> Void
+        identity: NodeIdentityRecord, options: NodeOptions, storage: any NodeStorage, transport: any NodeTransport,
+        selfAddress: MemberAddress, logger: Logger, onFatalError: @escaping @Sendable (String) -> Void
     ) async throws(NodeStartupError) -> NodeRuntime {
-        let identity = try await loadOrCreateIdentity(storage: storage, logger: logger)
         let runtime = NodeRuntime(
             options: options, storage: storage, transport: transport, localID: identity.nodeID,
             selfAddress: selfAddress, logger: logger, onFatalError: onFatalError)
@@ -29,7 +28,8 @@ extension NodeRuntime {
         return runtime
     }
 
-    private static func loadOrCreateIdentity(storage: any NodeStorage, logger: Logger) async throws(NodeStartupError)
+    /// The node's identity from its data dir, or a new one (a random id) saved there.
+    static func loadOrCreateIdentity(storage: any NodeStorage, logger: Logger) async throws(NodeStartupError)
         -> NodeIdentityRecord
     {
         do {
@@ -49,6 +49,11 @@ extension NodeRuntime {
     }
 
     private func recover(_ identity: NodeIdentityRecord) async throws(NodeStartupError) {
+        if let raftAddress = identity.raftAddress, raftAddress != selfAddress.raftAddress {
+            logger.warning(
+                "this node listened on \(raftAddress) before and now on \(selfAddress.raftAddress): peers still use the old address"
+            )
+        }
         let state: PersistentState
         do {
             state = try await storage.recover()
@@ -186,6 +191,11 @@ extension NodeRuntime {
         }
         if case .failure(let failure) = response { throw failure.nodeError }
         return response
+    }
+
+    func identityRecord(clusterID: UInt64?) -> NodeIdentityRecord {
+        NodeIdentityRecord(
+            nodeID: localID, clusterID: clusterID, raftAddress: selfAddress.raftAddress, httpAddress: selfAddress.httpAddress)
     }
 
     var selfRecord: MemberRecord {
@@ -333,7 +343,7 @@ extension NodeRuntime {
         book = AddressBook([localID: selfAddress])
         book.merge(members)
         do {
-            try await storage.saveIdentity(NodeIdentityRecord(nodeID: localID, clusterID: clusterID))
+            try await storage.saveIdentity(identityRecord(clusterID: clusterID))
         } catch {
             lifecycle = .initial
             throw .internalError(message: "cannot save the node's identity: \(error)")
@@ -501,7 +511,7 @@ extension NodeRuntime {
         do {
             // The identity first: a crash before the log is written leaves a member with an empty
             // log that catches up from the leader, never a log without its cluster.
-            try await storage.saveIdentity(NodeIdentityRecord(nodeID: localID, clusterID: clusterID))
+            try await storage.saveIdentity(identityRecord(clusterID: clusterID))
             try await storage.persist(hardState: state.hardState, entries: state.entries, snapshot: nil)
         } catch {
             failFatally("persisting the bootstrap state: \(error)")

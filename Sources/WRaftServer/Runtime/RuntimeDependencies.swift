@@ -16,6 +16,16 @@ struct NodeIdentityRecord: Sendable, Equatable {
     var nodeID: NodeID
     /// Set once the node belongs to a cluster (after `/start` or a join).
     var clusterID: UInt64?
+    /// The addresses the node announced to its cluster.
+    var raftAddress: String?
+    var httpAddress: String?
+
+    init(nodeID: NodeID, clusterID: UInt64?, raftAddress: String? = nil, httpAddress: String? = nil) {
+        self.nodeID = nodeID
+        self.clusterID = clusterID
+        self.raftAddress = raftAddress
+        self.httpAddress = httpAddress
+    }
 }
 
 /// The node's durable store: the Raft log, hard state, snapshots and identity. Every call may
