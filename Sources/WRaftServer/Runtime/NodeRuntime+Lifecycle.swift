@@ -113,6 +113,8 @@ extension NodeRuntime {
         appliedMembership = state.snapshot.membership
         appliedMembershipIndex = state.snapshot.index
         durableTerm = state.hardState.term
+        persistedHardState = state.hardState
+        deferredHardState = nil
         self.clusterID = clusterID
         transport.setClusterID(clusterID)
         let current = node.currentMembership

@@ -81,13 +81,28 @@ extension NodeRuntime {
                 return false
             }
         }
-        guard ready.hardState != nil || !ready.entries.isEmpty || ready.snapshot != nil else { return true }
+        var hardState = ready.hardState
+        if let changed = hardState, ready.entries.isEmpty, ready.snapshot == nil,
+            changed.term == persistedHardState.term, changed.votedFor == persistedHardState.votedFor
+        {
+            // Only the commit index moved. It is volatile in Raft (a restarted node relearns it
+            // from the leader), so it is not worth an fsync of its own: it rides with the next
+            // write, and the committed entries are applied now.
+            deferredHardState = changed
+            return true
+        }
+        if hardState == nil, !ready.entries.isEmpty || ready.snapshot != nil { hardState = deferredHardState }
+        guard hardState != nil || !ready.entries.isEmpty || ready.snapshot != nil else { return true }
         let started = ContinuousClock.now
         do {
-            try await storage.persist(hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot)
+            try await storage.persist(hardState: hardState, entries: ready.entries, snapshot: ready.snapshot)
         } catch {
             failFatally("persisting a Ready: \(error)")
             return false
+        }
+        if let hardState {
+            persistedHardState = hardState
+            deferredHardState = nil
         }
         let elapsed = started.duration(to: .now).components
         metrics.persistTime.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)

@@ -72,6 +72,10 @@ actor NodeRuntime {
     var queuedProposals: [(sequence: UInt64, command: [UInt8])] = []
     /// The highest term known durable (messages of that term may go out before a persist).
     var durableTerm: Term = .zero
+    /// The hard state last made durable, and a newer one that differs only by its commit index
+    /// and waits to be written with the next entries.
+    var persistedHardState = HardState.initial
+    var deferredHardState: HardState?
     /// Snapshots received with `installSnapshot` messages, by index (at most a few).
     var receivedSnapshots: [LogIndex: ReceivedSnapshot] = [:]
     /// Peers a snapshot is being streamed to.
