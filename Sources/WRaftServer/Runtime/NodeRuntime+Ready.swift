@@ -34,19 +34,30 @@ extension NodeRuntime {
         // append responses) waits for the fsync.
         let (early, late) = partitionMessages(ready)
         if !early.isEmpty { send(early) }
+        // Committed entries are durable on a quorum already (a leader counts itself only once its
+        // own write is durable), so they are applied, and their clients answered, while this
+        // Ready's new entries are being written: a commit does not wait for an unrelated fsync.
+        // A snapshot to install comes first, though, so then applying waits for it.
+        if ready.snapshot == nil { applyAndServeReads(ready) }
 
         guard await persist(ready) else { return }
         if let hardState = ready.hardState { durableTerm = max(durableTerm, hardState.term) }
 
         if !late.isEmpty { send(late) }
-        if let snapshot = ready.snapshot { installSnapshot(snapshot) }
-        apply(ready.committedEntries)
-        for readState in ready.readStates { noteReadIndex(readState) }
-        serveReadsUpToApplied()
+        if let snapshot = ready.snapshot {
+            installSnapshot(snapshot)
+            applyAndServeReads(ready)
+        }
         core?.advance(ready)
         observeStatus()
         updateIndexMetrics()
         maybeTakeSnapshot()
+    }
+
+    private func applyAndServeReads(_ ready: Ready) {
+        apply(ready.committedEntries)
+        for readState in ready.readStates { noteReadIndex(readState) }
+        serveReadsUpToApplied()
     }
 
     private func partitionMessages(_ ready: Ready) -> (early: [Message], late: [Message]) {
