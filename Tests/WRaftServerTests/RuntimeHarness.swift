@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOPosix
+import RaftStorage
 import RaftCore
 import Synchronization
 import Testing
@@ -26,8 +28,16 @@ actor MemoryStorage: NodeStorage {
             entries: entries.filter { $0.index > snapshotMarker.index })
     }
 
-    func persist(hardState: HardState?, entries newEntries: [Entry], snapshot: SnapshotMetadata?) throws(NodeStorageError) {
+    /// Simulated fsync time of every persist (0: none).
+    var persistDelay: Duration = .zero
+
+    func setPersistDelay(_ delay: Duration) {
+        persistDelay = delay
+    }
+
+    func persist(hardState: HardState?, entries newEntries: [Entry], snapshot: SnapshotMetadata?) async throws(NodeStorageError) {
         persistCount += 1
+        if persistDelay > .zero { try? await Task.sleep(for: persistDelay) }
         if let snapshot {
             // An installed snapshot replaces the whole log.
             snapshotMarker = snapshot
@@ -168,14 +178,20 @@ final class MemoryTransport: NodeTransport, Sendable {
 /// A node of a test cluster: its store outlives restarts.
 final class TestNode: Sendable {
     let index: Int
+    /// The in-memory store (used unless `makeStorage` gives another per opening).
     let storage: MemoryStorage
+    let makeStorage: (@Sendable () throws -> any NodeStorage)?
     let options: NodeOptions
     let network: MemoryNetwork
     private let current = Mutex<(runtime: NodeRuntime, transport: MemoryTransport)?>(nil)
 
-    init(index: Int, network: MemoryNetwork, options: NodeOptions) {
+    init(
+        index: Int, network: MemoryNetwork, options: NodeOptions,
+        makeStorage: (@Sendable () throws -> any NodeStorage)? = nil
+    ) {
         self.index = index
         self.storage = MemoryStorage()
+        self.makeStorage = makeStorage
         self.options = options
         self.network = network
     }
@@ -192,9 +208,10 @@ final class TestNode: Sendable {
         var logger = Logger(label: "test.node\(index)")
         // WRAFT_TEST_LOG=info (or debug, trace) shows the nodes' logs.
         logger.logLevel = ProcessInfo.processInfo.environment["WRAFT_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
-        let identity = try await NodeRuntime.loadOrCreateIdentity(storage: storage, logger: logger)
+        let store: any NodeStorage = try makeStorage?() ?? storage
+        let identity = try await NodeRuntime.loadOrCreateIdentity(storage: store, logger: logger)
         let runtime = try await NodeRuntime.open(
-            identity: identity, options: options, storage: storage, transport: transport,
+            identity: identity, options: options, storage: store, transport: transport,
             selfAddress: MemberAddress(raftAddress: options.raftAddress, httpAddress: options.httpAddress),
             logger: logger, onFatalError: { reason in Issue.record("fatal storage error: \(reason)") })
         current.withLock { $0 = (runtime, transport) }
@@ -213,7 +230,10 @@ final class TestNode: Sendable {
 struct TestCluster {
     let nodes: [TestNode]
 
-    init(size: Int, faults: Bool = true, configure: (inout NodeOptions) -> Void = { _ in }) {
+    /// `directories`: one data dir per node for RaftStorage's durable store (nil: in memory).
+    init(
+        size: Int, faults: Bool = true, directories: [String]? = nil, configure: (inout NodeOptions) -> Void = { _ in }
+    ) {
         let network = MemoryNetwork()
         nodes = (0..<size).map { index in
             var options = NodeOptions(
@@ -221,7 +241,7 @@ struct TestCluster {
                 isFaultInjectionEnabled: faults, tickMs: 5, heartbeatMs: 25, electionTimeoutMs: 100,
                 electionTimeoutJitterMs: 50, requestTimeoutMs: 3_000, controlTimeoutMs: 1_000)
             configure(&options)
-            return TestNode(index: index, network: network, options: options)
+            return TestNode(index: index, network: network, options: options, makeStorage: directories.map { durableStorage(at: $0[index]) })
         }
     }
 
@@ -298,5 +318,17 @@ func caughtNodeError(_ body: () async throws -> Void) async -> NodeError? {
     } catch {
         Issue.record("unexpected error \(error)")
         return nil
+    }
+}
+
+/// One thread for every durable store of the tests (as a node has one for its own).
+let testStorageThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+/// Opens RaftStorage's durable store on `directory` (a new instance each call, as after a restart).
+func durableStorage(at directory: String) -> @Sendable () throws -> any NodeStorage {
+    {
+        DurableStorageAdapter(
+            storage: try DurableStorage(
+                directory: directory, eventLoop: testStorageThread.next(), logger: Logger(label: "test.storage")))
     }
 }

@@ -125,8 +125,7 @@ extension NodeRuntime {
             transport.setPeerAddress(id, address: book[id]?.raftAddress)
         }
         lifecycle = .running
-        observeStatus()
-        updateIndexMetrics()
+        updateIndexMetrics(observeStatus())
         kick()
     }
 

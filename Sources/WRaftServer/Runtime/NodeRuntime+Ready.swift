@@ -49,8 +49,7 @@ extension NodeRuntime {
             applyAndServeReads(ready)
         }
         core?.advance(ready)
-        observeStatus()
-        updateIndexMetrics()
+        updateIndexMetrics(observeStatus())
         maybeTakeSnapshot()
     }
 
@@ -285,9 +284,8 @@ extension NodeRuntime {
         }
     }
 
-    func updateIndexMetrics() {
-        guard let core else { return }
-        let status = core.status
+    func updateIndexMetrics(_ status: Status?) {
+        guard let status else { return }
         metrics.commitIndex.record(Int(truncatingIfNeeded: status.commitIndex.rawValue))
         metrics.appliedIndex.record(Int(truncatingIfNeeded: store.appliedIndex.rawValue))
         metrics.snapshotIndex.record(Int(truncatingIfNeeded: status.snapshotIndex.rawValue))

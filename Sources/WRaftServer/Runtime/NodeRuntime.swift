@@ -262,11 +262,12 @@ actor NodeRuntime {
 
     /// Notices role, term and leader changes: logs them, counts them, and retries the requests
     /// a leader change may have lost.
-    func observeStatus() {
-        guard let core else { return }
+    @discardableResult
+    func observeStatus() -> Status? {
+        guard let core else { return nil }
         let status = core.status
         let now = Observed(role: status.role, term: status.term, leader: status.leader)
-        guard now != observed else { return }
+        guard now != observed else { return status }
         let before = observed
         observed = now
         if now.term != before.term {
@@ -287,6 +288,7 @@ actor NodeRuntime {
             }
             if now.leader != nil { retryRequestsAfterLeaderChange() }
         }
+        return status
     }
 
     private func logRoleChange(from old: Role?, to new: Role?, term: Term) {
