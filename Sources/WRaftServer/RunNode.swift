@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -34,6 +35,12 @@ private func runNode(
     options: NodeOptions, logger: Logger, metricsText: @escaping @Sendable () -> String, storageLoop: any EventLoop
 ) async throws {
     let storage: DurableStorageAdapter
+    do {
+        // `--data-dir a/b/c` works like `mkdir -p` (the store makes the last level itself).
+        try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true)
+    } catch {
+        throw NodeStartupError("cannot create the data dir \(options.dataDirectory): \(error.localizedDescription)")
+    }
     do {
         storage = DurableStorageAdapter(
             storage: try DurableStorage(directory: options.dataDirectory, eventLoop: storageLoop, logger: logger))
