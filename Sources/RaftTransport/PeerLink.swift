@@ -35,11 +35,16 @@ final class PeerLink: Sendable {
         var channel: (any Channel)?
         var isWriteScheduled = false
         var retryTask: Scheduled<Void>?
+        /// When the current connection was established.
+        var connectedAt: ContinuousClock.Instant?
         var generator = SystemRandomNumberGenerator()
     }
 
     /// The channel's write buffer marks: writes stop at `high` buffered bytes and resume below
     /// `low`, so a slow peer's backlog stays in the bounded outbox, not in the channel.
+    /// A connection that lived this long counts as a success for the reconnect backoff.
+    static let stableConnectionLifetime: Duration = .seconds(1)
+
     static let writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 512 << 10, high: 1 << 20)
 
     init(id: NodeID, address: PeerAddress, eventLoop: any EventLoop, core: TransportCore) {
@@ -146,6 +151,7 @@ final class PeerLink: Sendable {
             if action == .startWriting {
                 state.channel = channel
                 state.isWriteScheduled = true
+                state.connectedAt = .now
             }
             return (action, announcement)
         }
@@ -175,10 +181,13 @@ final class PeerLink: Sendable {
 
     private func connectionClosed(epoch: UInt64) {
         let (action, announcement) = state.withLock { state in
+            let lifetime = state.connectedAt.map { ContinuousClock.now - $0 } ?? .zero
             state.channel = nil
             state.isWriteScheduled = false
+            state.connectedAt = nil
             return state.machine.connectionClosed(
-                epoch: epoch, hasQueuedMessages: !state.outbox.isEmpty, using: &state.generator)
+                epoch: epoch, wasStable: lifetime >= Self.stableConnectionLifetime,
+                hasQueuedMessages: !state.outbox.isEmpty, using: &state.generator)
         }
         if announcement == .down { logger.info("peer connection down") }
         perform(action)
