@@ -133,6 +133,8 @@ final class PeerLink: Sendable {
             .channelOption(.writeBufferWaterMark, value: Self.writeBufferWaterMark)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        IdleStateHandler(writeTimeout: TimeAmount(options.writeStallTimeout)))
                     try channel.pipeline.syncOperations.addHandler(OutboundPeerHandler(link: self))
                 }
             }
@@ -199,6 +201,10 @@ final class PeerLink: Sendable {
         perform(action)
     }
 
+    func reportStall() {
+        logger.debug("peer connection stalled: the peer stopped reading")
+    }
+
     // MARK: Writing
 
     /// Writes queued frames while the channel is writable, then flushes once: every message
@@ -220,8 +226,9 @@ final class PeerLink: Sendable {
     }
 }
 
-/// The handler of an outbound peer connection: resumes writing when the channel drains.
-/// Peers never send on a connection we opened, so any inbound byte is a protocol error.
+/// The handler of an outbound peer connection: resumes writing when the channel drains, and
+/// closes a connection whose peer stopped reading. Peers never send on a connection we opened,
+/// so any inbound byte is a protocol error.
 private final class OutboundPeerHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
@@ -229,6 +236,17 @@ private final class OutboundPeerHandler: ChannelInboundHandler {
 
     init(link: PeerLink) {
         self.link = link
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // No write completed for `writeStallTimeout`. With nothing to write that is just a
+        // quiet link; with the write buffer full the peer is not reading: start over.
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .write, !context.channel.isWritable {
+            link.reportStall()
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

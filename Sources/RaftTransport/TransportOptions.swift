@@ -16,6 +16,9 @@ public struct TransportOptions: Sendable, Equatable {
     public var incomingBytesMax: Int = 256 << 20
     /// How long establishing one TCP connection may take.
     public var connectTimeout: Duration = .seconds(2)
+    /// A peer connection with a full write buffer that completes no write for this long is
+    /// considered dead (the peer stopped reading) and is closed and remade.
+    public var writeStallTimeout: Duration = .seconds(5)
     /// The delay before the first reconnect attempt; it doubles with every failure.
     public var reconnectBackoffInitial: Duration = .milliseconds(50)
     /// The longest delay between reconnect attempts.
@@ -48,6 +51,7 @@ public struct TransportOptions: Sendable, Equatable {
         try require(incomingMessagesMax >= 1, "incomingMessagesMax must be >= 1")
         try require(incomingBytesMax >= frameBytesMax, "incomingBytesMax must be >= frameBytesMax")
         try require(connectTimeout > .zero, "connectTimeout must be positive")
+        try require(writeStallTimeout > .zero, "writeStallTimeout must be positive")
         try require(reconnectBackoffInitial > .zero, "reconnectBackoffInitial must be positive")
         try require(reconnectBackoffMax >= reconnectBackoffInitial, "reconnectBackoffMax must be >= reconnectBackoffInitial")
         try require(snapshotChunkBytes >= 1, "snapshotChunkBytes must be >= 1")

@@ -152,6 +152,27 @@ import Testing
         #expect(next == .message(append(from: 1, to: 2, valueBytes: 40_000, index: 9)))
     }
 
+    @Test func aPeerThatStopsReadingIsDisconnectedAndRetried() async throws {
+        var options = TransportOptions()
+        options.writeStallTimeout = .milliseconds(300)
+        options.outboxBytesMax = options.frameBytesMax
+        options.reconnectBackoffInitial = .milliseconds(10)
+        let a = try await Node.start(1, options: options)
+        let silent = try await SilentServer.start()
+        defer { Task { await a.transport.shutdown(); await silent.stop() } }
+        try a.transport.setPeerAddress(2, address: "127.0.0.1:\(silent.port)")
+
+        // Far more than the socket buffers hold: the channel stops being writable and the
+        // outbox fills and drops; `send` still returns at once.
+        for index in 1...60 {
+            a.transport.send([append(from: 1, to: 2, valueBytes: 512 << 10, index: UInt64(index))])
+        }
+        #expect(await eventually { a.transport.statistics.messagesDroppedOutboxFull > 0 })
+        // The stalled connection is closed and a new one made.
+        #expect(await eventually { silent.acceptedCount.count >= 2 })
+        #expect(a.logLines.count(of: "peer connection down") >= 1)
+    }
+
     @Test func messagesForUnknownPeersAreDropped() async throws {
         let a = try await Node.start(1)
         defer { Task { await a.transport.shutdown() } }
