@@ -208,7 +208,10 @@ final class PeerLink: Sendable {
     // MARK: Writing
 
     /// Writes queued frames while the channel is writable, then flushes once: every message
-    /// queued since the last flush goes out in one batch. Runs on the link's event loop.
+    /// queued since the last flush goes out in one batch. Small frames are copied together into
+    /// buffers of up to `coalescingBytesMax` (one pending write instead of hundreds; the copy is
+    /// cheaper than the per-write bookkeeping); large ones are written as they are. Runs on the
+    /// link's event loop.
     func writeOutbox() {
         eventLoop.preconditionInEventLoop()
         let channel: (any Channel)? = state.withLock { state in
@@ -216,14 +219,31 @@ final class PeerLink: Sendable {
             return state.channel
         }
         guard let channel else { return }
+        var coalesced: ByteBuffer?
         var bytesWritten = 0
         while channel.isWritable, let frame = state.withLock({ $0.outbox.popFirst() }) {
-            bytesWritten += frame.bytes.readableBytes
-            core.metrics.recordSent(kindName: frame.kindName, bytes: frame.bytes.readableBytes)
-            channel.write(frame.bytes, promise: nil)
+            let frameBytes = frame.bytes.readableBytes
+            bytesWritten += frameBytes
+            core.metrics.recordSent(kindName: frame.kindName, bytes: frameBytes)
+            if frameBytes >= Self.coalescingBytesMax {
+                if let pending = coalesced.take() { channel.write(pending, promise: nil) }
+                channel.write(frame.bytes, promise: nil)
+                continue
+            }
+            var buffer = coalesced.take() ?? channel.allocator.buffer(capacity: 4096)
+            buffer.writeImmutableBuffer(frame.bytes)
+            if buffer.readableBytes >= Self.coalescingBytesMax {
+                channel.write(buffer, promise: nil)
+            } else {
+                coalesced = buffer
+            }
         }
+        if let pending = coalesced { channel.write(pending, promise: nil) }
         if bytesWritten > 0 { channel.flush() }
     }
+
+    /// Frames below this size are copied into shared write buffers of about this size.
+    static let coalescingBytesMax = 64 << 10
 }
 
 /// The handler of an outbound peer connection: resumes writing when the channel drains, and

@@ -29,6 +29,23 @@ import Testing
         #expect(a.logLines.count(of: "peer connection up") == 1)
     }
 
+    @Test func smallAndLargeMessagesInOneBatchKeepTheirOrder() async throws {
+        let a = try await Node.start(1)
+        let b = try await Node.start(2)
+        defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
+        try a.know([b])
+        // Small frames are copied into shared write buffers, large ones written alone: the
+        // interleaving must survive.
+        let batch: [Message] = (1...300).map { index in
+            index % 50 == 0
+                ? append(from: 1, to: 2, valueBytes: 200_000, index: UInt64(index))
+                : heartbeat(from: 1, to: 2, commit: UInt64(index))
+        }
+        a.transport.send(batch)
+        #expect(await b.inbox.waitForMessages(batch.count))
+        #expect(b.inbox.messages == batch)
+    }
+
     @Test func threeTransportsTalkInEveryDirection() async throws {
         var nodes: [Node] = []
         for id in [NodeID(11), 12, 13] { nodes.append(try await Node.start(id)) }
