@@ -29,9 +29,11 @@ public struct TransportOptions: Sendable, Equatable {
     public var snapshotBytesMax: Int = 1 << 30
     /// The most snapshots being received at once (from different senders).
     public var snapshotReceivesMax: Int = 4
-    /// A snapshot transfer fails when no progress (a chunk written, the receipt acknowledged)
-    /// happens for this long.
+    /// A snapshot transfer fails when no progress (a chunk written or received, the receipt
+    /// acknowledged) happens for this long, on either side.
     public var snapshotStallTimeout: Duration = .seconds(10)
+    /// The most inbound connections open at once; further ones are closed on arrival.
+    public var inboundConnectionsMax: Int = 1024
     /// The most control requests served at once; past it a request is answered `overloaded`.
     public var controlRequestsInFlightMax: Int = 64
     /// The largest control request or response body.
@@ -62,6 +64,7 @@ public struct TransportOptions: Sendable, Equatable {
         try require(snapshotBytesMax >= 0, "snapshotBytesMax must be >= 0")
         try require(snapshotReceivesMax >= 1, "snapshotReceivesMax must be >= 1")
         try require(snapshotStallTimeout > .zero, "snapshotStallTimeout must be positive")
+        try require(inboundConnectionsMax >= 1, "inboundConnectionsMax must be >= 1")
         try require(controlRequestsInFlightMax >= 1, "controlRequestsInFlightMax must be >= 1")
         try require(controlBytesMax >= 1, "controlBytesMax must be >= 1")
         try require(

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import RaftCodec
 import RaftCore
 import Testing
 
@@ -352,6 +353,51 @@ import Testing
         #expect(await a.transport.sendSnapshot(snapshotMessage(from: 1, to: 2), data: Array(repeating: 1, count: 5000)) == false)
         #expect(b.inbox.received.isEmpty)
         #expect(b.transport.statistics.connectionsRejected == 1)
+    }
+
+    @Test func aStalledSnapshotTransferIsDropped() async throws {
+        var options = TransportOptions()
+        options.snapshotStallTimeout = .milliseconds(300)
+        let a = try await Node.start(1, options: options)
+        defer { Task { await a.transport.shutdown() } }
+        let raw = try await RawClient.connect(port: a.port)
+        var message = ByteBuffer()
+        message.writeRaftMessage(snapshotMessage(from: 2, to: 1))
+        var frame = ByteBuffer()
+        frame.writeFrame(kind: .snapshotChunk, clusterID: 0) { payload in
+            SnapshotChunk(
+                sender: 2, transferID: 5, totalBytes: 1000, offset: 0, message: message,
+                data: ByteBuffer(bytes: [1, 2, 3])
+            ).write(to: &payload)
+        }
+        try await raw.send(Array(frame.readableBytesView))
+        // The first chunk and then silence: the receiver gives up and closes.
+        #expect(await raw.isClosedByServer())
+        #expect(a.transport.statistics.connectionsRejected == 1)
+        #expect(a.inbox.received.isEmpty)
+    }
+
+    @Test func inboundConnectionsAreBounded() async throws {
+        var options = TransportOptions()
+        options.inboundConnectionsMax = 2
+        let a = try await Node.start(1, options: options)
+        let b = try await Node.start(2)
+        defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
+        let first = try await RawClient.connect(port: a.port)
+        let second = try await RawClient.connect(port: a.port)
+        let third = try await RawClient.connect(port: a.port)
+        #expect(await third.isClosedByServer())
+        #expect(first.channel.isActive && second.channel.isActive)
+
+        // A freed slot serves a real peer.
+        first.close()
+        try b.know([a])
+        let delivered = await a.inbox.waitUntil { items in
+            b.transport.send([heartbeat(from: 2, to: 1, commit: 3)])
+            return !items.isEmpty
+        }
+        #expect(delivered)
+        second.close()
     }
 
     @Test func aControlCallRoundTrips() async throws {
