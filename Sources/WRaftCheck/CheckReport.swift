@@ -31,6 +31,12 @@ public struct FaultRecord: Sendable, Equatable {
     public var endNs: UInt64?
     /// What was done, with the nodes resolved ("kill -9 the leader (node 2)").
     public var description: String
+
+    public init(startNs: UInt64, endNs: UInt64?, description: String) {
+        self.startNs = startNs
+        self.endNs = endNs
+        self.description = description
+    }
 }
 
 /// Whether the cluster served again after the faults were healed.
@@ -39,6 +45,12 @@ public struct RecoveryResult: Sendable, Equatable {
     /// From healing to a write succeeding through every node.
     public var afterMs: Int?
     public var detail: String
+
+    public init(isRecovered: Bool, afterMs: Int?, detail: String) {
+        self.isRecovered = isRecovered
+        self.afterMs = afterMs
+        self.detail = detail
+    }
 }
 
 /// The durability check: every node killed and restarted, every key read through every node.
@@ -48,6 +60,12 @@ public struct DurabilityResult: Sendable, Equatable {
     /// The value each key holds at the end (nil: absent), when the nodes agree on it.
     public var finalValues: [String: String?]
     public var detail: String
+
+    public init(isConsistent: Bool, finalValues: [String: String?], detail: String) {
+        self.isConsistent = isConsistent
+        self.finalValues = finalValues
+        self.detail = detail
+    }
 }
 
 /// Everything a check found; `summary` renders it and `isPassed` decides the exit status.
