@@ -12,6 +12,7 @@ import Darwin
 @Suite struct CLIHelpTests {
     @Test(arguments: [
         [], ["serve"], ["cluster"], ["put"], ["get"], ["delete"], ["list"], ["state"], ["bench"], ["bench", "http"],
+        ["bench", "core"], ["check"],
     ])
     func everyCommandHasUsefulHelp(command: [String]) async throws {
         let outcome = try await CommandRunner.run(command + ["--help"])
