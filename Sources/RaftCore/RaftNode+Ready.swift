@@ -3,7 +3,7 @@ extension RaftNode {
     /// and not yet advanced): the runtime does one batch at a time.
     public var hasReady: Bool {
         guard outstanding == nil else { return false }
-        return reads.needsBroadcast && role == .leader
+        return (reads.needsBroadcast || isAppendBroadcastPending || isCommitBroadcastPending) && role == .leader
             || !outbox.isEmpty
             || !readStates.isEmpty
             || pendingSnapshot != nil
@@ -15,6 +15,7 @@ extension RaftNode {
     /// Hands out the next batch of work. Precondition: no `Ready` is outstanding.
     public mutating func ready() -> Ready {
         precondition(outstanding == nil, "RaftNode.ready: one Ready at a time; call advance(_:) first")
+        flushPendingAppends()
         broadcastReadRoundIfNeeded()
         let state = hardState
         let snapshot = pendingSnapshot
@@ -50,7 +51,7 @@ extension RaftNode {
         if let applied = done.lastCommittedIndex { log.markApplied(through: applied) }
         if role == .leader, var me = progress[config.id], me.acknowledge(through: log.stableIndex) {
             progress[config.id] = me
-            if advanceCommitIndex() { broadcastAppend(sendIfEmpty: true) }
+            if advanceCommitIndex() { isCommitBroadcastPending = true }
         }
         if pendingSnapshot == nil { log.checkInvariants() }
     }

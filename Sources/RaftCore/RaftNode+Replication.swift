@@ -16,7 +16,15 @@ extension RaftNode {
         }
         log.append(stamped)
         for entry in stamped where entry.kind == .membership { adoptMembership(from: entry) }
-        broadcastAppend()
+        isAppendBroadcastPending = true
+    }
+
+    /// Sends the appends deferred since the last `ready()`.
+    mutating func flushPendingAppends() {
+        guard role == .leader, isAppendBroadcastPending || isCommitBroadcastPending else { return }
+        broadcastAppend(sendIfEmpty: isCommitBroadcastPending)
+        isAppendBroadcastPending = false
+        isCommitBroadcastPending = false
     }
 
     /// Whether appending these entries keeps the leader within `uncommittedBytesMax`.
@@ -92,7 +100,6 @@ extension RaftNode {
             return
         }
         guard response.index <= log.lastIndex else { return }  // acknowledges what we never sent
-        let wasPaused = peer.isPaused
         if peer.acknowledge(through: response.index) {
             switch peer.state {
             case .probe: peer.becomeReplicate()
@@ -101,16 +108,18 @@ extension RaftNode {
             }
             progress[member] = peer
             if advanceCommitIndex() {
-                broadcastAppend(sendIfEmpty: true)
-            } else if wasPaused || peer.nextIndex <= log.lastIndex {
-                sendAppend(to: member, sendIfEmpty: false)
+                isCommitBroadcastPending = true
+            }
+            if peer.nextIndex <= log.lastIndex {
+                // More to send: it goes out with the next `ready()`, batched with everything else.
+                isAppendBroadcastPending = true
             }
             if transferee == member && peer.matchIndex == log.lastIndex {
                 send(.timeoutNow, to: member)
             }
         } else {
             progress[member] = peer
-            if wasPaused { sendAppend(to: member, sendIfEmpty: false) }
+            if peer.nextIndex <= log.lastIndex { isAppendBroadcastPending = true }
         }
     }
 
@@ -221,12 +230,24 @@ extension RaftNode {
         if conflictIndex <= log.lastIndex {
             let truncatedMembership = membershipIndex >= conflictIndex
             log.truncate(from: conflictIndex)
+            withdrawAcknowledgements(from: conflictIndex)
             if truncatedMembership { recomputeMembership() }
         }
         let newEntries = entries[conflict...]
         log.append(newEntries)
         for entry in newEntries where entry.kind == .membership { adoptMembership(from: entry) }
         return true
+    }
+
+    /// Drops queued acknowledgements of entries at or after `index`, which were just removed from
+    /// the log. Acknowledgements wait in the outbox until the next `Ready` is durable; had one
+    /// for a removed entry gone out, an older leader could count this node for an entry it no
+    /// longer holds and commit it without a real quorum.
+    private mutating func withdrawAcknowledgements(from index: LogIndex) {
+        outbox.removeAll { message in
+            guard case .appendResponse(let response) = message.payload else { return false }
+            return !response.isRejected && response.index >= index
+        }
     }
 
     mutating func handleHeartbeat(_ heartbeat: HeartbeatRequest, from leaderID: NodeID) {
@@ -246,6 +267,7 @@ extension RaftNode {
             send(.appendResponse(AppendResponse(index: log.committedIndex)), to: leaderID)
             return
         }
+        withdrawAcknowledgements(from: log.committedIndex.next)
         log.restore(metadata)
         pendingSnapshot = metadata
         membership = metadata.membership

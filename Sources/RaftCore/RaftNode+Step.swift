@@ -118,6 +118,7 @@ extension RaftNode {
 
     /// Starts an election now, as if the election timeout had elapsed (tests, operators).
     public mutating func campaign() {
+        guard role != .leader else { return }
         startElection(isTransfer: false)
     }
 

@@ -43,6 +43,11 @@ public struct RaftNode {
     /// Bytes of entries this leader appended that are not yet committed (bounded).
     var uncommittedBytes = 0
     var reads = ReadIndexQueue()
+    /// Appends wait to be sent until the next `ready()`, so every proposal made between two
+    /// batches travels in one message per follower.
+    var isAppendBroadcastPending = false
+    /// The commit index moved: the next broadcast tells followers even if it has no entries.
+    var isCommitBroadcastPending = false
 
     // MARK: Output, drained by `ready()`
     var outbox: [Message] = []
@@ -179,6 +184,8 @@ public struct RaftNode {
         role = membership.learners.contains(config.id) ? .learner : .follower
         leader = newLeader
         transferee = nil
+        isAppendBroadcastPending = false
+        isCommitBroadcastPending = false
         votes = [:]
         progress = [:]
         heartbeatElapsedTicks = 0

@@ -1,0 +1,160 @@
+import RaftCore
+
+/// A small seeded generator (SplitMix64) so randomized tests replay from their printed seed.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var mixed = state
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
+    }
+}
+
+/// How many seeds a randomized test runs: `WRAFT_TEST_SEEDS` from the environment, or `defaultCount`.
+func seedCount(default defaultCount: Int) -> Int {
+    guard let text = getEnvironment("WRAFT_TEST_SEEDS"), let count = Int(text), count > 0 else {
+        return defaultCount
+    }
+    return count
+}
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+private func getEnvironment(_ name: String) -> String? {
+    guard let value = getenv(name) else { return nil }
+    return String(cString: value)
+}
+
+/// Random Raft values for round-trip tests.
+struct RandomValues {
+    var generator: SeededGenerator
+
+    init(seed: UInt64) {
+        generator = SeededGenerator(seed: seed)
+    }
+
+    mutating func uint64() -> UInt64 {
+        // Mix small and full-range numbers so both ends of every field are exercised.
+        switch UInt8.random(in: 0...3, using: &generator) {
+        case 0: return 0
+        case 1: return UInt64.random(in: 0...1000, using: &generator)
+        case 2: return UInt64.max
+        default: return generator.next()
+        }
+    }
+
+    mutating func bool() -> Bool { Bool.random(using: &generator) }
+
+    mutating func bytes(countMax: Int = 64) -> [UInt8] {
+        let count = Int.random(in: 0...countMax, using: &generator)
+        return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    }
+
+    mutating func entry() -> Entry {
+        let kinds: [Entry.Kind] = [.command, .noop, .membership]
+        return Entry(
+            term: Term(uint64()), index: LogIndex(uint64()),
+            kind: kinds[Int.random(in: 0..<kinds.count, using: &generator)], data: bytes())
+    }
+
+    mutating func entries() -> [Entry] {
+        (0..<Int.random(in: 0...5, using: &generator)).map { _ in entry() }
+    }
+
+    mutating func membership() -> Membership {
+        var voters = Set<NodeID>()
+        var learners = Set<NodeID>()
+        for _ in 0..<Int.random(in: 0...7, using: &generator) {
+            let node = NodeID(uint64())
+            if bool() {
+                if !learners.contains(node) { voters.insert(node) }
+            } else if !voters.contains(node) {
+                learners.insert(node)
+            }
+        }
+        return Membership(voters: voters, learners: learners)
+    }
+
+    mutating func snapshotMetadata() -> SnapshotMetadata {
+        SnapshotMetadata(
+            index: LogIndex(uint64()), term: Term(uint64()), membership: membership(),
+            membershipContext: bytes())
+    }
+
+    mutating func hardState() -> HardState {
+        HardState(term: Term(uint64()), votedFor: bool() ? NodeID(uint64()) : nil, commit: LogIndex(uint64()))
+    }
+
+    mutating func payload() -> Payload {
+        switch Int.random(in: 0..<11, using: &generator) {
+        case 0:
+            return .voteRequest(
+                VoteRequest(
+                    lastLogIndex: LogIndex(uint64()), lastLogTerm: Term(uint64()), isPreVote: bool(),
+                    isLeadershipTransfer: bool()))
+        case 1: return .voteResponse(VoteResponse(isGranted: bool(), isPreVote: bool()))
+        case 2:
+            return .append(
+                AppendRequest(
+                    previousIndex: LogIndex(uint64()), previousTerm: Term(uint64()), entries: entries(),
+                    commit: LogIndex(uint64())))
+        case 3:
+            return .appendResponse(
+                AppendResponse(
+                    index: LogIndex(uint64()), isRejected: bool(), hintIndex: LogIndex(uint64()),
+                    hintTerm: Term(uint64())))
+        case 4: return .heartbeat(HeartbeatRequest(commit: LogIndex(uint64()), readRound: uint64()))
+        case 5: return .heartbeatResponse(HeartbeatResponse(readRound: uint64()))
+        case 6: return .installSnapshot(snapshotMetadata())
+        case 7: return .timeoutNow
+        case 8: return .propose(entries())
+        case 9: return .readIndexRequest(ReadRequestID(uint64()))
+        default: return .readIndexResponse(ReadRequestID(uint64()), bool() ? LogIndex(uint64()) : nil)
+        }
+    }
+
+    mutating func message() -> Message {
+        Message(from: NodeID(uint64()), to: NodeID(uint64()), term: Term(uint64()), payload: payload())
+    }
+}
+
+/// One example of every payload case, for exhaustive round trips.
+let everyPayload: [Payload] = [
+    .voteRequest(VoteRequest(lastLogIndex: 7, lastLogTerm: 3, isPreVote: true, isLeadershipTransfer: false)),
+    .voteRequest(VoteRequest(lastLogIndex: 0, lastLogTerm: 0, isPreVote: false, isLeadershipTransfer: true)),
+    .voteResponse(VoteResponse(isGranted: true, isPreVote: false)),
+    .voteResponse(VoteResponse(isGranted: false, isPreVote: true)),
+    .append(
+        AppendRequest(
+            previousIndex: 4, previousTerm: 2,
+            entries: [
+                Entry(term: 2, index: 5, kind: .command, data: [1, 2, 3]),
+                Entry(term: 3, index: 6, kind: .noop),
+                Entry(term: 3, index: 7, kind: .membership, data: Array(repeating: 0xAB, count: 300)),
+            ], commit: 4)),
+    .append(AppendRequest(previousIndex: 9, previousTerm: 9, entries: [], commit: 9)),
+    .appendResponse(AppendResponse(index: 12, isRejected: true, hintIndex: 10, hintTerm: 2)),
+    .appendResponse(AppendResponse(index: 12)),
+    .heartbeat(HeartbeatRequest(commit: 100, readRound: 42)),
+    .heartbeatResponse(HeartbeatResponse(readRound: 42)),
+    .installSnapshot(
+        SnapshotMetadata(
+            index: 1000, term: 7, membership: Membership(voters: [1, 2, 3], learners: [4]),
+            membershipContext: Array("addresses".utf8))),
+    .timeoutNow,
+    .propose([Entry(term: 0, index: 0, kind: .command, data: Array("put k v".utf8))]),
+    .readIndexRequest(ReadRequestID(77)),
+    .readIndexResponse(ReadRequestID(77), 123),
+    .readIndexResponse(ReadRequestID(78), nil),
+]
