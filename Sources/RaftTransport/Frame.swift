@@ -1,7 +1,7 @@
 import NIOCore
 
 /// What a frame carries.
-public enum FrameKind: UInt8, Sendable, CaseIterable {
+enum FrameKind: UInt8, Sendable, CaseIterable {
     /// One encoded Raft `Message`.
     case raftMessage = 1
     /// A piece of a snapshot transfer (`SnapshotChunk`).
@@ -16,29 +16,29 @@ public enum FrameKind: UInt8, Sendable, CaseIterable {
 
 /// One unit on the wire: `[length u32][kind u8][cluster id u64][payload]`, big-endian, where
 /// `length` counts the bytes after itself (kind, cluster id and payload).
-public struct Frame: Sendable, Equatable {
-    public var kind: FrameKind
+struct Frame: Sendable, Equatable {
+    var kind: FrameKind
     /// The sender's cluster id; 0 when the sender does not know it yet.
-    public var clusterID: UInt64
-    public var payload: ByteBuffer
+    var clusterID: UInt64
+    var payload: ByteBuffer
 
-    public init(kind: FrameKind, clusterID: UInt64, payload: ByteBuffer) {
+    init(kind: FrameKind, clusterID: UInt64, payload: ByteBuffer) {
         self.kind = kind
         self.clusterID = clusterID
         self.payload = payload
     }
 
     /// The bytes of the length prefix.
-    public static let lengthPrefixBytes = 4
+    static let lengthPrefixBytes = 4
     /// The bytes after the length prefix that every frame carries: kind and cluster id.
-    public static let headerBytes = 1 + 8
+    static let headerBytes = 1 + 8
 
     /// The value of the length prefix for a payload of `payloadBytes`.
-    public static func length(payloadBytes: Int) -> Int { headerBytes + payloadBytes }
+    static func length(payloadBytes: Int) -> Int { headerBytes + payloadBytes }
 }
 
 /// Why a byte stream is not a valid sequence of frames. The connection carrying it is closed.
-public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
+enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The length prefix exceeds `frameBytesMax`.
     case oversized(length: Int, max: Int)
     /// The length prefix is too small to hold the kind and cluster id.
@@ -48,7 +48,7 @@ public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The stream ended in the middle of a frame.
     case truncated(bufferedBytes: Int)
 
-    public var description: String {
+    var description: String {
         switch self {
         case .oversized(let length, let max): return "frame of \(length) bytes exceeds frameBytesMax \(max)"
         case .undersized(let length): return "frame length \(length) is below the \(Frame.headerBytes)-byte header"
@@ -61,7 +61,7 @@ public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
 extension ByteBuffer {
     /// Appends one frame carrying `payload`. The caller checks the frame fits `frameBytesMax`.
     @discardableResult
-    public mutating func writeFrame(kind: FrameKind, clusterID: UInt64, payload: ByteBuffer) -> Int {
+    mutating func writeFrame(kind: FrameKind, clusterID: UInt64, payload: ByteBuffer) -> Int {
         var payload = payload
         return writeFrame(kind: kind, clusterID: clusterID) { buffer in buffer.writeBuffer(&payload) }
     }
@@ -69,7 +69,7 @@ extension ByteBuffer {
     /// Appends one frame whose payload `writePayload` writes in place (no intermediate copy);
     /// the length prefix is filled in afterwards. Returns the bytes written.
     @discardableResult
-    public mutating func writeFrame(
+    mutating func writeFrame(
         kind: FrameKind, clusterID: UInt64, payload writePayload: (inout ByteBuffer) -> Void
     ) -> Int {
         let start = writerIndex
@@ -86,17 +86,17 @@ extension ByteBuffer {
 
 /// Splits a byte stream into frames. It rejects an oversized length as soon as the prefix is
 /// read, so a hostile length never makes the connection buffer that many bytes.
-public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
-    public typealias InboundOut = Frame
+struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
+    typealias InboundOut = Frame
 
     /// The largest acceptable length prefix.
-    public let frameBytesMax: Int
+    let frameBytesMax: Int
 
-    public init(frameBytesMax: Int) {
+    init(frameBytesMax: Int) {
         self.frameBytesMax = frameBytesMax
     }
 
-    public mutating func decode(buffer: inout ByteBuffer) throws -> Frame? {
+    mutating func decode(buffer: inout ByteBuffer) throws -> Frame? {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self).map(Int.init) else {
             return nil
         }
@@ -113,7 +113,7 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         return Frame(kind: kind, clusterID: clusterID, payload: payload)
     }
 
-    public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> Frame? {
+    mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> Frame? {
         if let frame = try decode(buffer: &buffer) { return frame }
         if buffer.readableBytes > 0 { throw FrameError.truncated(bufferedBytes: buffer.readableBytes) }
         return nil

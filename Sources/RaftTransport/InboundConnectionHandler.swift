@@ -62,6 +62,16 @@ final class InboundConnectionHandler: ChannelInboundHandler {
         reject(context: context, error: error)
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Nothing read for `snapshotStallTimeout`: an idle peer connection is fine, but a
+        // half-received snapshot must not hold its memory and its receive slot forever.
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read, snapshot != nil {
+            reject(context: context, error: Rejection.snapshot("stalled for \(core.options.snapshotStallTimeout)"))
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         abandonSnapshot()
         context.fireChannelInactive()

@@ -35,11 +35,16 @@ final class PeerLink: Sendable {
         var channel: (any Channel)?
         var isWriteScheduled = false
         var retryTask: Scheduled<Void>?
+        /// When the current connection was established.
+        var connectedAt: ContinuousClock.Instant?
         var generator = SystemRandomNumberGenerator()
     }
 
     /// The channel's write buffer marks: writes stop at `high` buffered bytes and resume below
     /// `low`, so a slow peer's backlog stays in the bounded outbox, not in the channel.
+    /// A connection that lived this long counts as a success for the reconnect backoff.
+    static let stableConnectionLifetime: Duration = .seconds(1)
+
     static let writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 512 << 10, high: 1 << 20)
 
     init(id: NodeID, address: PeerAddress, eventLoop: any EventLoop, core: TransportCore) {
@@ -128,6 +133,8 @@ final class PeerLink: Sendable {
             .channelOption(.writeBufferWaterMark, value: Self.writeBufferWaterMark)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        IdleStateHandler(writeTimeout: TimeAmount(options.writeStallTimeout)))
                     try channel.pipeline.syncOperations.addHandler(OutboundPeerHandler(link: self))
                 }
             }
@@ -146,6 +153,7 @@ final class PeerLink: Sendable {
             if action == .startWriting {
                 state.channel = channel
                 state.isWriteScheduled = true
+                state.connectedAt = .now
             }
             return (action, announcement)
         }
@@ -175,10 +183,13 @@ final class PeerLink: Sendable {
 
     private func connectionClosed(epoch: UInt64) {
         let (action, announcement) = state.withLock { state in
+            let lifetime = state.connectedAt.map { ContinuousClock.now - $0 } ?? .zero
             state.channel = nil
             state.isWriteScheduled = false
+            state.connectedAt = nil
             return state.machine.connectionClosed(
-                epoch: epoch, hasQueuedMessages: !state.outbox.isEmpty, using: &state.generator)
+                epoch: epoch, wasStable: lifetime >= Self.stableConnectionLifetime,
+                hasQueuedMessages: !state.outbox.isEmpty, using: &state.generator)
         }
         if announcement == .down { logger.info("peer connection down") }
         perform(action)
@@ -190,10 +201,17 @@ final class PeerLink: Sendable {
         perform(action)
     }
 
+    func reportStall() {
+        logger.debug("peer connection stalled: the peer stopped reading")
+    }
+
     // MARK: Writing
 
     /// Writes queued frames while the channel is writable, then flushes once: every message
-    /// queued since the last flush goes out in one batch. Runs on the link's event loop.
+    /// queued since the last flush goes out in one batch. Small frames are copied together into
+    /// buffers of up to `coalescingBytesMax` (one pending write instead of hundreds; the copy is
+    /// cheaper than the per-write bookkeeping); large ones are written as they are. Runs on the
+    /// link's event loop.
     func writeOutbox() {
         eventLoop.preconditionInEventLoop()
         let channel: (any Channel)? = state.withLock { state in
@@ -201,18 +219,36 @@ final class PeerLink: Sendable {
             return state.channel
         }
         guard let channel else { return }
+        var coalesced: ByteBuffer?
         var bytesWritten = 0
         while channel.isWritable, let frame = state.withLock({ $0.outbox.popFirst() }) {
-            bytesWritten += frame.bytes.readableBytes
-            core.metrics.recordSent(kindName: frame.kindName, bytes: frame.bytes.readableBytes)
-            channel.write(frame.bytes, promise: nil)
+            let frameBytes = frame.bytes.readableBytes
+            bytesWritten += frameBytes
+            core.metrics.recordSent(kindName: frame.kindName, bytes: frameBytes)
+            if frameBytes >= Self.coalescingBytesMax {
+                if let pending = coalesced.take() { channel.write(pending, promise: nil) }
+                channel.write(frame.bytes, promise: nil)
+                continue
+            }
+            var buffer = coalesced.take() ?? channel.allocator.buffer(capacity: 4096)
+            buffer.writeImmutableBuffer(frame.bytes)
+            if buffer.readableBytes >= Self.coalescingBytesMax {
+                channel.write(buffer, promise: nil)
+            } else {
+                coalesced = buffer
+            }
         }
+        if let pending = coalesced { channel.write(pending, promise: nil) }
         if bytesWritten > 0 { channel.flush() }
     }
+
+    /// Frames below this size are copied into shared write buffers of about this size.
+    static let coalescingBytesMax = 64 << 10
 }
 
-/// The handler of an outbound peer connection: resumes writing when the channel drains.
-/// Peers never send on a connection we opened, so any inbound byte is a protocol error.
+/// The handler of an outbound peer connection: resumes writing when the channel drains, and
+/// closes a connection whose peer stopped reading. Peers never send on a connection we opened,
+/// so any inbound byte is a protocol error.
 private final class OutboundPeerHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
@@ -220,6 +256,17 @@ private final class OutboundPeerHandler: ChannelInboundHandler {
 
     init(link: PeerLink) {
         self.link = link
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // No write completed for `writeStallTimeout`. With nothing to write that is just a
+        // quiet link; with the write buffer full the peer is not reading: start over.
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .write, !context.channel.isWritable {
+            link.reportStall()
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

@@ -19,6 +19,7 @@ import Synchronization
 public final class PeerTransport: Sendable {
     /// This node's id: inbound messages addressed to anyone else are dropped.
     public let localID: NodeID
+    /// The options this transport was made with (validated).
     public let options: TransportOptions
     private let group: any EventLoopGroup
     private let core: TransportCore
@@ -69,8 +70,15 @@ public final class PeerTransport: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 guard !core.isShutDown else { return channel.close() }
-                core.registerInbound(channel)
+                guard core.registerInbound(channel) else {
+                    core.metrics.recordConnectionRejected()
+                    core.logger.debug("refused an inbound connection: inboundConnectionsMax reached")
+                    return channel.close()
+                }
                 return channel.eventLoop.makeCompletedFuture {
+                    // Read-idle events let the handler drop a snapshot transfer that stalled.
+                    try channel.pipeline.syncOperations.addHandler(
+                        IdleStateHandler(readTimeout: TimeAmount(core.options.snapshotStallTimeout)))
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(FrameDecoder(frameBytesMax: core.options.frameBytesMax)))
                     try channel.pipeline.syncOperations.addHandler(

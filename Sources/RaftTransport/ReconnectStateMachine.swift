@@ -35,9 +35,10 @@ struct ReconnectStateMachine {
     enum State: Equatable {
         /// No connection and none wanted yet.
         case idle
-        /// A connection attempt (number `attempt` since the last success) is under way.
+        /// A connection attempt (number `attempt` since the last stable connection) is under way.
         case connecting(attempt: Int)
-        case connected
+        /// Attempt number `attempt` connected.
+        case connected(attempt: Int)
         /// The last attempt failed; a retry is scheduled.
         case waitingToRetry(attempt: Int)
         case shutDown
@@ -66,6 +67,9 @@ struct ReconnectStateMachine {
     }
 
     private(set) var state: State = .idle
+    /// The attempt number to use when leaving `idle`: a connection that died young leaves the
+    /// backoff where it was, so a peer that accepts and at once closes is not hammered.
+    private var attemptAfterIdle = 0
     private(set) var epoch: UInt64 = 0
     /// True from an announced `down` until the next successful connection.
     private(set) var isDown = false
@@ -78,13 +82,13 @@ struct ReconnectStateMachine {
     /// A message was queued for the peer.
     mutating func messageQueued() -> Action {
         guard state == .idle else { return .none }
-        return startConnecting(attempt: 0)
+        return startConnecting(attempt: attemptAfterIdle)
     }
 
     /// The attempt tagged `epoch` connected.
     mutating func connectSucceeded(epoch: UInt64) -> (Action, Announcement) {
-        guard epoch == self.epoch, case .connecting = state else { return (.close, .none) }
-        state = .connected
+        guard epoch == self.epoch, case .connecting(let attempt) = state else { return (.close, .none) }
+        state = .connected(attempt: attempt)
         isDown = false
         return (.startWriting, .up)
     }
@@ -95,21 +99,26 @@ struct ReconnectStateMachine {
         return scheduleRetry(attempt: attempt, using: &generator)
     }
 
-    /// The established connection tagged `epoch` closed. With messages still queued a
-    /// reconnect is scheduled; otherwise the peer goes idle until the next message.
+    /// The established connection tagged `epoch` closed. `wasStable` says it lived long enough
+    /// to count as a success (the backoff starts over); otherwise the backoff keeps growing.
+    /// With messages still queued a reconnect is scheduled; otherwise the peer goes idle until
+    /// the next message.
     mutating func connectionClosed(
-        epoch: UInt64, hasQueuedMessages: Bool, using generator: inout some RandomNumberGenerator
+        epoch: UInt64, wasStable: Bool, hasQueuedMessages: Bool, using generator: inout some RandomNumberGenerator
     ) -> (Action, Announcement) {
-        guard epoch == self.epoch, state == .connected else { return (.none, .none) }
+        guard epoch == self.epoch, case .connected(let attempt) = state else { return (.none, .none) }
         let announcement: Announcement = isDown ? .none : .down
         isDown = true
+        // A young connection's death counts as one more failure of attempt `attempt`.
+        let failedAttempt = wasStable ? 0 : attempt
         guard hasQueuedMessages else {
             state = .idle
+            attemptAfterIdle = wasStable ? 0 : attempt + 1
             return (.none, announcement)
         }
-        // Retry after a delay even though the connection was healthy: a peer that accepts and
-        // then closes at once (it refuses our cluster id) must not be hammered.
-        let (action, _) = scheduleRetry(attempt: 0, using: &generator)
+        // Even after a stable connection the retry waits a little: reconnecting in a tight loop
+        // helps nobody when the peer just went away.
+        let (action, _) = scheduleRetry(attempt: failedAttempt, using: &generator)
         return (action, announcement)
     }
 
@@ -121,7 +130,8 @@ struct ReconnectStateMachine {
 
     /// The peer is removed or the transport stops: nothing will be attempted again.
     mutating func shutDown() -> Action {
-        let wasConnected = state == .connected
+        var wasConnected = false
+        if case .connected = state { wasConnected = true }
         state = .shutDown
         epoch &+= 1
         return wasConnected ? .close : .none

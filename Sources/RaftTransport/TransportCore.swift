@@ -43,6 +43,13 @@ public struct IncomingStream: AsyncSequence, Sendable {
             core.releaseIncoming(item)
             return item
         }
+
+        /// Runs on the caller's actor (no hop), as `AsyncStream`'s own iterator does.
+        public mutating func next(isolation actor: isolated (any Actor)?) async -> Incoming? {
+            guard let item = await base.next(isolation: actor) else { return nil }
+            core.releaseIncoming(item)
+            return item
+        }
     }
 }
 
@@ -199,12 +206,20 @@ final class TransportCore: Sendable {
 
     // MARK: Inbound connections
 
-    func registerInbound(_ channel: any Channel) {
+    /// Tracks an accepted connection until it closes; false (and nothing tracked) when
+    /// `inboundConnectionsMax` are already open.
+    func registerInbound(_ channel: any Channel) -> Bool {
         let key = ObjectIdentifier(channel)
-        inboundChannels.withLock { $0[key] = channel }
+        let isRegistered = inboundChannels.withLock { channels in
+            guard channels.count < options.inboundConnectionsMax else { return false }
+            channels[key] = channel
+            return true
+        }
+        guard isRegistered else { return false }
         channel.closeFuture.whenComplete { [self] _ in
             _ = inboundChannels.withLock { $0.removeValue(forKey: key) }
         }
+        return true
     }
 
     func closeInboundChannels() {

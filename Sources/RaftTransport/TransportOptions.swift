@@ -16,6 +16,9 @@ public struct TransportOptions: Sendable, Equatable {
     public var incomingBytesMax: Int = 256 << 20
     /// How long establishing one TCP connection may take.
     public var connectTimeout: Duration = .seconds(2)
+    /// A peer connection with a full write buffer that completes no write for this long is
+    /// considered dead (the peer stopped reading) and is closed and remade.
+    public var writeStallTimeout: Duration = .seconds(5)
     /// The delay before the first reconnect attempt; it doubles with every failure.
     public var reconnectBackoffInitial: Duration = .milliseconds(50)
     /// The longest delay between reconnect attempts.
@@ -26,9 +29,11 @@ public struct TransportOptions: Sendable, Equatable {
     public var snapshotBytesMax: Int = 1 << 30
     /// The most snapshots being received at once (from different senders).
     public var snapshotReceivesMax: Int = 4
-    /// A snapshot transfer fails when no progress (a chunk written, the receipt acknowledged)
-    /// happens for this long.
+    /// A snapshot transfer fails when no progress (a chunk written or received, the receipt
+    /// acknowledged) happens for this long, on either side.
     public var snapshotStallTimeout: Duration = .seconds(10)
+    /// The most inbound connections open at once; further ones are closed on arrival.
+    public var inboundConnectionsMax: Int = 1024
     /// The most control requests served at once; past it a request is answered `overloaded`.
     public var controlRequestsInFlightMax: Int = 64
     /// The largest control request or response body.
@@ -48,6 +53,7 @@ public struct TransportOptions: Sendable, Equatable {
         try require(incomingMessagesMax >= 1, "incomingMessagesMax must be >= 1")
         try require(incomingBytesMax >= frameBytesMax, "incomingBytesMax must be >= frameBytesMax")
         try require(connectTimeout > .zero, "connectTimeout must be positive")
+        try require(writeStallTimeout > .zero, "writeStallTimeout must be positive")
         try require(reconnectBackoffInitial > .zero, "reconnectBackoffInitial must be positive")
         try require(reconnectBackoffMax >= reconnectBackoffInitial, "reconnectBackoffMax must be >= reconnectBackoffInitial")
         try require(snapshotChunkBytes >= 1, "snapshotChunkBytes must be >= 1")
@@ -58,6 +64,7 @@ public struct TransportOptions: Sendable, Equatable {
         try require(snapshotBytesMax >= 0, "snapshotBytesMax must be >= 0")
         try require(snapshotReceivesMax >= 1, "snapshotReceivesMax must be >= 1")
         try require(snapshotStallTimeout > .zero, "snapshotStallTimeout must be positive")
+        try require(inboundConnectionsMax >= 1, "inboundConnectionsMax must be >= 1")
         try require(controlRequestsInFlightMax >= 1, "controlRequestsInFlightMax must be >= 1")
         try require(controlBytesMax >= 1, "controlBytesMax must be >= 1")
         try require(

@@ -1,7 +1,9 @@
 import Logging
 import NIOCore
 import NIOPosix
+import RaftCodec
 import RaftCore
+import Synchronization
 import Testing
 
 @testable import RaftTransport
@@ -27,6 +29,23 @@ import Testing
         #expect(a.transport.statistics.messagesSent == 50)
         #expect(b.transport.statistics.messagesReceived == 50)
         #expect(a.logLines.count(of: "peer connection up") == 1)
+    }
+
+    @Test func smallAndLargeMessagesInOneBatchKeepTheirOrder() async throws {
+        let a = try await Node.start(1)
+        let b = try await Node.start(2)
+        defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
+        try a.know([b])
+        // Small frames are copied into shared write buffers, large ones written alone: the
+        // interleaving must survive.
+        let batch: [Message] = (1...300).map { index in
+            index % 50 == 0
+                ? append(from: 1, to: 2, valueBytes: 200_000, index: UInt64(index))
+                : heartbeat(from: 1, to: 2, commit: UInt64(index))
+        }
+        a.transport.send(batch)
+        #expect(await b.inbox.waitForMessages(batch.count))
+        #expect(b.inbox.messages == batch)
     }
 
     @Test func threeTransportsTalkInEveryDirection() async throws {
@@ -150,6 +169,27 @@ import Testing
         a.transport.send([append(from: 1, to: 2, valueBytes: 40_000, index: 9)])
         let next = await iterator.next()
         #expect(next == .message(append(from: 1, to: 2, valueBytes: 40_000, index: 9)))
+    }
+
+    @Test func aPeerThatStopsReadingIsDisconnectedAndRetried() async throws {
+        var options = TransportOptions()
+        options.writeStallTimeout = .milliseconds(300)
+        options.outboxBytesMax = options.frameBytesMax
+        options.reconnectBackoffInitial = .milliseconds(10)
+        let a = try await Node.start(1, options: options)
+        let silent = try await SilentServer.start()
+        defer { Task { await a.transport.shutdown(); await silent.stop() } }
+        try a.transport.setPeerAddress(2, address: "127.0.0.1:\(silent.port)")
+
+        // Far more than the socket buffers hold: the channel stops being writable and the
+        // outbox fills and drops; `send` still returns at once.
+        for index in 1...60 {
+            a.transport.send([append(from: 1, to: 2, valueBytes: 512 << 10, index: UInt64(index))])
+        }
+        #expect(await eventually { a.transport.statistics.messagesDroppedOutboxFull > 0 })
+        // The stalled connection is closed and a new one made.
+        #expect(await eventually { silent.acceptedCount.count >= 2 })
+        #expect(a.logLines.count(of: "peer connection down") >= 1)
     }
 
     @Test func messagesForUnknownPeersAreDropped() async throws {
@@ -316,6 +356,51 @@ import Testing
         #expect(b.transport.statistics.connectionsRejected == 1)
     }
 
+    @Test func aStalledSnapshotTransferIsDropped() async throws {
+        var options = TransportOptions()
+        options.snapshotStallTimeout = .milliseconds(300)
+        let a = try await Node.start(1, options: options)
+        defer { Task { await a.transport.shutdown() } }
+        let raw = try await RawClient.connect(port: a.port)
+        var message = ByteBuffer()
+        message.writeRaftMessage(snapshotMessage(from: 2, to: 1))
+        var frame = ByteBuffer()
+        frame.writeFrame(kind: .snapshotChunk, clusterID: 0) { payload in
+            SnapshotChunk(
+                sender: 2, transferID: 5, totalBytes: 1000, offset: 0, message: message,
+                data: ByteBuffer(bytes: [1, 2, 3])
+            ).write(to: &payload)
+        }
+        try await raw.send(Array(frame.readableBytesView))
+        // The first chunk and then silence: the receiver gives up and closes.
+        #expect(await raw.isClosedByServer())
+        #expect(a.transport.statistics.connectionsRejected == 1)
+        #expect(a.inbox.received.isEmpty)
+    }
+
+    @Test func inboundConnectionsAreBounded() async throws {
+        var options = TransportOptions()
+        options.inboundConnectionsMax = 2
+        let a = try await Node.start(1, options: options)
+        let b = try await Node.start(2)
+        defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
+        let first = try await RawClient.connect(port: a.port)
+        let second = try await RawClient.connect(port: a.port)
+        let third = try await RawClient.connect(port: a.port)
+        #expect(await third.isClosedByServer())
+        #expect(first.channel.isActive && second.channel.isActive)
+
+        // A freed slot serves a real peer.
+        first.close()
+        try b.know([a])
+        let delivered = await a.inbox.waitUntil { items in
+            b.transport.send([heartbeat(from: 2, to: 1, commit: 3)])
+            return !items.isEmpty
+        }
+        #expect(delivered)
+        second.close()
+    }
+
     @Test func aControlCallRoundTrips() async throws {
         let a = try await Node.start(1)
         let b = try await Node.start(2)
@@ -403,6 +488,25 @@ import Testing
         }
     }
 
+    @Test func anActorConsumesIncomingUntilShutdown() async throws {
+        let a = try await Node.start(1)
+        let lines = LogLines()
+        let b = try PeerTransport(
+            localID: 2, options: TransportOptions(), group: MultiThreadedEventLoopGroup.singleton,
+            logger: Logger(label: "b") { _ in RecordingLogHandler(lines: lines) })
+        let port = try await b.start(host: "127.0.0.1", port: 0)
+        defer { Task { await a.transport.shutdown() } }
+        let consumer = CountingConsumer()
+        let consuming = Task { await consumer.consume(b) }
+        try a.transport.setPeerAddress(2, address: "127.0.0.1:\(port)")
+        a.transport.send((1...20).map { heartbeat(from: 1, to: 2, commit: $0) })
+        #expect(await eventually { consumer.countSnapshot.withLock { $0 } == 20 })
+        await b.shutdown()
+        // The consumer's loop ends with the transport.
+        await consuming.value
+        #expect(await consumer.count == 20)
+    }
+
     @Test func invalidOptionsAreRefusedAtInit() {
         var options = TransportOptions()
         options.frameBytesMax = 10
@@ -423,4 +527,17 @@ func snapshotMessage(from: NodeID, to: NodeID) -> Message {
 func heartbeatCommit(_ message: Message) -> LogIndex? {
     if case .heartbeat(let request) = message.payload { return request.commit }
     return nil
+}
+
+/// Consumes `incoming` on an actor, the way a node's runtime does.
+actor CountingConsumer {
+    private(set) var count = 0
+    nonisolated let countSnapshot = Mutex(0)
+
+    func consume(_ transport: PeerTransport) async {
+        for await _ in transport.incoming {
+            count += 1
+            countSnapshot.withLock { $0 = count }
+        }
+    }
 }

@@ -91,7 +91,7 @@ enum Environment {
         let (action, announcement) = machine.connectSucceeded(epoch: epoch)
         #expect(action == .startWriting)
         #expect(announcement == .up)
-        #expect(machine.state == .connected)
+        #expect(machine.state == .connected(attempt: 0))
         let messageWhileConnected = machine.messageQueued()
         #expect(messageWhileConnected == .none)
     }
@@ -135,7 +135,7 @@ enum Environment {
             return
         }
         _ = machine.connectSucceeded(epoch: epoch)
-        let (action, announcement) = machine.connectionClosed(epoch: epoch, hasQueuedMessages: true, using: &generator)
+        let (action, announcement) = machine.connectionClosed(epoch: epoch, wasStable: true, hasQueuedMessages: true, using: &generator)
         #expect(announcement == .down)
         guard case .scheduleRetry(let delay, _) = action else {
             Issue.record("expected a retry")
@@ -150,7 +150,7 @@ enum Environment {
             return
         }
         _ = machine.connectSucceeded(epoch: epoch)
-        let (action, announcement) = machine.connectionClosed(epoch: epoch, hasQueuedMessages: false, using: &generator)
+        let (action, announcement) = machine.connectionClosed(epoch: epoch, wasStable: true, hasQueuedMessages: false, using: &generator)
         #expect(action == .none)
         #expect(announcement == .down)
         #expect(machine.state == .idle)
@@ -161,6 +161,33 @@ enum Environment {
         // The next failure is not announced again: the peer is already known to be down.
         let (_, failureAnnouncement) = machine.connectFailed(epoch: next, using: &generator)
         #expect(failureAnnouncement == .none)
+    }
+
+    @Test mutating func connectionsThatDieYoungKeepTheBackoffGrowing() {
+        var nominalDelays: [Duration] = []
+        for _ in 0..<4 {
+            guard case .connect(let epoch) = machine.messageQueued() else {
+                Issue.record("expected connect")
+                return
+            }
+            _ = machine.connectSucceeded(epoch: epoch)
+            let (action, _) = machine.connectionClosed(
+                epoch: epoch, wasStable: false, hasQueuedMessages: true, using: &generator)
+            guard case .scheduleRetry(let delay, let retryEpoch) = action,
+                case .connect(let next) = machine.retryTimerFired(epoch: retryEpoch)
+            else {
+                Issue.record("expected a retry")
+                return
+            }
+            nominalDelays.append(delay)
+            _ = machine.connectSucceeded(epoch: next)
+            _ = machine.connectionClosed(epoch: next, wasStable: false, hasQueuedMessages: false, using: &generator)
+        }
+        // Each cycle is two short-lived connections, so the delay grows from cycle to cycle.
+        for (cycle, delay) in nominalDelays.enumerated() {
+            let nominal = machine.backoff.nominalDelay(attempt: 2 * cycle)
+            #expect(delay >= nominal / 2 && delay <= nominal, "cycle \(cycle): \(delay)")
+        }
     }
 
     @Test mutating func staleEventsAreIgnored() {
@@ -195,7 +222,7 @@ enum Environment {
         #expect(machine.state == .shutDown)
         let messageAfterShutDown = machine.messageQueued()
         #expect(messageAfterShutDown == .none)
-        let closeAfterShutDown = machine.connectionClosed(epoch: epoch, hasQueuedMessages: true, using: &generator)
+        let closeAfterShutDown = machine.connectionClosed(epoch: epoch, wasStable: true, hasQueuedMessages: true, using: &generator)
         #expect(closeAfterShutDown == (.none, .none))
         let successAfterShutDown = machine.connectSucceeded(epoch: epoch)
         #expect(successAfterShutDown == (.close, .none))

@@ -163,3 +163,34 @@ struct RawClient {
         channel.close(promise: nil)
     }
 }
+
+/// A server that accepts connections and never reads from them: a peer that froze.
+struct SilentServer {
+    let channel: any Channel
+    let acceptedCount: AcceptCounter
+
+    final class AcceptCounter: Sendable {
+        private let value = Mutex(0)
+        func increment() { value.withLock { $0 += 1 } }
+        var count: Int { value.withLock { $0 } }
+    }
+
+    var port: Int { channel.localAddress?.port ?? 0 }
+
+    static func start() async throws -> SilentServer {
+        let counter = AcceptCounter()
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelOption(.autoRead, value: false)
+            .childChannelOption(.socketOption(.so_rcvbuf), value: 4096)
+            .childChannelInitializer { channel in
+                counter.increment()
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return SilentServer(channel: channel, acceptedCount: counter)
+    }
+
+    func stop() async {
+        try? await channel.close()
+    }
+}

@@ -137,7 +137,8 @@ struct HTTPMetrics: Sendable {
 
     init() {
         var timers: [String: Metrics.Timer] = [:]
-        for name in Endpoint.metricNames {
+        for endpoint in Endpoint.allKinds {
+            let name = endpoint.metricName
             timers[name] = Metrics.Timer(label: "wraft_http_request_duration_seconds", dimensions: [("endpoint", name)])
         }
         self.timers = timers

@@ -76,8 +76,9 @@ enum Endpoint: Equatable {
         }
     }
 
-    static let metricNames = [
-        "dashboard", "health", "metrics", "state", "connect", "start", "members_remove", "set", "log", "list",
-        "data", "op", "unknown",
+    /// One of each kind of endpoint, for making their metrics up front.
+    static let allKinds: [Endpoint] = [
+        .dashboard, .health, .metrics, .state, .connect, .start, .removeMember, .set, .log, .list, .key(""), .fault(""),
+        .unknown,
     ]
 }

@@ -153,21 +153,25 @@ func readBody(_ request: Request, limit: Int, tooLarge: (Int) -> APIError) async
     if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
         throw tooLarge(declared)
     }
-    var collected = ByteBuffer()
+    // A small body usually arrives as one chunk: keep that buffer instead of copying it.
+    var collected: ByteBuffer?
     do {
         for try await chunk in request.body {
-            guard collected.readableBytes + chunk.readableBytes <= limit else {
-                throw tooLarge(collected.readableBytes + chunk.readableBytes)
+            let total = (collected?.readableBytes ?? 0) + chunk.readableBytes
+            guard total <= limit else { throw tooLarge(total) }
+            if collected == nil {
+                collected = chunk
+            } else {
+                var chunk = chunk
+                collected?.writeBuffer(&chunk)
             }
-            var chunk = chunk
-            collected.writeBuffer(&chunk)
         }
     } catch let error as APIError {
         throw error
     } catch {
         throw .badRequest("the request body could not be read: \(error)")
     }
-    return collected
+    return collected ?? ByteBuffer()
 }
 
 /// Decodes a JSON request body; an empty body decodes as `{}` when `emptyIsObject`.
