@@ -52,11 +52,14 @@ public struct Config: Sendable, Equatable {
 }
 
 /// A configuration that `Config.validate()` refused.
+/// Also thrown when the persisted state handed to `RaftNode.init` cannot be a Raft log.
 public enum ConfigError: Error, Equatable, CustomStringConvertible {
     case invalid(String)
+    case invalidPersistentState(String)
     public var description: String {
         switch self {
         case .invalid(let why): return "invalid raft configuration: \(why)"
+        case .invalidPersistentState(let why): return "invalid persisted raft state: \(why)"
         }
     }
 }

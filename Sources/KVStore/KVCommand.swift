@@ -1,0 +1,198 @@
+import RaftCore
+
+/// Identifies one client request across retries: the state machine answers a repeated id with
+/// the first outcome instead of applying it again (dissertation 6.3, client sessions).
+public struct ClientRequestID: Hashable, Sendable, CustomStringConvertible {
+    /// The client (session) the request belongs to.
+    public var client: UInt64
+    /// The client's number for this request; a retry reuses it.
+    public var sequence: UInt64
+
+    public init(client: UInt64, sequence: UInt64) {
+        self.client = client
+        self.sequence = sequence
+    }
+
+    /// Stands for "no identifiable request": returned with the result of a command whose bytes
+    /// are too damaged to name their request. Clients never use client 0.
+    public static let unidentified = ClientRequestID(client: 0, sequence: 0)
+
+    public var description: String { "\(client)/\(sequence)" }
+}
+
+/// The condition a write is applied under (compare-and-set).
+public enum KVCondition: Sendable, Equatable {
+    /// Unconditional.
+    case none
+    /// The key exists and holds exactly these bytes.
+    case valueEquals([UInt8])
+    /// The key was last modified at this index; `indexEquals(.zero)` means the key is absent.
+    case indexEquals(LogIndex)
+}
+
+/// A write to the store.
+public enum KVOperation: Sendable, Equatable {
+    case put(key: [UInt8], value: [UInt8], condition: KVCondition)
+    case delete(key: [UInt8], condition: KVCondition)
+
+    /// The key the operation writes.
+    public var key: [UInt8] {
+        switch self {
+        case .put(let key, _, _), .delete(let key, _): return key
+        }
+    }
+
+    /// The operation's condition.
+    public var condition: KVCondition {
+        switch self {
+        case .put(_, _, let condition), .delete(_, let condition): return condition
+        }
+    }
+}
+
+/// A client write as it travels in a Raft log entry.
+///
+/// Encoding (version 1, little-endian): version u8, client u64, sequence u64, operation tag u8
+/// (1 put, 2 delete), key (u32 length + bytes), for a put the value (u32 length + bytes), then
+/// the condition tag u8 (0 none, 1 value equals + u32 length + bytes, 2 index equals + u64).
+public struct KVCommand: Sendable, Equatable {
+    public var id: ClientRequestID
+    public var operation: KVOperation
+
+    public init(id: ClientRequestID, operation: KVOperation) {
+        self.id = id
+        self.operation = operation
+    }
+
+    /// The longest key the store accepts (API.md: 1 to 1024 bytes).
+    public static let keyBytesMax = 1024
+    /// The longest value the store accepts (API.md: up to 1 MiB).
+    public static let valueBytesMax = 1 << 20
+    /// The format version `encoded()` writes.
+    public static let formatVersion: UInt8 = 1
+
+    /// True when the key and values are within the bounds decoding enforces. The server checks
+    /// this before proposing, so nothing it proposes is refused when applied.
+    public var isWithinBounds: Bool {
+        let key = operation.key
+        guard (1...KVCommand.keyBytesMax).contains(key.count) else { return false }
+        if case .put(_, let value, _) = operation, value.count > KVCommand.valueBytesMax { return false }
+        if case .valueEquals(let expected) = operation.condition, expected.count > KVCommand.valueBytesMax {
+            return false
+        }
+        return true
+    }
+
+    /// The command's bytes for a log entry.
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 64 + operation.key.count + payloadByteCount)
+        writer.write(KVCommand.formatVersion)
+        writer.write(id.client)
+        writer.write(id.sequence)
+        switch operation {
+        case .put(let key, let value, let condition):
+            writer.write(OperationTag.put.rawValue)
+            writer.writeLengthPrefixed(key)
+            writer.writeLengthPrefixed(value)
+            condition.encode(into: &writer)
+        case .delete(let key, let condition):
+            writer.write(OperationTag.delete.rawValue)
+            writer.writeLengthPrefixed(key)
+            condition.encode(into: &writer)
+        }
+        return writer.bytes
+    }
+
+    /// Decodes `encoded()`'s bytes; any malformed or out-of-bounds input throws.
+    public init(decoding bytes: [UInt8]) throws(KVCodecError) {
+        var reader = ByteReader(bytes)
+        self.id = try KVCommand.decodeID(from: &reader)
+        let tag = try reader.readUInt8("operation")
+        let key = try reader.readLengthPrefixed("key", bytesMax: KVCommand.keyBytesMax)
+        guard !key.isEmpty else { throw .invalidContent("empty key") }
+        switch OperationTag(rawValue: tag) {
+        case .put:
+            let value = try reader.readLengthPrefixed("value", bytesMax: KVCommand.valueBytesMax)
+            self.operation = .put(key: key, value: value, condition: try KVCondition(decoding: &reader))
+        case .delete:
+            self.operation = .delete(key: key, condition: try KVCondition(decoding: &reader))
+        case nil:
+            throw .unknownTag(field: "operation", tag: tag)
+        }
+        try reader.expectEnd()
+    }
+
+    /// Reads just the request id of an encoded command (what a damaged command can still name).
+    static func decodeID(from reader: inout ByteReader) throws(KVCodecError) -> ClientRequestID {
+        let version = try reader.readUInt8("version")
+        guard version == KVCommand.formatVersion else { throw .unsupportedVersion(version) }
+        let client = try reader.readUInt64("client")
+        let sequence = try reader.readUInt64("sequence")
+        return ClientRequestID(client: client, sequence: sequence)
+    }
+
+    private var payloadByteCount: Int {
+        var count = 0
+        if case .put(_, let value, _) = operation { count += value.count }
+        if case .valueEquals(let expected) = operation.condition { count += expected.count }
+        return count
+    }
+
+    private enum OperationTag: UInt8 {
+        case put = 1
+        case delete = 2
+    }
+}
+
+extension KVCondition {
+    private enum Tag: UInt8 {
+        case unconditional = 0
+        case valueEquals = 1
+        case indexEquals = 2
+    }
+
+    func encode(into writer: inout ByteWriter) {
+        switch self {
+        case .none:
+            writer.write(Tag.unconditional.rawValue)
+        case .valueEquals(let expected):
+            writer.write(Tag.valueEquals.rawValue)
+            writer.writeLengthPrefixed(expected)
+        case .indexEquals(let index):
+            writer.write(Tag.indexEquals.rawValue)
+            writer.write(index.rawValue)
+        }
+    }
+
+    init(decoding reader: inout ByteReader) throws(KVCodecError) {
+        let tag = try reader.readUInt8("condition")
+        switch Tag(rawValue: tag) {
+        case .unconditional:
+            self = .none
+        case .valueEquals:
+            self = .valueEquals(try reader.readLengthPrefixed("expected value", bytesMax: KVCommand.valueBytesMax))
+        case .indexEquals:
+            self = .indexEquals(LogIndex(try reader.readUInt64("expected index")))
+        case nil:
+            throw .unknownTag(field: "condition", tag: tag)
+        }
+    }
+}
+
+/// The outcome of applying one command.
+public enum KVResult: Sendable, Equatable {
+    /// The value was stored by the entry at `index` (of `term`).
+    case put(index: LogIndex, term: Term)
+    /// The key was deleted by the entry at `index`; `existed` is false when there was nothing to delete.
+    case deleted(index: LogIndex, term: Term, existed: Bool)
+    /// The condition did not hold; nothing changed. `currentIndex` is the index that last
+    /// modified the key, nil when the key is absent.
+    case compareFailed(currentIndex: LogIndex?)
+    /// A retry of a request older than its client's window of remembered results: it may have
+    /// been applied before, so it is not applied again, and its first outcome is forgotten.
+    /// To the client its outcome is unknown.
+    case sessionExpired
+    /// The entry's bytes are not a valid command. Only a bug can put one in the log; the entry
+    /// is skipped (its index still counts as applied) so every replica stays identical.
+    case undecodable(KVCodecError)
+}

@@ -1,0 +1,336 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// A client of one WRaft node's HTTP API (shared/API.md): keep-alive HTTP/1.1 over SwiftNIO,
+/// a deadline on every request, typed errors.
+///
+/// Safe to share between tasks: concurrent requests use up to `connectionsMax` connections and
+/// wait in line beyond that. Call `shutDown()` when done (dropping the client also closes its
+/// idle connections).
+public final class NodeClient: Sendable {
+    /// Default bound on one answer's body.
+    public static let defaultResponseBytesMax = 16 * 1024 * 1024
+    /// Added to a request's server-side `timeoutMs` to give the node time to answer 503/504
+    /// itself before the client gives up.
+    public static let serverDeadlineMarginMs = 1_000
+
+    public let address: NodeAddress
+    /// The deadline of a request that does not name its own.
+    public let requestTimeoutMs: Int
+    private let pool: ConnectionPool
+
+    /// - Parameters:
+    ///   - connectionsMax: bound on open connections to the node (concurrent requests beyond it wait).
+    ///   - requestTimeoutMs: deadline of each request, connecting included, unless one is given.
+    ///   - responseBytesMax: an answer with a larger body fails with `.responseTooLarge`.
+    public init(
+        address: NodeAddress, connectionsMax: Int = 4, requestTimeoutMs: Int = 10_000,
+        responseBytesMax: Int = NodeClient.defaultResponseBytesMax,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        precondition(requestTimeoutMs > 0, "NodeClient: requestTimeoutMs is positive")
+        precondition(responseBytesMax > 0, "NodeClient: responseBytesMax is positive")
+        self.address = address
+        self.requestTimeoutMs = requestTimeoutMs
+        self.pool = ConnectionPool(
+            address: address, connectionsMax: connectionsMax, responseBytesMax: responseBytesMax,
+            eventLoopGroup: eventLoopGroup)
+    }
+
+    /// A client of the node at `HOST:PORT`.
+    public convenience init(
+        _ address: String, connectionsMax: Int = 4, requestTimeoutMs: Int = 10_000
+    ) throws(WRaftClientError) {
+        self.init(
+            address: try NodeAddress(parsing: address), connectionsMax: connectionsMax,
+            requestTimeoutMs: requestTimeoutMs)
+    }
+
+    deinit {
+        pool.closeIdleConnections()
+    }
+
+    /// Closes the connections and fails requests waiting for one.
+    public func shutDown() async {
+        await pool.shutDown()
+    }
+
+    // MARK: Raw exchange
+
+    /// Sends one request and returns the node's answer whatever its status (for tests of the
+    /// API's errors). Throws only when no complete answer arrived.
+    public func send(_ request: HTTPRequest, timeoutMs: Int? = nil) async throws(WRaftClientError) -> HTTPResponse {
+        let timeoutMs = timeoutMs ?? requestTimeoutMs
+        let deadline = NIODeadline.now() + .milliseconds(Int64(timeoutMs))
+        let channel = try await pool.lease(deadline: deadline, timeoutMs: timeoutMs)
+        let promise = channel.eventLoop.makePromise(of: ExchangeResult.self)
+        let pending = PendingExchange(
+            request: request, hostHeader: address.description, deadline: deadline, timeoutMs: timeoutMs,
+            promise: promise)
+        // A write that never reaches the handler (the channel closed meanwhile) fails here.
+        channel.writeAndFlush(pending).whenFailure { [address] _ in
+            promise.fail(WRaftClientError.connectionClosed(address: address.description))
+        }
+        do {
+            let result = try await promise.futureResult.get()
+            pool.release(channel, isReusable: result.isReusable)
+            return result.response
+        } catch {
+            pool.release(channel, isReusable: false)
+            throw (error as? WRaftClientError) ?? .connectionClosed(address: address.description)
+        }
+    }
+
+    // MARK: Cluster formation
+
+    /// `POST /connect`: merge with the `initial` node at that raft address, or join its cluster.
+    @discardableResult
+    public func connect(peer raftAddress: String, timeoutMs: Int? = nil) async throws(WRaftClientError) -> ConnectResult {
+        let body = try encodeJSON(PeerBody(peer: raftAddress))
+        let response = try await expectSuccess(
+            HTTPRequest(method: "POST", target: "/connect", headers: Self.jsonHeaders, body: body), timeoutMs: timeoutMs)
+        return try decodeJSON(ConnectResult.self, from: response)
+    }
+
+    /// `POST /start`: start the whole connected cluster (idempotent).
+    public func start(timeoutMs: Int? = nil) async throws(WRaftClientError) {
+        _ = try await expectSuccess(HTTPRequest(method: "POST", target: "/start"), timeoutMs: timeoutMs)
+    }
+
+    /// `GET /state`.
+    public func state(timeoutMs: Int? = nil) async throws(WRaftClientError) -> NodeState {
+        let response = try await expectSuccess(HTTPRequest(method: "GET", target: "/state"), timeoutMs: timeoutMs)
+        return try decodeJSON(NodeState.self, from: response)
+    }
+
+    /// `GET /health`. A node that does not serve answers with an error status and the same body;
+    /// both decode to `HealthInfo`.
+    public func health(timeoutMs: Int? = nil) async throws(WRaftClientError) -> HealthInfo {
+        let response = try await send(HTTPRequest(method: "GET", target: "/health"), timeoutMs: timeoutMs)
+        if let health = try? JSONDecoder().decode(HealthInfo.self, from: Data(response.body)) {
+            return health
+        }
+        throw Self.error(from: response)
+    }
+
+    /// `POST /members/remove`.
+    public func removeMember(id: String, timeoutMs: Int? = nil) async throws(WRaftClientError) {
+        let body = try encodeJSON(IDBody(id: id))
+        _ = try await expectSuccess(
+            HTTPRequest(method: "POST", target: "/members/remove", headers: Self.jsonHeaders, body: body),
+            timeoutMs: timeoutMs)
+    }
+
+    // MARK: Key-value data
+
+    /// `PUT /data/{key}`; `prevValue` or `prevIndex` make it a compare-and-set (412 on mismatch).
+    /// `timeoutMs` is passed to the node as its deadline.
+    @discardableResult
+    public func put(
+        _ key: String, _ value: [UInt8], prevValue: String? = nil, prevIndex: UInt64? = nil, timeoutMs: Int? = nil
+    ) async throws(WRaftClientError) -> WriteResult {
+        let target = Self.dataTarget(key, query: Self.conditionQuery(prevValue, prevIndex, timeoutMs))
+        let request = HTTPRequest(
+            method: "PUT", target: target, headers: [("Content-Type", "application/octet-stream")], body: value)
+        let response = try await expectSuccess(request, timeoutMs: clientTimeout(forServerTimeout: timeoutMs))
+        return try decodeJSON(WriteResult.self, from: response)
+    }
+
+    /// `PUT /data/{key}` of a UTF-8 text value.
+    @discardableResult
+    public func put(
+        _ key: String, _ value: String, prevValue: String? = nil, prevIndex: UInt64? = nil, timeoutMs: Int? = nil
+    ) async throws(WRaftClientError) -> WriteResult {
+        try await put(key, Array(value.utf8), prevValue: prevValue, prevIndex: prevIndex, timeoutMs: timeoutMs)
+    }
+
+    /// `GET /data/{key}`: nil when the key does not exist (404 not_found).
+    public func get(
+        _ key: String, consistency: ReadConsistency = .linearizable, timeoutMs: Int? = nil
+    ) async throws(WRaftClientError) -> ReadResult? {
+        var query: [(String, String)] = []
+        if consistency == .local { query.append(("consistency", "local")) }
+        if let timeoutMs { query.append(("timeoutMs", String(timeoutMs))) }
+        let request = HTTPRequest(method: "GET", target: Self.dataTarget(key, query: query))
+        let response = try await send(request, timeoutMs: clientTimeout(forServerTimeout: timeoutMs))
+        if response.status == 404, Self.errorCode(of: response) == "not_found" { return nil }
+        guard response.isSuccess else { throw Self.error(from: response) }
+        guard let index = response.header("X-Raft-Index").flatMap(UInt64.init) else {
+            throw .badResponse("GET /data without a numeric X-Raft-Index header")
+        }
+        let term = response.header("X-Raft-Term").flatMap(UInt64.init) ?? 0
+        return ReadResult(value: response.body, index: index, term: term)
+    }
+
+    /// `DELETE /data/{key}`, optionally conditional.
+    @discardableResult
+    public func delete(
+        _ key: String, prevValue: String? = nil, prevIndex: UInt64? = nil, timeoutMs: Int? = nil
+    ) async throws(WRaftClientError) -> WriteResult {
+        let target = Self.dataTarget(key, query: Self.conditionQuery(prevValue, prevIndex, timeoutMs))
+        let response = try await expectSuccess(
+            HTTPRequest(method: "DELETE", target: target), timeoutMs: clientTimeout(forServerTimeout: timeoutMs))
+        return try decodeJSON(WriteResult.self, from: response)
+    }
+
+    /// `GET /data?prefix=&limit=`: keys in order.
+    public func list(
+        prefix: String = "", limit: Int? = nil, consistency: ReadConsistency = .linearizable, timeoutMs: Int? = nil
+    ) async throws(WRaftClientError) -> ListResult {
+        var query: [(String, String)] = [("prefix", prefix)]
+        if let limit { query.append(("limit", String(limit))) }
+        if consistency == .local { query.append(("consistency", "local")) }
+        if let timeoutMs { query.append(("timeoutMs", String(timeoutMs))) }
+        let response = try await expectSuccess(
+            HTTPRequest(method: "GET", target: "/data" + Self.queryString(query)),
+            timeoutMs: clientTimeout(forServerTimeout: timeoutMs))
+        return try decodeJSON(ListResult.self, from: response)
+    }
+
+    /// `POST /set {"key", "value"}`: the original WRaft's write endpoint (optionally
+    /// compare-and-set, as `put`).
+    @discardableResult
+    public func set(
+        key: String, value: String, prevValue: String? = nil, prevIndex: UInt64? = nil, timeoutMs: Int? = nil
+    ) async throws(WRaftClientError) -> WriteResult {
+        try await postSet(
+            SetBody(key: key, value: value, delete: nil, prevValue: prevValue, prevIndex: prevIndex), timeoutMs: timeoutMs)
+    }
+
+    /// `POST /set {"key", "delete": true}`.
+    @discardableResult
+    public func set(deleting key: String, timeoutMs: Int? = nil) async throws(WRaftClientError) -> WriteResult {
+        try await postSet(SetBody(key: key, value: nil, delete: true, prevValue: nil, prevIndex: nil), timeoutMs: timeoutMs)
+    }
+
+    // MARK: Inspection and operations
+
+    /// `GET /log?from=&limit=`.
+    public func log(from index: UInt64 = 1, limit: Int = 100, timeoutMs: Int? = nil) async throws(WRaftClientError)
+        -> LogResult
+    {
+        let target = "/log" + Self.queryString([("from", String(index)), ("limit", String(limit))])
+        let response = try await expectSuccess(HTTPRequest(method: "GET", target: target), timeoutMs: timeoutMs)
+        return try decodeJSON(LogResult.self, from: response)
+    }
+
+    /// `POST /op/...`: injects (or clears) a fault on this node. For `.crash` the node exits
+    /// before or while answering, so a closed connection counts as success.
+    public func inject(_ fault: Fault, timeoutMs: Int? = nil) async throws(WRaftClientError) {
+        let request = HTTPRequest(
+            method: "POST", target: "/op/" + fault.pathComponent, headers: Self.jsonHeaders, body: try faultBody(fault))
+        do {
+            _ = try await expectSuccess(request, timeoutMs: timeoutMs)
+        } catch {
+            if case .crash = fault, case .connectionClosed = error { return }
+            throw error
+        }
+    }
+
+    /// `GET /metrics`: the Prometheus text.
+    public func metricsText(timeoutMs: Int? = nil) async throws(WRaftClientError) -> String {
+        try await expectSuccess(HTTPRequest(method: "GET", target: "/metrics"), timeoutMs: timeoutMs).bodyText
+    }
+
+    // MARK: Helpers
+
+    private static let jsonHeaders: [(name: String, value: String)] = [("Content-Type", "application/json")]
+
+    private func expectSuccess(_ request: HTTPRequest, timeoutMs: Int?) async throws(WRaftClientError) -> HTTPResponse {
+        let response = try await send(request, timeoutMs: timeoutMs)
+        guard response.isSuccess else { throw Self.error(from: response) }
+        return response
+    }
+
+    private func postSet(_ body: SetBody, timeoutMs: Int?) async throws(WRaftClientError) -> WriteResult {
+        let target = "/set" + Self.queryString(timeoutMs.map { [("timeoutMs", String($0))] } ?? [])
+        let request = HTTPRequest(method: "POST", target: target, headers: Self.jsonHeaders, body: try encodeJSON(body))
+        let response = try await expectSuccess(request, timeoutMs: clientTimeout(forServerTimeout: timeoutMs))
+        return try decodeJSON(WriteResult.self, from: response)
+    }
+
+    private func clientTimeout(forServerTimeout serverTimeoutMs: Int?) -> Int? {
+        serverTimeoutMs.map { $0 + Self.serverDeadlineMarginMs }
+    }
+
+    private func faultBody(_ fault: Fault) throws(WRaftClientError) -> [UInt8] {
+        switch fault {
+        case .isolate(let peers): return try encodeJSON(IsolateBody(peers: peers))
+        case .delay(let ms, let jitterMs): return try encodeJSON(DelayBody(ms: ms, jitterMs: jitterMs))
+        case .drop(let rate): return try encodeJSON(DropBody(rate: rate))
+        case .transfer(let target): return try encodeJSON(TransferBody(to: target))
+        case .pause, .resume, .heal, .crash, .stepDown, .snapshot: return []
+        }
+    }
+
+    static func dataTarget(_ key: String, query: [(String, String)]) -> String {
+        "/data/" + PercentEncoding.encode(key) + queryString(query)
+    }
+
+    static func queryString(_ items: [(String, String)]) -> String {
+        guard !items.isEmpty else { return "" }
+        return "?" + items.map { PercentEncoding.encode($0.0) + "=" + PercentEncoding.encode($0.1) }.joined(separator: "&")
+    }
+
+    private static func conditionQuery(_ prevValue: String?, _ prevIndex: UInt64?, _ timeoutMs: Int?) -> [(String, String)] {
+        var query: [(String, String)] = []
+        if let prevValue { query.append(("prevValue", prevValue)) }
+        if let prevIndex { query.append(("prevIndex", String(prevIndex))) }
+        if let timeoutMs { query.append(("timeoutMs", String(timeoutMs))) }
+        return query
+    }
+
+    /// The typed error of a non-2xx answer, from its JSON body when it has one.
+    static func error(from response: HTTPResponse) -> WRaftClientError {
+        let body = try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body))
+        let retryAfter = response.header("Retry-After").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        return .http(
+            status: response.status, code: body?.error ?? "http_\(response.status)",
+            message: body?.message ?? String(response.bodyText.prefix(200)), retryAfterSeconds: retryAfter)
+    }
+
+    private static func errorCode(of response: HTTPResponse) -> String? {
+        (try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body)))?.error
+    }
+
+    private func encodeJSON(_ value: some Encodable) throws(WRaftClientError) -> [UInt8] {
+        do {
+            return Array(try JSONEncoder().encode(value))
+        } catch {
+            throw .badResponse("could not encode the request body: \(error)")
+        }
+    }
+
+    private func decodeJSON<Value: Decodable>(_ type: Value.Type, from response: HTTPResponse) throws(WRaftClientError)
+        -> Value
+    {
+        do {
+            return try JSONDecoder().decode(type, from: Data(response.body))
+        } catch {
+            throw .badResponse("\(Value.self) from \(address): \(error); body: \(response.bodyText.prefix(200))")
+        }
+    }
+}
+
+private struct ErrorBody: Decodable {
+    var error: String
+    var message: String?
+}
+
+private struct PeerBody: Encodable { var peer: String }
+private struct IDBody: Encodable { var id: String }
+private struct SetBody: Encodable {
+    var key: String
+    var value: String?
+    var delete: Bool?
+    var prevValue: String?
+    var prevIndex: UInt64?
+}
+private struct IsolateBody: Encodable { var peers: [String]? }
+private struct DelayBody: Encodable {
+    var ms: Int
+    var jitterMs: Int
+}
+private struct DropBody: Encodable { var rate: Double }
+private struct TransferBody: Encodable { var to: String }

@@ -1,0 +1,263 @@
+import ArgumentParser
+import Foundation
+import WRaftClient
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks: HTTP load against a cluster (default), or the Raft core alone.",
+        subcommands: [HTTPBenchCommand.self, CoreBenchCommand.self],
+        defaultSubcommand: HTTPBenchCommand.self)
+}
+
+/// The read or write load of `wraft bench`.
+enum BenchMode: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case write
+    case read
+}
+
+struct HTTPBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "http",
+        abstract: "HTTP load: N connections writing or reading for a duration; prints throughput and latency.",
+        discussion: """
+            Each connection runs one request at a time, back to back, against the nodes in turn \
+            (connection i uses node i mod count); a follower forwards writes to the leader inside \
+            Raft. Latency is measured per request from send to complete answer; requests of the \
+            warm-up are not counted. Percentiles are exact (sorted samples).
+            Examples:
+              wraft bench --start 3                          (starts its own 3-node cluster)
+              wraft bench --node 127.0.0.1:8081 --connections 64 --duration 30s
+              wraft bench --start 3 --mode read --consistency local
+            """)
+
+    static let connectionsRange = 1...1_024
+    static let valueBytesRange = 1...(1 << 20)
+    static let keyCountRange = 1...1_000_000
+    /// Latency samples kept per connection; past it requests are counted but not sampled.
+    static let samplesPerConnectionMax = 2_000_000
+
+    @Option(name: .customLong("node"), help: "A node's HTTP address; repeat for several (default 127.0.0.1:8081).")
+    var nodes: [String] = []
+    @Option(help: "Start a local cluster of this many nodes for the run (fsync on, faults off).") var start: Int?
+    @Option(help: "Concurrent connections (\(connectionsRange)).") var connections: Int = 64
+    @Option(help: "How long to measure (e.g. 10s, 1m).") var duration = DurationArgument(milliseconds: 10_000)
+    @Option(help: "Load before measuring, not counted.") var warmup = DurationArgument(milliseconds: 1_000)
+    @Option(help: "Bytes per written value (\(valueBytesRange)).") var valueBytes: Int = 256
+    @Option(help: "write or read.") var mode: BenchMode = .write
+    @Option(help: "The number of distinct keys used (\(keyCountRange)).") var keys: Int = 1_000
+    @Option(help: "For reads: linearizable or local.") var consistency: ReadConsistency = .linearizable
+    @Option(help: "Seed of the key choice.") var seed: UInt64 = 1
+    @Option(help: "With --start: the folder for the cluster (default: a temporary folder, removed after).")
+    var dir: String?
+
+    func validate() throws {
+        guard Self.connectionsRange.contains(connections) else { throw ValidationError("--connections must be in \(Self.connectionsRange)") }
+        guard Self.valueBytesRange.contains(valueBytes) else { throw ValidationError("--value-bytes must be in \(Self.valueBytesRange)") }
+        guard Self.keyCountRange.contains(keys) else { throw ValidationError("--keys must be in \(Self.keyCountRange)") }
+        if let start {
+            guard LocalCluster.Options.nodeCountRange.contains(start) else {
+                throw ValidationError("--start must be in \(LocalCluster.Options.nodeCountRange)")
+            }
+            guard nodes.isEmpty else { throw ValidationError("give --start or --node, not both") }
+        }
+        for node in nodes {
+            do { _ = try NodeAddress(parsing: node) } catch { throw ValidationError("--node: \(error)") }
+        }
+    }
+
+    func run() async throws {
+        var cluster: LocalCluster?
+        var temporaryDirectory: String?
+        var addresses = try nodes.map { try NodeAddress(parsing: $0) }
+        if let start {
+            let directory = dir ?? FileManager.default.temporaryDirectory
+                .appendingPathComponent("wraft-bench-\(ProcessInfo.processInfo.processIdentifier)").path
+            if dir == nil { temporaryDirectory = directory }
+            var options = LocalCluster.Options(executablePath: SelfExecutable.path, nodeCount: start, directory: directory)
+            options.enableFaults = false
+            options.logLevel = "warning"
+            printNow("starting a \(start)-node cluster in \(directory)")
+            do {
+                let started = try await LocalCluster.start(options: options)
+                cluster = started
+                addresses = await started.nodes.map(\.httpAddress)
+            } catch {
+                throw CLIError("\(error)")
+            }
+        }
+        if addresses.isEmpty { addresses = [NodeAddress(host: "127.0.0.1", port: 8081)] }
+        let report: BenchReport
+        do {
+            report = try await measure(addresses)
+        } catch {
+            await cluster?.stopAll()
+            throw error
+        }
+        await cluster?.stopAll()
+        if let temporaryDirectory { try? FileManager.default.removeItem(atPath: temporaryDirectory) }
+        print(report.text)
+        if report.completed == 0 { throw CLIError("no request succeeded") }
+    }
+
+    private func measure(_ addresses: [NodeAddress]) async throws -> BenchReport {
+        let workload = BenchWorkload(
+            mode: mode, keyCount: keys, value: [UInt8](repeating: UInt8(ascii: "v"), count: valueBytes),
+            consistency: consistency, seed: seed)
+        let clients = addresses.enumerated().map { position, address in
+            let share = connections / addresses.count + (position < connections % addresses.count ? 1 : 0)
+            return NodeClient(address: address, connectionsMax: max(1, share), requestTimeoutMs: 10_000)
+        }
+        defer { Task { for client in clients { await client.shutDown() } } }
+        if mode == .read {
+            printNow("writing \(keys) keys to read")
+            try await workload.preload(clients: clients, connections: connections)
+        }
+        printNow(
+            "bench: \(mode.rawValue), \(connections) connections, \(valueBytes) B values, \(keys) keys, "
+                + "\(duration) after \(warmup) warm-up, nodes \(addresses.map(\.description).joined(separator: " "))")
+        let start = ContinuousClock.now
+        let measureFrom = start + warmup.duration
+        let end = measureFrom + duration.duration
+        let results = await withTaskGroup(of: BenchWorkerResult.self) { group in
+            for worker in 0..<connections {
+                let client = clients[worker % clients.count]
+                group.addTask {
+                    await workload.runWorker(
+                        worker, client: client, measureFrom: measureFrom, end: end,
+                        samplesMax: Self.samplesPerConnectionMax)
+                }
+            }
+            var results: [BenchWorkerResult] = []
+            for await result in group { results.append(result) }
+            return results
+        }
+        return BenchReport(results: results, measuredMs: duration.milliseconds)
+    }
+}
+
+/// What one benchmark connection does.
+struct BenchWorkload: Sendable {
+    let mode: BenchMode
+    let keyCount: Int
+    let value: [UInt8]
+    let consistency: ReadConsistency
+    let seed: UInt64
+
+    static func key(_ number: Int) -> String { "bench-\(number)" }
+
+    /// Writes every key once so reads find them.
+    func preload(clients: [NodeClient], connections: Int) async throws {
+        let workers = min(connections, keyCount)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<workers {
+                let client = clients[worker % clients.count]
+                group.addTask {
+                    for number in stride(from: worker, to: keyCount, by: workers) {
+                        do {
+                            try await client.put(Self.key(number), value)
+                        } catch {
+                            throw CLIError("preloading \(Self.key(number)): \(error)")
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    func runWorker(
+        _ worker: Int, client: NodeClient, measureFrom: ContinuousClock.Instant, end: ContinuousClock.Instant,
+        samplesMax: Int
+    ) async -> BenchWorkerResult {
+        var generator = SplitMix64(seed: seed &+ UInt64(worker) &* 0x9E37_79B9)
+        var result = BenchWorkerResult()
+        while true {
+            let key = Self.key(Int.random(in: 0..<keyCount, using: &generator))
+            let began = ContinuousClock.now
+            guard began < end else { break }
+            let error = await perform(key: key, client: client)
+            let finished = ContinuousClock.now
+            guard began >= measureFrom, finished <= end else { continue }
+            if let error {
+                result.recordError(error)
+            } else {
+                result.completed += 1
+                if result.latenciesMicroseconds.count < samplesMax {
+                    let elapsed = finished - began
+                    let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+                    result.latenciesMicroseconds.append(UInt32(clamping: micros))
+                }
+            }
+        }
+        return result
+    }
+
+    private func perform(key: String, client: NodeClient) async -> WRaftClientError? {
+        do {
+            switch mode {
+            case .write:
+                try await client.put(key, value)
+            case .read:
+                _ = try await client.get(key, consistency: consistency)
+            }
+            return nil
+        } catch {
+            return error
+        }
+    }
+}
+
+/// One connection's counts and latency samples.
+struct BenchWorkerResult: Sendable {
+    var completed = 0
+    var errors = 0
+    var firstError: String?
+    var latenciesMicroseconds: [UInt32] = []
+
+    mutating func recordError(_ error: WRaftClientError) {
+        errors += 1
+        if firstError == nil { firstError = "\(error)" }
+    }
+}
+
+/// The merged results of a run, as printed.
+struct BenchReport {
+    let completed: Int
+    let errors: Int
+    let firstError: String?
+    let measuredMs: Int
+    /// Sorted ascending.
+    let latenciesMicroseconds: [UInt32]
+
+    init(results: [BenchWorkerResult], measuredMs: Int) {
+        completed = results.reduce(0) { $0 + $1.completed }
+        errors = results.reduce(0) { $0 + $1.errors }
+        firstError = results.lazy.compactMap(\.firstError).first
+        self.measuredMs = measuredMs
+        latenciesMicroseconds = results.flatMap(\.latenciesMicroseconds).sorted()
+    }
+
+    /// The latency below which `fraction` of the samples lie (nearest rank), in milliseconds.
+    func percentileMs(_ fraction: Double) -> Double {
+        guard !latenciesMicroseconds.isEmpty else { return 0 }
+        let rank = Int((fraction * Double(latenciesMicroseconds.count)).rounded(.up)) - 1
+        let index = min(max(rank, 0), latenciesMicroseconds.count - 1)
+        return Double(latenciesMicroseconds[index]) / 1_000
+    }
+
+    var text: String {
+        let seconds = Double(measuredMs) / 1_000
+        let throughput = Double(completed) / seconds
+        func format(_ value: Double) -> String { String(format: "%.2f", value) }
+        var lines = [
+            "requests \(completed) ok, \(errors) failed in \(format(seconds)) s: \(format(throughput)) ops/s",
+            "latency ms: p50 \(format(percentileMs(0.5)))  p90 \(format(percentileMs(0.9)))  "
+                + "p99 \(format(percentileMs(0.99)))  p99.9 \(format(percentileMs(0.999)))  max \(format(percentileMs(1)))",
+        ]
+        if let firstError { lines.append("first error: \(firstError)") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension ReadConsistency: ExpressibleByArgument {}

@@ -1,2 +1,0 @@
-// The wraft command line. Its owner replaces this file with the ArgumentParser commands.
-print("wraft: not built yet")
