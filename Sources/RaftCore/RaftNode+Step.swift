@@ -40,7 +40,12 @@ extension RaftNode {
                 return false
             }
             if request.isPreVote { return true }  // a pre-vote never changes our term
+            // Paper Figure 2: only a leader's message or a granted vote resets the election timer.
+            // A candidate we may refuse must not keep us from campaigning, or a lagging voter that
+            // times out first keeps the up-to-date ones from ever running (found by simulation).
+            let elapsedTicks = electionElapsedTicks
             becomeFollower(term: message.term, leader: nil)
+            electionElapsedTicks = elapsedTicks
             return true
         case .voteResponse(let response) where response.isPreVote && response.isGranted:
             // A granted pre-vote echoes the term we would campaign in; it is not a newer term.

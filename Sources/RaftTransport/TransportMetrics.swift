@@ -1,0 +1,176 @@
+import Metrics
+import RaftCore
+import Synchronization
+
+/// Totals since the transport started, for `/state`, logs and tests (the same numbers also go
+/// to swift-metrics).
+public struct TransportStatistics: Sendable, Equatable {
+    public var messagesSent = 0
+    public var messagesReceived = 0
+    /// Messages dropped for any reason (full outbox, unknown peer, full `incoming`, too large).
+    public var messagesDropped = 0
+    /// Of `messagesDropped`, those refused because a peer's outbox was full.
+    public var messagesDroppedOutboxFull = 0
+    public var bytesSent = 0
+    public var bytesReceived = 0
+    /// Connection attempts made after a failure or a lost connection.
+    public var reconnects = 0
+    /// Inbound connections closed because of a malformed, oversized or foreign frame.
+    public var connectionsRejected = 0
+    public var snapshotsSent = 0
+    public var snapshotsReceived = 0
+
+    public init() {}
+}
+
+/// Why a message was dropped (the `reason` dimension of the dropped-messages metric).
+enum DropReason: String, CaseIterable {
+    case outboxFull = "outbox_full"
+    case noAddress = "no_address"
+    case tooLarge = "too_large"
+    case incomingFull = "incoming_full"
+    case shutDown = "shut_down"
+    case wrongRecipient = "wrong_recipient"
+    /// Queued for a peer whose connection attempt then failed (stale by the time it is back).
+    case unreachable
+}
+
+extension Payload {
+    /// A stable short name of the payload's case, for metric dimensions and logs.
+    var kindName: String {
+        switch self {
+        case .voteRequest: return "vote_request"
+        case .voteResponse: return "vote_response"
+        case .append: return "append"
+        case .appendResponse: return "append_response"
+        case .heartbeat: return "heartbeat"
+        case .heartbeatResponse: return "heartbeat_response"
+        case .installSnapshot: return "install_snapshot"
+        case .timeoutNow: return "timeout_now"
+        case .propose: return "propose"
+        case .readIndexRequest: return "read_index_request"
+        case .readIndexResponse: return "read_index_response"
+        }
+    }
+
+    static let kindNames = [
+        "vote_request", "vote_response", "append", "append_response", "heartbeat", "heartbeat_response",
+        "install_snapshot", "timeout_now", "propose", "read_index_request", "read_index_response",
+    ]
+}
+
+/// The transport's counters: swift-metrics counters made once (looking a counter up per event
+/// would cost a factory call each time) plus atomic totals readable as `TransportStatistics`.
+final class TransportMetrics: Sendable {
+    private let sentByKind: [String: Counter]
+    private let receivedByKind: [String: Counter]
+    /// Keyed by `droppedKey(reason, kindName)`.
+    private let droppedByReasonAndKind: [String: Counter]
+    private let bytesSentCounter = Counter(label: "wraft_transport_bytes_sent_total")
+    private let bytesReceivedCounter = Counter(label: "wraft_transport_bytes_received_total")
+    private let reconnectsCounter = Counter(label: "wraft_transport_reconnects_total")
+    private let rejectedCounter = Counter(label: "wraft_transport_connections_rejected_total")
+    private let snapshotsSentCounter = Counter(label: "wraft_transport_snapshots_sent_total")
+    private let snapshotsReceivedCounter = Counter(label: "wraft_transport_snapshots_received_total")
+
+    private let messagesSent = Atomic<Int>(0)
+    private let messagesReceived = Atomic<Int>(0)
+    private let messagesDropped = Atomic<Int>(0)
+    private let messagesDroppedOutboxFull = Atomic<Int>(0)
+    private let bytesSent = Atomic<Int>(0)
+    private let bytesReceived = Atomic<Int>(0)
+    private let reconnects = Atomic<Int>(0)
+    private let connectionsRejected = Atomic<Int>(0)
+    private let snapshotsSent = Atomic<Int>(0)
+    private let snapshotsReceived = Atomic<Int>(0)
+
+    init() {
+        func counters(_ label: String) -> [String: Counter] {
+            Dictionary(uniqueKeysWithValues: Payload.kindNames.map { ($0, Counter(label: label, dimensions: [("kind", $0)])) })
+        }
+        sentByKind = counters("wraft_transport_messages_sent_total")
+        receivedByKind = counters("wraft_transport_messages_received_total")
+        var dropped: [String: Counter] = [:]
+        for reason in DropReason.allCases {
+            for kind in Payload.kindNames {
+                dropped[Self.droppedKey(reason, kind)] = Counter(
+                    label: "wraft_transport_messages_dropped_total", dimensions: [("kind", kind), ("reason", reason.rawValue)])
+            }
+        }
+        droppedByReasonAndKind = dropped
+    }
+
+    var statistics: TransportStatistics {
+        var result = TransportStatistics()
+        result.messagesSent = messagesSent.load(ordering: .relaxed)
+        result.messagesReceived = messagesReceived.load(ordering: .relaxed)
+        result.messagesDropped = messagesDropped.load(ordering: .relaxed)
+        result.messagesDroppedOutboxFull = messagesDroppedOutboxFull.load(ordering: .relaxed)
+        result.bytesSent = bytesSent.load(ordering: .relaxed)
+        result.bytesReceived = bytesReceived.load(ordering: .relaxed)
+        result.reconnects = reconnects.load(ordering: .relaxed)
+        result.connectionsRejected = connectionsRejected.load(ordering: .relaxed)
+        result.snapshotsSent = snapshotsSent.load(ordering: .relaxed)
+        result.snapshotsReceived = snapshotsReceived.load(ordering: .relaxed)
+        return result
+    }
+
+    func recordSent(kindName: String, bytes: Int) {
+        sentByKind[kindName]?.increment()
+        messagesSent.add(1, ordering: .relaxed)
+        recordBytesSent(bytes)
+    }
+
+    func recordBytesSent(_ bytes: Int) {
+        bytesSentCounter.increment(by: bytes)
+        bytesSent.add(bytes, ordering: .relaxed)
+    }
+
+    func recordReceived(_ payload: Payload) {
+        receivedByKind[payload.kindName]?.increment()
+        messagesReceived.add(1, ordering: .relaxed)
+    }
+
+    func recordBytesReceived(_ bytes: Int) {
+        bytesReceivedCounter.increment(by: bytes)
+        bytesReceived.add(bytes, ordering: .relaxed)
+    }
+
+    func recordDropped(_ reason: DropReason, kindName: String) {
+        droppedByReasonAndKind[Self.droppedKey(reason, kindName)]?.increment()
+        messagesDropped.add(1, ordering: .relaxed)
+        if reason == .outboxFull { messagesDroppedOutboxFull.add(1, ordering: .relaxed) }
+    }
+
+    func recordDropped(_ reason: DropReason, _ payload: Payload) {
+        recordDropped(reason, kindName: payload.kindName)
+    }
+
+    func recordDropped(_ reason: DropReason, frames: some Sequence<QueuedFrame>) {
+        for frame in frames { recordDropped(reason, kindName: frame.kindName) }
+    }
+
+    private static func droppedKey(_ reason: DropReason, _ kindName: String) -> String {
+        "\(reason.rawValue)/\(kindName)"
+    }
+
+    func recordReconnect() {
+        reconnectsCounter.increment()
+        reconnects.add(1, ordering: .relaxed)
+    }
+
+    func recordConnectionRejected() {
+        rejectedCounter.increment()
+        connectionsRejected.add(1, ordering: .relaxed)
+    }
+
+    func recordSnapshotSent() {
+        snapshotsSentCounter.increment()
+        snapshotsSent.add(1, ordering: .relaxed)
+    }
+
+    func recordSnapshotReceived() {
+        snapshotsReceivedCounter.increment()
+        snapshotsReceived.add(1, ordering: .relaxed)
+    }
+}
