@@ -58,7 +58,7 @@ import Testing
     @Test func randomGarbageNeverCrashesTheCore() throws {
         let seeds = environmentInteger("WRAFT_FUZZ_SEEDS") ?? 20
         for seed in 1...seeds {
-            CrashReporter.currentSeed = seed
+            CrashReporter.setSeed(seed, slot: 3, label: "bad-input fuzz")
             var random = SimulationRandom(seed: seed)
             var cluster = try LockStep(voters: [1, 2, 3])
             cluster.elect(id(1))
@@ -73,7 +73,7 @@ import Testing
                 let status = try #require(cluster.status(node))
                 #expect(status.commitIndex <= status.lastLogIndex, "seed=\(seed)")
             }
-            CrashReporter.currentSeed = nil
+            CrashReporter.setSeed(nil, slot: 3, label: "")
         }
     }
 
