@@ -8,7 +8,8 @@ func environmentInteger(_ name: String) -> UInt64? {
     return UInt64(raw)
 }
 
-/// The randomized runs: `WRAFT_SIM_SEEDS` distinct seeds (CI default below), or one seed
+/// The randomized runs: `WRAFT_SIM_SEEDS` distinct seeds (CI default below) from
+/// `WRAFT_SIM_FIRST_SEED` (default 1), or one seed
 /// replayed with its whole trace printed when `WRAFT_SIM_SEED=N` is set. Each failing seed
 /// prints `seed=N` and the end of its trace.
 @Suite struct RandomizedSimulationTests {
@@ -18,8 +19,13 @@ func environmentInteger(_ name: String) -> UInt64? {
     /// Distinct from the seeds other suites use.
     static let firstSeed: UInt64 = 1
 
-    @Test func randomizedRunsKeepRaftSafeAndLive() {
+    /// The seeds are split over this many test cases, which Swift Testing runs in parallel.
+    static let shardCount = 2
+
+    @Test(arguments: 0..<shardCount)
+    func randomizedRunsKeepRaftSafeAndLive(shard: Int) {
         if let seed = environmentInteger("WRAFT_SIM_SEED") {
+            guard shard == 0 else { return }
             var run = RandomizedRun(seed: seed)
             run.liveTrace = { line in print(line) }
             let result = run.run()
@@ -27,13 +33,14 @@ func environmentInteger(_ name: String) -> UInt64? {
             return
         }
         let count = environmentInteger("WRAFT_SIM_SEEDS") ?? Self.defaultSeedCount
+        let first = environmentInteger("WRAFT_SIM_FIRST_SEED") ?? Self.firstSeed
         var failures: [RandomizedRunResult] = []
         var committed: UInt64 = 0
         var crashes = 0
         var leaderTerms = 0
         var seedsRun: UInt64 = 0
-        for seed in Self.firstSeed..<(Self.firstSeed + count) {
-            CrashReporter.currentSeed = seed
+        for seed in first..<(first + count) where Int(seed % UInt64(Self.shardCount)) == shard {
+            CrashReporter.setSeed(seed, slot: shard, label: "randomized simulation (replay: WRAFT_SIM_SEED=\(seed))")
             let result = RandomizedRun(seed: seed).run()
             seedsRun += 1
             committed += result.committedIndex.rawValue
@@ -44,8 +51,8 @@ func environmentInteger(_ name: String) -> UInt64? {
                 if failures.count >= 3 { break }
             }
         }
-        CrashReporter.currentSeed = nil
-        print("randomized simulation: \(seedsRun) seeds, \(committed) entries committed, \(leaderTerms) leader terms, \(crashes) crashes, \(failures.count) failing")
+        CrashReporter.setSeed(nil, slot: shard, label: "")
+        print("randomized simulation, shard \(shard): \(seedsRun) seeds, \(committed) entries committed, \(leaderTerms) leader terms, \(crashes) crashes, \(failures.count) failing")
         for failure in failures {
             Issue.record("seed=\(failure.seed)\n\(failure.report)")
         }
