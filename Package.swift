@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The pure Raft state machine: standard library only.
@@ -74,6 +76,8 @@ let package = Package(
             dependencies: [
                 "RaftCore", "RaftCodec", "RaftStorage", "RaftTransport", "KVStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -101,7 +105,13 @@ let package = Package(
         .testTarget(name: "RaftTransportTests", dependencies: ["RaftTransport", "RaftCodec", "RaftCore"], swiftSettings: strict),
         .testTarget(name: "KVStoreTests", dependencies: ["KVStore"], swiftSettings: strict),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"], swiftSettings: strict),
-        .testTarget(name: "WRaftServerTests", dependencies: ["WRaftServer", "WRaftClient"], swiftSettings: strict),
+        .testTarget(
+            name: "WRaftServerTests",
+            dependencies: [
+                "WRaftServer", "WRaftClient",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         // Real node processes on 127.0.0.1; depends on the executable so `swift test` builds it.
         .testTarget(name: "IntegrationTests", dependencies: ["wraft", "WRaftClient"], swiftSettings: strict),
     ]

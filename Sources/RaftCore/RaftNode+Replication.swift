@@ -230,12 +230,24 @@ extension RaftNode {
         if conflictIndex <= log.lastIndex {
             let truncatedMembership = membershipIndex >= conflictIndex
             log.truncate(from: conflictIndex)
+            withdrawAcknowledgements(from: conflictIndex)
             if truncatedMembership { recomputeMembership() }
         }
         let newEntries = entries[conflict...]
         log.append(newEntries)
         for entry in newEntries where entry.kind == .membership { adoptMembership(from: entry) }
         return true
+    }
+
+    /// Drops queued acknowledgements of entries at or after `index`, which were just removed from
+    /// the log. Acknowledgements wait in the outbox until the next `Ready` is durable; had one
+    /// for a removed entry gone out, an older leader could count this node for an entry it no
+    /// longer holds and commit it without a real quorum.
+    private mutating func withdrawAcknowledgements(from index: LogIndex) {
+        outbox.removeAll { message in
+            guard case .appendResponse(let response) = message.payload else { return false }
+            return !response.isRejected && response.index >= index
+        }
     }
 
     mutating func handleHeartbeat(_ heartbeat: HeartbeatRequest, from leaderID: NodeID) {
@@ -245,6 +257,9 @@ extension RaftNode {
     }
 
     mutating func handleSnapshot(_ metadata: SnapshotMetadata, from leaderID: NodeID) {
+        // A leader's snapshot holds no entry of a later term than its own: anything else is
+        // malformed, and installing it would put the log's last term above the node's term.
+        guard metadata.term <= term else { return }
         if metadata.index <= log.committedIndex {
             send(.appendResponse(AppendResponse(index: log.committedIndex)), to: leaderID)
             return
@@ -255,6 +270,7 @@ extension RaftNode {
             send(.appendResponse(AppendResponse(index: log.committedIndex)), to: leaderID)
             return
         }
+        withdrawAcknowledgements(from: log.committedIndex.next)
         log.restore(metadata)
         pendingSnapshot = metadata
         membership = metadata.membership

@@ -13,6 +13,6 @@ struct WRaftCommand: AsyncParsableCommand {
         subcommands: [
             ClusterCommand.self,
             PutCommand.self, GetCommand.self, DeleteCommand.self, ListCommand.self, StateCommand.self,
-            BenchCommand.self,
+            BenchCommand.self, CheckCommand.self,
         ])
 }

@@ -1,2 +1,0 @@
-// The RaftSimulation module. See Docs/ARCHITECTURE.md for what it owns; its owner replaces this file.
-enum RaftSimulationModulePlaceholder {}

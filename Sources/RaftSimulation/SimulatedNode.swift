@@ -1,0 +1,128 @@
+import RaftCore
+
+/// What one node made durable. It survives crashes; everything else of the node does not.
+///
+/// Invariant: `entries` are contiguous and start right after `snapshot.index`;
+/// `hardState.commit <= lastIndex`.
+public struct DurableState: Sendable {
+    public var hardState: HardState = .initial
+    public var snapshot: SnapshotMetadata = .empty
+    /// The state machine's bytes as of `snapshot`.
+    public var snapshotBytes: [UInt8] = DigestStateMachine().snapshot()
+    public var entries: [Entry] = []
+
+    init() {}
+
+    init(_ state: PersistentState) {
+        hardState = state.hardState
+        snapshot = state.snapshot
+        entries = state.entries
+    }
+
+    public var lastIndex: LogIndex { entries.last?.index ?? snapshot.index }
+
+    /// The term of the entry at `index`, if it is stored (or is the snapshot's last entry).
+    public func term(at index: LogIndex) -> Term? {
+        if index == snapshot.index { return snapshot.term }
+        guard index > snapshot.index, index <= lastIndex else { return nil }
+        return entries[Int(snapshot.index.distance(to: index)) - 1].term
+    }
+
+    public var persistentState: PersistentState {
+        PersistentState(hardState: hardState, snapshot: snapshot, entries: entries)
+    }
+
+    /// Appends `newEntries`, replacing the stored suffix from their first index on (the Ready
+    /// contract). Returns why the batch breaks the contract, or nil when it was stored.
+    mutating func append(_ newEntries: [Entry]) -> String? {
+        guard let first = newEntries.first else { return nil }
+        guard first.index > snapshot.index else {
+            return "entries from \(first.index) overwrite the snapshot (index \(snapshot.index))"
+        }
+        guard first.index <= lastIndex.next else {
+            return "entries from \(first.index) leave a gap after the last stored index \(lastIndex)"
+        }
+        for (offset, entry) in newEntries.enumerated() where entry.index != first.index + UInt64(offset) {
+            return "entries are not contiguous at \(entry.index)"
+        }
+        entries.removeLast(Int(first.index.distance(to: lastIndex.next)))
+        entries.append(contentsOf: newEntries)
+        return nil
+    }
+
+    /// Stores a snapshot (taken here or received): the log up to its index is dropped; a stored
+    /// suffix after it survives only if the stored log agrees with the snapshot's last entry.
+    mutating func store(snapshot metadata: SnapshotMetadata, bytes: [UInt8]) {
+        if term(at: metadata.index) == metadata.term {
+            entries.removeFirst(Int(snapshot.index.distance(to: metadata.index)))
+        } else {
+            entries.removeAll()
+        }
+        snapshot = metadata
+        snapshotBytes = bytes
+    }
+}
+
+/// A Ready taken from the core whose write is still "on the disk" until `durableAt`.
+struct PendingReady {
+    var ready: Ready
+    var durableAt: UInt64
+    /// The leader's append messages already went out before the write finished.
+    var appendsSentEarly: Bool
+}
+
+/// Where in the processing of a `Ready` a node can be made to crash.
+public enum CrashPoint: String, Sendable, CaseIterable {
+    case beforePersist = "before persist"
+    case afterPersist = "after persist, before send"
+    case afterSend = "after send, before apply"
+    case afterApply = "after apply, before advance"
+}
+
+/// One simulated node: its core (nil while crashed), its durable state, its state machine and
+/// the runtime's bookkeeping. Owned by the `Simulation`.
+final class SimulatedNode {
+    let id: NodeID
+    var config: Config
+    var core: RaftNode?
+    var durable: DurableState
+    var machine = DigestStateMachine()
+    var pending: PendingReady?
+    /// Snapshot bytes that arrived beside `installSnapshot` messages, by snapshot index (the
+    /// latest few only).
+    var receivedSnapshots: [(index: LogIndex, bytes: [UInt8])] = []
+    /// Transport outcomes to report to the core at the next tick: (peer, snapshot succeeded?);
+    /// nil means "unreachable".
+    var pendingReports: [(peer: NodeID, snapshotSucceeded: Bool?)] = []
+    /// Ticks are scaled by `tickRatePermille / 1000` (clock skew).
+    let tickRatePermille: Int
+    var tickAccumulator = 0
+    var lastRole: Role?
+    var lastTerm: Term = .zero
+    var lastCommit: LogIndex = .zero
+    /// Stopped for good (removed from the cluster): never restarted, not expected to converge.
+    var isRetired = false
+    var crashCount = 0
+    var scheduledCrash: CrashPoint?
+
+    init(id: NodeID, config: Config, durable: DurableState, tickRatePermille: Int) {
+        self.id = id
+        self.config = config
+        self.durable = durable
+        self.tickRatePermille = tickRatePermille
+    }
+
+    var isRunning: Bool { core != nil }
+
+    static let receivedSnapshotsMax = 2
+
+    func rememberReceivedSnapshot(index: LogIndex, bytes: [UInt8]) {
+        receivedSnapshots.removeAll { $0.index == index }
+        receivedSnapshots.append((index, bytes))
+        if receivedSnapshots.count > SimulatedNode.receivedSnapshotsMax { receivedSnapshots.removeFirst() }
+    }
+
+    func receivedSnapshot(at index: LogIndex) -> [UInt8]? {
+        receivedSnapshots.last { $0.index == index }?.bytes
+    }
+}

@@ -1,0 +1,421 @@
+import RaftCore
+
+/// The simulated runtime of each node: it follows the Ready contract exactly (persist, send,
+/// apply, advance), can crash between any two of those steps, and checks what the core hands it.
+extension Simulation {
+    // MARK: Life cycle
+
+    @discardableResult
+    func spawn(_ id: NodeID, durable: DurableState) -> SimulatedNode {
+        precondition(nodeIndex[id] == nil, "Simulation: node ids are unique")
+        var config = Config(id: id)
+        config.electionTimeoutTicks = options.electionTimeoutTicks
+        config.electionTimeoutJitterTicks = options.electionTimeoutJitterTicks
+        config.heartbeatTicks = options.heartbeatTicks
+        config.isPreVoteEnabled = options.isPreVoteEnabled
+        config.isCheckQuorumEnabled = options.isCheckQuorumEnabled
+        config.inflightMessagesMax = options.inflightMessagesMax
+        config.messageBytesMax = options.messageBytesMax
+        config.uncommittedBytesMax = options.uncommittedBytesMax
+        let node = SimulatedNode(
+            id: id, config: config, durable: durable,
+            tickRatePermille: random.int(in: options.tickRatePermille))
+        nodeIndex[id] = nodes.count
+        nodes.append(node)
+        start(node)
+        return node
+    }
+
+    /// Builds the node's core and state machine from its durable state.
+    func start(_ node: SimulatedNode) {
+        node.config.randomSeed = random.next()
+        do {
+            node.core = try RaftNode(config: node.config, state: node.durable.persistentState)
+        } catch {
+            fail("Durability", "\(TraceFormat.name(node.id)) cannot restart from its durable state: \(error)")
+            return
+        }
+        do {
+            node.machine = try DigestStateMachine(snapshot: node.durable.snapshotBytes)
+        } catch {
+            fail("Durability", "\(TraceFormat.name(node.id)) has unreadable snapshot bytes: \(error)")
+        }
+        if node.machine.appliedIndex > .zero {
+            checker.observeRestored(node.machine, node: node.id, at: now)
+        }
+        node.lastRole = nil
+        node.lastCommit = node.durable.hardState.commit
+        node.tickAccumulator = 0
+    }
+
+    func crashNode(_ node: SimulatedNode, at point: String) {
+        node.core = nil
+        node.pending = nil
+        node.machine = DigestStateMachine()
+        node.receivedSnapshots.removeAll()
+        node.pendingReports.removeAll()
+        node.crashCount += 1
+        node.scheduledCrash = nil
+        record(.crash(node.id, stage: point))
+    }
+
+    /// Crashes the node here when a crash is scheduled for this point or drawn at random.
+    /// Returns true when it crashed.
+    private func crashes(_ node: SimulatedNode, at point: CrashPoint) -> Bool {
+        let isScheduled = node.scheduledCrash == point
+        guard isScheduled || random.chance(options.crashProbabilityPerStage) else { return false }
+        crashNode(node, at: point.rawValue)
+        return true
+    }
+
+    // MARK: The Ready loop
+
+    /// Finishes a write that became durable, then takes and processes new Readys.
+    func drive(_ node: SimulatedNode) {
+        if let pending = node.pending {
+            guard now >= pending.durableAt else { return }
+            node.pending = nil
+            guard finish(pending, on: node) else { return }
+        }
+        var rounds = 0
+        while rounds < options.readyRoundsPerStepMax, let core = node.core, core.hasReady {
+            rounds += 1
+            guard var ready = node.core?.ready() else { return }
+            canonicalize(&ready)
+            record(.ready(node.id, ReadySummary(ready)))
+            let sendsEarly = options.leaderSendsAppendsBeforePersisting && node.core?.status.role == .leader
+            if sendsEarly {
+                for message in ready.messages where message.payload.isAppend { send(message, from: node) }
+            }
+            let latency = random.int(in: options.diskLatencyTicks)
+            let pending = PendingReady(ready: ready, durableAt: now + UInt64(latency), appendsSentEarly: sendsEarly)
+            if latency > 0 {
+                node.pending = pending
+                return
+            }
+            guard finish(pending, on: node) else { return }
+        }
+    }
+
+    /// Message order within a Ready may follow the core's hash-set iteration, which changes
+    /// between processes; a stable sort by destination keeps each link's order and makes a seed
+    /// replay identically anywhere.
+    private func canonicalize(_ ready: inout Ready) {
+        guard ready.messages.count > 1 else { return }
+        ready.messages = ready.messages.enumerated()
+            .sorted { ($0.element.to, $0.offset) < ($1.element.to, $1.offset) }
+            .map(\.element)
+    }
+
+    /// Persist, send, apply, advance. Returns false when the node crashed on the way.
+    private func finish(_ pending: PendingReady, on node: SimulatedNode) -> Bool {
+        let ready = pending.ready
+        if crashes(node, at: .beforePersist) { return false }
+        persist(ready, on: node)
+        if crashes(node, at: .afterPersist) { return false }
+        for message in ready.messages where !(pending.appendsSentEarly && message.payload.isAppend) {
+            send(message, from: node)
+        }
+        if crashes(node, at: .afterSend) { return false }
+        apply(ready, on: node)
+        if crashes(node, at: .afterApply) { return false }
+        node.core?.advance(ready)
+        observe(node)
+        takeSnapshotIfDue(on: node)
+        return true
+    }
+
+    // MARK: Persist
+
+    private func persist(_ ready: Ready, on node: SimulatedNode) {
+        if let snapshot = ready.snapshot {
+            persistSnapshot(snapshot, on: node)
+        }
+        if !ready.entries.isEmpty {
+            let previousTerm = node.durable.term(at: ready.entries[0].index - 1)
+            if let problem = node.durable.append(ready.entries) {
+                fail("ReadyContract", "\(TraceFormat.name(node.id)): \(problem)")
+            } else if let previousTerm {
+                checker.observeLogSegment(ready.entries, previousTerm: previousTerm, source: "\(TraceFormat.name(node.id))'s log", at: now)
+            }
+        }
+        if let hardState = ready.hardState {
+            persistHardState(hardState, on: node)
+        }
+    }
+
+    private func persistSnapshot(_ snapshot: SnapshotMetadata, on node: SimulatedNode) {
+        guard let bytes = node.receivedSnapshot(at: snapshot.index) else {
+            fail("ReadyContract", "\(TraceFormat.name(node.id)) was asked to install snapshot \(snapshot.index) whose bytes never arrived")
+            return
+        }
+        guard snapshot.index > node.durable.snapshot.index else {
+            fail("ReadyContract", "\(TraceFormat.name(node.id)) was asked to install snapshot \(snapshot.index), not newer than its \(node.durable.snapshot.index)")
+            return
+        }
+        node.durable.store(snapshot: snapshot, bytes: bytes)
+    }
+
+    private func persistHardState(_ hardState: HardState, on node: SimulatedNode) {
+        let old = node.durable.hardState
+        let name = TraceFormat.name(node.id)
+        if hardState.term < old.term {
+            fail("Monotonicity", "\(name) persisted term \(hardState.term) after \(old.term)")
+        }
+        if hardState.term == old.term, let oldVote = old.votedFor, hardState.votedFor != oldVote {
+            fail("ElectionSafety", "\(name) changed its vote in term \(old.term) from \(TraceFormat.name(oldVote)) to \(hardState.votedFor.map(TraceFormat.name) ?? "nobody")")
+        }
+        if hardState.commit < old.commit {
+            fail("Monotonicity", "\(name) persisted commit \(hardState.commit) after \(old.commit)")
+        }
+        node.durable.hardState = hardState
+        if hardState.commit > node.durable.lastIndex {
+            fail("ReadyContract", "\(name) persisted commit \(hardState.commit) beyond its last stored index \(node.durable.lastIndex)")
+        }
+        checker.observeCommit(hardState.commit)
+    }
+
+    // MARK: Send
+
+    /// Hands a message to the network, after checking that what it promises is durable.
+    func send(_ message: Message, from node: SimulatedNode) {
+        guard message.from == node.id else {
+            fail("ReadyContract", "\(TraceFormat.name(node.id)) sent a message from \(TraceFormat.name(message.from))")
+            return
+        }
+        checkPromisesAreDurable(message, from: node)
+        var envelope = Envelope(message: message, snapshotBytes: nil, reportsSnapshotOutcome: false)
+        switch message.payload {
+        case .append(let request):
+            checker.observeLogSegment(request.entries, previousTerm: request.previousTerm, source: "an append from \(TraceFormat.name(node.id))", at: now)
+        case .installSnapshot(let snapshot):
+            guard node.durable.snapshot.index == snapshot.index else {
+                // The runtime compacted to a newer snapshot after the core chose this one: it no
+                // longer has these bytes, so the transfer fails and the core sends the newer one.
+                guard node.durable.snapshot.index > snapshot.index else {
+                    fail("ReadyContract", "\(TraceFormat.name(node.id)) sent snapshot \(snapshot.index) newer than its durable snapshot \(node.durable.snapshot.index)")
+                    return
+                }
+                record(.drop(message, reason: "snapshot superseded"))
+                node.pendingReports.append((message.to, false))
+                return
+            }
+            envelope.snapshotBytes = node.durable.snapshotBytes
+            envelope.reportsSnapshotOutcome = true
+        default:
+            break
+        }
+        record(.send(message))
+        transmit(envelope)
+    }
+
+    private func checkPromisesAreDurable(_ message: Message, from node: SimulatedNode) {
+        let name = TraceFormat.name(node.id)
+        switch message.payload {
+        case .voteResponse(let response) where response.isGranted && !response.isPreVote:
+            let hardState = node.durable.hardState
+            // A durable newer term also keeps the node from voting again in the vote's term.
+            let isPromiseKept = hardState.term > message.term || (hardState.term == message.term && hardState.votedFor == message.to)
+            if !isPromiseKept {
+                fail("Durability", "\(name) granted its vote in term \(message.term) to \(TraceFormat.name(message.to)) before persisting it (durable: term \(hardState.term), vote \(hardState.votedFor.map(TraceFormat.name) ?? "-"))")
+            }
+        case .appendResponse(let response) where !response.isRejected:
+            if response.index > node.durable.lastIndex {
+                fail("Durability", "\(name) acknowledged entries up to \(response.index) with only \(node.durable.lastIndex) durable")
+            } else if let durableTerm = node.durable.term(at: response.index), durableTerm > message.term {
+                // A leader of term T holds no entry of a later term: the acknowledged entry was
+                // overwritten before the acknowledgement went out.
+                fail("Durability", "\(name) acknowledged index \(response.index) in term \(message.term) but its durable entry there is of term \(durableTerm)")
+            }
+        default:
+            break
+        }
+    }
+
+    private func transmit(_ envelope: Envelope) {
+        let message = envelope.message
+        if network.isBlocked(from: message.from, to: message.to) {
+            dropped(envelope, reason: "partition")
+            return
+        }
+        if random.chance(network.faults.dropProbability) {
+            dropped(envelope, reason: "loss")
+            return
+        }
+        let copies = random.chance(network.faults.duplicateProbability) ? 2 : 1
+        for copy in 0..<copies {
+            var sent = envelope
+            if copy > 0 {
+                sent.reportsSnapshotOutcome = false
+                record(.duplicate(message))
+            }
+            let delay = max(1, random.int(in: network.faults.delayTicks))
+            network.enqueue(sent, arrivingAt: now + UInt64(delay))
+        }
+    }
+
+    /// A lost message; a transport would notice a cut link and a failed snapshot stream.
+    private func dropped(_ envelope: Envelope, reason: String) {
+        record(.drop(envelope.message, reason: reason))
+        guard let sender = node(envelope.message.from), sender.isRunning else { return }
+        if envelope.reportsSnapshotOutcome {
+            sender.pendingReports.append((envelope.message.to, false))
+        } else if reason == "partition", envelope.message.payload.isAppend, random.chance(0.5) {
+            sender.pendingReports.append((envelope.message.to, nil))
+        }
+    }
+
+    // MARK: Deliver
+
+    func deliver(_ envelope: Envelope) {
+        let message = envelope.message
+        guard let receiver = node(message.to), receiver.isRunning, !receiver.isRetired else {
+            dropped(envelope, reason: "node down")
+            return
+        }
+        if network.isBlocked(from: message.from, to: message.to) {
+            dropped(envelope, reason: "partition")
+            return
+        }
+        if case .installSnapshot(let snapshot) = message.payload, let bytes = envelope.snapshotBytes {
+            receiver.rememberReceivedSnapshot(index: snapshot.index, bytes: bytes)
+        }
+        record(.deliver(message))
+        receiver.core?.step(message)
+        if envelope.reportsSnapshotOutcome, let sender = node(message.from), sender.isRunning {
+            sender.pendingReports.append((message.to, true))
+        }
+    }
+
+    // MARK: Apply
+
+    private func apply(_ ready: Ready, on node: SimulatedNode) {
+        if let snapshot = ready.snapshot {
+            restoreMachine(from: snapshot, on: node)
+        }
+        for entry in ready.committedEntries {
+            guard applyCommitted(entry, on: node) else { break }
+        }
+        for readState in ready.readStates {
+            completeRead(readState, on: node)
+        }
+    }
+
+    private func restoreMachine(from snapshot: SnapshotMetadata, on node: SimulatedNode) {
+        guard let bytes = node.receivedSnapshot(at: snapshot.index) else { return }
+        do {
+            let restored = try DigestStateMachine(snapshot: bytes)
+            if restored.appliedIndex < node.machine.appliedIndex {
+                fail("Monotonicity", "\(TraceFormat.name(node.id)) installed snapshot \(snapshot.index) behind its applied index \(node.machine.appliedIndex)")
+            }
+            node.machine = restored
+            checker.observeRestored(restored, node: node.id, at: now)
+        } catch {
+            fail("ReadyContract", "\(TraceFormat.name(node.id)) got unreadable snapshot bytes: \(error)")
+        }
+    }
+
+    /// Applies one committed entry; false when the Ready broke the contract.
+    private func applyCommitted(_ entry: Entry, on node: SimulatedNode) -> Bool {
+        let name = TraceFormat.name(node.id)
+        guard entry.index == node.machine.appliedIndex.next else {
+            fail("ReadyContract", "\(name) was handed committed entry \(entry.index) after applying \(node.machine.appliedIndex)")
+            return false
+        }
+        guard node.durable.term(at: entry.index) == entry.term || entry.index <= node.durable.snapshot.index else {
+            fail("Durability", "\(name) applies \(entry.index)@\(entry.term) which is not in its durable log")
+            return false
+        }
+        node.machine.apply(entry)
+        checker.observeApplied(entry, digest: node.machine.digest, node: node.id, at: now)
+        if let ticket = Simulation.ticket(in: entry), var record = proposals[ticket] {
+            if record.appliedIndex == nil { record.appliedIndex = entry.index }
+            if record.proposer == node.id { record.isAcknowledged = true }
+            proposals[ticket] = record
+        }
+        return true
+    }
+
+    private func completeRead(_ readState: ReadState, on node: SimulatedNode) {
+        guard var read = reads[readState.id] else {
+            fail("LinearizableRead", "\(TraceFormat.name(node.id)) got read state #\(readState.id) that was never requested")
+            return
+        }
+        if readState.index < read.requiredIndex {
+            fail("LinearizableRead", "read #\(readState.id) on \(TraceFormat.name(node.id)) got index \(readState.index) but \(read.requiredIndex) was committed before it was asked")
+        }
+        if read.readIndex == nil { read.readIndex = readState.index }
+        reads[readState.id] = read
+        record(.read(node.id, readState.id, readState.index))
+    }
+
+    // MARK: Observe
+
+    /// Role and commit changes after `advance`; Election Safety and Leader Completeness.
+    private func observe(_ node: SimulatedNode) {
+        guard let core = node.core else { return }
+        let status = core.status
+        if status.role != node.lastRole || status.term != node.lastTerm {
+            node.lastRole = status.role
+            node.lastTerm = status.term
+            record(.role(node.id, status.role, status.term))
+            if status.role == .leader, checker.observeLeader(node.id, term: status.term, at: now) {
+                checker.checkLeaderCompleteness(
+                    leader: node.id, term: status.term, snapshotIndex: status.snapshotIndex, at: now
+                ) { from, limit in core.entries(from: from, limit: limit) }
+                if let violation = checker.violations.last, violation.time == now, violation.property == "LeaderCompleteness" {
+                    record(.violation(violation.description))
+                }
+            }
+        }
+        if status.commitIndex < node.lastCommit {
+            fail("Monotonicity", "\(TraceFormat.name(node.id)) commit index went back from \(node.lastCommit) to \(status.commitIndex)")
+        }
+        node.lastCommit = status.commitIndex
+        checker.observeCommit(status.commitIndex)
+    }
+
+    // MARK: Snapshots
+
+    private func takeSnapshotIfDue(on node: SimulatedNode) {
+        guard let every = options.snapshotEveryEntries, let core = node.core else { return }
+        let applied = node.machine.appliedIndex
+        guard node.durable.snapshot.index.distance(to: applied) >= UInt64(every) else { return }
+        takeSnapshot(on: node, core: core, at: applied)
+    }
+
+    func takeSnapshot(on node: SimulatedNode, core: RaftNode, at applied: LogIndex) {
+        guard let metadata = core.snapshotMetadata(at: applied) else {
+            // Documented: nil when the index is no longer in the log (a snapshot from the leader
+            // replaced it while this Ready was being written).
+            record(.note("\(TraceFormat.name(node.id)) cannot snapshot at \(applied): not in its log"))
+            return
+        }
+        guard metadata.index == applied, metadata.term == node.machine.appliedTerm else {
+            fail("ReadyContract", "\(TraceFormat.name(node.id)) snapshot metadata \(metadata.index)@\(metadata.term) does not match applied \(applied)@\(node.machine.appliedTerm)")
+            return
+        }
+        node.durable.store(snapshot: metadata, bytes: node.machine.snapshot())
+        node.core?.compact(to: metadata, retainingEntries: options.entriesRetainedAfterSnapshot)
+        record(.snapshot(node.id, applied))
+    }
+
+    // MARK: Commands
+
+    /// Command bytes carry the proposal's ticket: "c" and 8 little-endian bytes.
+    static func command(ticket: UInt64) -> [UInt8] {
+        [0x63] + (0..<8).map { UInt8(truncatingIfNeeded: ticket >> (8 * UInt64($0))) }
+    }
+
+    static func ticket(in entry: Entry) -> UInt64? {
+        guard entry.kind == .command, entry.data.count == 9, entry.data[0] == 0x63 else { return nil }
+        return entry.data[1...].reversed().reduce(0) { $0 << 8 | UInt64($1) }
+    }
+}
+
+extension Payload {
+    var isAppend: Bool {
+        if case .append = self { return true }
+        return false
+    }
+}

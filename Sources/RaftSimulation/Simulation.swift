@@ -1,0 +1,283 @@
+import RaftCore
+
+/// Everything that shapes a simulated run besides the seed.
+public struct SimulationOptions: Sendable {
+    /// Founding members get ids 1...nodeCount.
+    public var nodeCount = 3
+    public var electionTimeoutTicks = 10
+    public var electionTimeoutJitterTicks = 10
+    public var heartbeatTicks = 2
+    public var isPreVoteEnabled = true
+    public var isCheckQuorumEnabled = true
+    public var inflightMessagesMax = 8
+    public var messageBytesMax = 4096
+    public var uncommittedBytesMax = 1 << 20
+    public var network: NetworkFaults = .reliable
+    /// How long each Ready's write takes, in ticks (0: done before the next step, so the core sees
+    /// no steps while it is outstanding).
+    public var diskLatencyTicks: ClosedRange<Int> = 0...0
+    /// Each node's clock runs at a rate drawn from this range, in thousandths (skew).
+    public var tickRatePermille: ClosedRange<Int> = 1000...1000
+    /// Nodes snapshot and compact once this many entries were applied since the last snapshot
+    /// (nil: never).
+    public var snapshotEveryEntries: Int?
+    /// Entries kept in the core's log below a snapshot it compacts to.
+    public var entriesRetainedAfterSnapshot: UInt64 = 0
+    /// At each step of processing a Ready (see `CrashPoint`), a running node crashes with this
+    /// probability.
+    public var crashProbabilityPerStage = 0.0
+    /// The leader's append messages go out before its own write is durable (allowed by the
+    /// Ready contract; the leader must not count itself before `advance`).
+    public var leaderSendsAppendsBeforePersisting = false
+    /// A node takes at most this many Readys per step, so one step stays bounded.
+    public var readyRoundsPerStepMax = 16
+    /// How many trace events are kept (nil: all).
+    public var traceCapacity: Int? = 20_000
+    /// Receives every trace line as it happens (replaying one seed).
+    public var liveTrace: (@Sendable (String) -> Void)?
+
+    public init() {}
+}
+
+/// A handle on a proposed command.
+public struct Proposal: Sendable, Hashable {
+    public var ticket: UInt64
+    public var proposer: NodeID
+}
+
+/// A handle on a linearizable read request.
+public struct ReadTicket: Sendable, Hashable {
+    public var id: ReadRequestID
+    public var node: NodeID
+}
+
+/// A deterministic cluster of `RaftNode`s: one seeded generator drives the network, the disks,
+/// the clocks, the crashes and every node's `Config.randomSeed`, so a seed replays a whole run.
+/// Safety checkers run after every step; `violations` lists what broke, `trace` says how.
+///
+/// Scenario tests drive it directly: `sim.partition([1], [2, 3]); sim.tick(50); sim.leader()`.
+public final class Simulation {
+    public let seed: UInt64
+    public internal(set) var options: SimulationOptions
+    public private(set) var now: UInt64 = 0
+    public private(set) var trace: Trace
+    var random: SimulationRandom
+    var network = SimulatedNetwork()
+    var checker = SafetyChecker()
+    var nodes: [SimulatedNode] = []
+    var nodeIndex: [NodeID: Int] = [:]
+    var nextTicket: UInt64 = 1
+    var proposals: [UInt64: ProposalRecord] = [:]
+    var reads: [ReadRequestID: ReadRecord] = [:]
+    /// A cheap running hash over every event, to compare two runs for determinism.
+    public private(set) var fingerprint: UInt64 = 0
+
+    struct ProposalRecord {
+        var proposer: NodeID
+        var proposedAt: UInt64
+        /// The history index it was first applied at.
+        var appliedIndex: LogIndex?
+        /// The proposer applied it: its client was answered.
+        var isAcknowledged = false
+    }
+
+    struct ReadRecord {
+        var node: NodeID
+        /// Everything committed anywhere when the read was asked must be visible to it.
+        var requiredIndex: LogIndex
+        var readIndex: LogIndex?
+    }
+
+    /// A cluster of `options.nodeCount` founding members (ids 1...n), bootstrapped with the same
+    /// first entry, running.
+    public init(seed: UInt64, options: SimulationOptions = SimulationOptions()) {
+        self.seed = seed
+        self.options = options
+        random = SimulationRandom(seed: seed)
+        trace = Trace(capacity: options.traceCapacity)
+        network.faults = options.network
+        let founders = Set((1...UInt64(max(options.nodeCount, 1))).map { NodeID($0) })
+        let bootstrap = RaftNode.bootstrapState(membership: Membership(voters: founders), context: [])
+        for id in founders.sorted() {
+            spawn(id, durable: DurableState(bootstrap))
+        }
+    }
+
+    // MARK: Queries
+
+    /// Every node ever started, in id order (crashed and retired ones included).
+    public var nodeIDs: [NodeID] { nodes.map(\.id) }
+    /// Nodes whose core is running.
+    public var runningNodeIDs: [NodeID] { nodes.filter(\.isRunning).map(\.id) }
+    public var violations: [SafetyViolation] { checker.violations }
+    public var isSafe: Bool { checker.violations.isEmpty }
+
+    /// The running leader of the highest term (a stale leader of an older term may still think
+    /// it leads; see `leaders()`).
+    public func leader() -> NodeID? {
+        leaders().max { ($0.term, $0.id) < ($1.term, $1.id) }?.id
+    }
+
+    /// Every running node that thinks it is leader, with its term.
+    public func leaders() -> [(id: NodeID, term: Term)] {
+        nodes.compactMap { node in
+            guard let status = node.core?.status, status.role == .leader else { return nil }
+            return (node.id, status.term)
+        }
+    }
+
+    public func status(of id: NodeID) -> Status? { node(id)?.core?.status }
+    public func isRunning(_ id: NodeID) -> Bool { node(id)?.isRunning ?? false }
+    /// The index the node's state machine has applied (zero while crashed).
+    public func appliedIndex(of id: NodeID) -> LogIndex { node(id)?.machine.appliedIndex ?? .zero }
+    public func stateMachine(of id: NodeID) -> DigestStateMachine? { node(id)?.machine }
+    public func durableState(of id: NodeID) -> DurableState? { node(id)?.durable }
+    /// The highest index any node knew committed.
+    public var committedIndexMax: LogIndex { checker.committedMax }
+    /// The highest index applied anywhere (the length of the one history).
+    public var historyLastIndex: LogIndex { checker.historyLastIndex }
+    public var messagesInFlight: Int { network.inFlightCount }
+
+    /// The node's log from `from` (for tests; empty while crashed).
+    public func log(of id: NodeID, from: LogIndex = 1, limit: Int = 1 << 20) -> [Entry] {
+        node(id)?.core?.entries(from: from, limit: limit) ?? []
+    }
+
+    /// Where the proposal was first applied, if it was.
+    public func appliedIndex(of proposal: Proposal) -> LogIndex? { proposals[proposal.ticket]?.appliedIndex }
+    /// The proposer applied the proposal: a client would have had its answer.
+    public func isAcknowledged(_ proposal: Proposal) -> Bool { proposals[proposal.ticket]?.isAcknowledged ?? false }
+    /// The proposal is applied on `node`.
+    public func isApplied(_ proposal: Proposal, on id: NodeID) -> Bool {
+        guard let index = appliedIndex(of: proposal) else { return false }
+        return appliedIndex(of: id) >= index
+    }
+    /// The read index the core granted the read, once it did.
+    public func readIndex(of ticket: ReadTicket) -> LogIndex? { reads[ticket.id]?.readIndex }
+
+    /// The highest index of any acknowledged proposal.
+    public var acknowledgedIndexMax: LogIndex {
+        proposals.values.filter(\.isAcknowledged).compactMap(\.appliedIndex).max() ?? .zero
+    }
+
+    func node(_ id: NodeID) -> SimulatedNode? {
+        nodeIndex[id].map { nodes[$0] }
+    }
+
+    // MARK: Time
+
+    /// Runs `count` steps of one tick each.
+    public func tick(_ count: Int = 1) {
+        for _ in 0..<count { step() }
+    }
+
+    /// Steps until `condition` holds or `ticksMax` steps ran; true when it held.
+    @discardableResult
+    public func run(ticksMax: Int, until condition: (Simulation) -> Bool) -> Bool {
+        for _ in 0..<ticksMax {
+            if condition(self) { return true }
+            step()
+        }
+        return condition(self)
+    }
+
+    /// Runs until some running node is leader and has committed an entry of its term (so it can
+    /// serve reads and take proposals); returns it.
+    @discardableResult
+    public func awaitLeader(ticksMax: Int = 2_000) -> NodeID? {
+        var found: NodeID?
+        run(ticksMax: ticksMax) { sim in
+            found = sim.leader().flatMap { id in sim.hasCommittedInOwnTerm(id) ? id : nil }
+            return found != nil
+        }
+        return found
+    }
+
+    func hasCommittedInOwnTerm(_ id: NodeID) -> Bool {
+        guard let node = node(id), let core = node.core else { return false }
+        let status = core.status
+        guard status.commitIndex > status.snapshotIndex else { return false }
+        return core.entries(from: status.commitIndex, limit: 1).first?.term == status.term
+    }
+
+    /// One step: clocks tick, due messages arrive, runtimes process Readys, checkers run.
+    func step() {
+        now += 1
+        for node in nodes where node.isRunning {
+            deliverReports(to: node)
+            advanceClock(of: node)
+        }
+        for envelope in network.takeArrivals(at: now) {
+            deliver(envelope)
+        }
+        for node in nodes where node.isRunning {
+            drive(node)
+        }
+    }
+
+    private func advanceClock(of node: SimulatedNode) {
+        node.tickAccumulator += node.tickRatePermille
+        while node.tickAccumulator >= 1000 {
+            node.tickAccumulator -= 1000
+            node.core?.tick()
+        }
+    }
+
+    private func deliverReports(to node: SimulatedNode) {
+        guard !node.pendingReports.isEmpty else { return }
+        let reports = node.pendingReports
+        node.pendingReports.removeAll()
+        for report in reports {
+            if let succeeded = report.snapshotSucceeded {
+                node.core?.reportSnapshot(to: report.peer, succeeded: succeeded)
+            } else {
+                node.core?.reportUnreachable(report.peer)
+            }
+        }
+    }
+
+    // MARK: Recording
+
+    func record(_ kind: TraceEvent.Kind) {
+        let event = TraceEvent(time: now, kind: kind)
+        fingerprint = fingerprintStep(fingerprint, event)
+        trace.append(event)
+        if let sink = options.liveTrace { sink(TraceFormat.line(event)) }
+    }
+
+    func fail(_ property: String, _ detail: String) {
+        checker.fail(property, detail, at: now)
+        record(.violation("\(property): \(detail)"))
+    }
+
+    private func fingerprintStep(_ current: UInt64, _ event: TraceEvent) -> UInt64 {
+        var value = current ^ (event.time &* 0x9E37_79B9_7F4A_7C15)
+        switch event.kind {
+        case .send(let message), .deliver(let message), .drop(let message, _), .duplicate(let message):
+            value ^= message.from.rawValue &* 31 &+ message.to.rawValue &* 17 &+ message.term.rawValue
+        case .ready(let node, let summary):
+            value ^= node.rawValue &+ (summary.lastEntry?.rawValue ?? 0) &* 13 &+ (summary.lastCommitted?.rawValue ?? 0)
+        case .role(let node, _, let term): value ^= node.rawValue &* 7 &+ term.rawValue
+        case .crash(let node, _), .restart(let node): value ^= node.rawValue &* 101
+        default: value ^= 0x5555
+        }
+        return SimulationRandom.splitMix64(&value)
+    }
+
+    /// The trace of the run so far, one compact line per event.
+    public func formattedTrace(lastCount: Int? = nil) -> String {
+        trace.formatted(lastCount: lastCount)
+    }
+
+    /// A failure report: the seed, the violations and the end of the trace.
+    public func report(traceLines: Int = 400) -> String {
+        var lines = ["seed=\(seed)"]
+        lines.append(contentsOf: violations.map { "violation: \($0)" })
+        lines.append("trace (replay with WRAFT_SIM_SEED=\(seed) for all of it):")
+        lines.append(formattedTrace(lastCount: traceLines))
+        return lines.joined(separator: "\n")
+    }
+
+    /// Adds a free-form line to the trace (scenario steps).
+    public func note(_ text: String) { record(.note(text)) }
+}

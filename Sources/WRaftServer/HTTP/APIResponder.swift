@@ -1,0 +1,163 @@
+import Hummingbird
+import Logging
+import Metrics
+
+/// Answers every request of API.md from a `NodeService`. It never throws: every failure
+/// becomes a JSON error response through `errorResponse(for:)`.
+struct APIResponder<Service: NodeService>: HTTPResponder {
+    typealias Context = BasicRequestContext
+
+    let service: Service
+    let options: HTTPOptions
+    let metricsText: @Sendable () -> String
+    let dashboardPage: ByteBuffer
+    let logger: Logger
+    let metrics: HTTPMetrics
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let started = ContinuousClock.now
+        let endpoint = Endpoint(path: request.uri.path)
+        var response: Response
+        do {
+            response = try await handle(endpoint, request)
+        } catch {
+            response = errorResponse(for: error)
+            record(error, endpoint: endpoint, method: request.method)
+        }
+        if endpoint.allowsAnyOrigin {
+            response.headers[.accessControlAllowOrigin] = "*"
+        }
+        metrics.recordDuration(of: endpoint, since: started)
+        return response
+    }
+
+    private func handle(_ endpoint: Endpoint, _ request: Request) async throws(APIError) -> Response {
+        switch endpoint {
+        case .key(let rawKey): return try await handleKey(rawKey, request)
+        case .list:
+            try require(request, .get)
+            return try await listValues(QueryParameters(request.uri.query))
+        case .set:
+            try require(request, .post)
+            return try await setValue(request)
+        case .state:
+            try require(request, .get)
+            return await stateResponse()
+        case .health:
+            try require(request, .get)
+            return await healthResponse()
+        case .metrics:
+            try require(request, .get)
+            return textResponse(.ok, metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        case .dashboard:
+            try require(request, .get)
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: dashboardPage))
+        case .connect:
+            try require(request, .post)
+            return try await connect(request)
+        case .start:
+            try require(request, .post)
+            return try await start()
+        case .removeMember:
+            try require(request, .post)
+            return try await removeMember(request)
+        case .log:
+            try require(request, .get)
+            return try await logResponse(QueryParameters(request.uri.query))
+        case .fault(let name):
+            try require(request, .post)
+            return try await injectFault(named: name, request)
+        case .unknown:
+            throw .node(.notFound(message: "no endpoint \(request.uri.path.prefix(200)); see API.md"))
+        }
+    }
+
+    private func handleKey(_ rawKey: Substring, _ request: Request) async throws(APIError) -> Response {
+        let query = QueryParameters(request.uri.query)
+        switch request.method {
+        case .get: return try await getValue(rawKey: rawKey, query)
+        case .put: return try await putValue(rawKey: rawKey, query, request)
+        case .delete: return try await deleteValue(rawKey: rawKey, query)
+        default: throw .methodNotAllowed(allowed: [.get, .put, .delete])
+        }
+    }
+
+    private func require(_ request: Request, _ method: HTTPRequest.Method) throws(APIError) {
+        guard request.method == method else { throw .methodNotAllowed(allowed: [method]) }
+    }
+
+    /// Runs one call into the node, wrapping its error for `errorResponse(for:)`.
+    func call<Value>(_ body: () async throws(NodeError) -> Value) async throws(APIError) -> Value {
+        do {
+            return try await body()
+        } catch {
+            throw .node(error)
+        }
+    }
+
+    private func record(_ error: APIError, endpoint: Endpoint, method: HTTPRequest.Method) {
+        let code: String
+        switch error {
+        case .node(.internalError(let message)):
+            code = "internal"
+            // A storage failure or similar: rare, and the operator wants to see it.
+            logger.info("request failed", metadata: ["http.endpoint": "\(endpoint.metricName)", "error": "\(message)"])
+        case .node(let nodeError): code = errorCode(of: nodeError)
+        case .methodNotAllowed: code = "method_not_allowed"
+        case .bodyTooLarge: code = "body_too_large"
+        }
+        metrics.countError(code: code)
+        logger.debug(
+            "request refused",
+            metadata: ["http.method": "\(method)", "http.endpoint": "\(endpoint.metricName)", "error": "\(code)"])
+    }
+}
+
+/// The `error` code of a `NodeError` (for metrics; the response uses `errorResponse(for:)`).
+private func errorCode(of error: NodeError) -> String {
+    switch error {
+    case .badRequest(let code, _), .wrongState(let code, _): return code
+    case .valueTooLarge: return "value_too_large"
+    case .notFound: return "not_found"
+    case .compareFailed: return "compare_failed"
+    case .clusterConflict: return "cluster_conflict"
+    case .noLeader: return "no_leader"
+    case .overloaded: return "overloaded"
+    case .unknownOutcome: return "unknown_outcome"
+    case .faultsDisabled: return "faults_disabled"
+    case .peerUnreachable: return "peer_unreachable"
+    case .internalError: return "internal"
+    }
+}
+
+/// The HTTP layer's metrics: a latency histogram per endpoint (made once, so recording costs no
+/// lookup) and a counter of error responses by code.
+struct HTTPMetrics: Sendable {
+    private let timers: [String: Metrics.Timer]
+
+    init() {
+        var timers: [String: Metrics.Timer] = [:]
+        for endpoint in Endpoint.allKinds {
+            let name = endpoint.metricName
+            timers[name] = Metrics.Timer(label: "wraft_http_request_duration_seconds", dimensions: [("endpoint", name)])
+        }
+        self.timers = timers
+    }
+
+    func recordDuration(of endpoint: Endpoint, since started: ContinuousClock.Instant) {
+        timers[endpoint.metricName]?.record(duration: ContinuousClock.now - started)
+    }
+
+    func countError(code: String) {
+        Counter(label: "wraft_http_errors_total", dimensions: [("code", code)]).increment()
+    }
+}
+
+/// A JSON response with the body `writer` produced.
+func jsonResponse(_ status: HTTPResponse.Status, _ body: ByteBuffer) -> Response {
+    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+}
+
+func textResponse(_ status: HTTPResponse.Status, _ text: String, contentType: String) -> Response {
+    Response(status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: text)))
+}

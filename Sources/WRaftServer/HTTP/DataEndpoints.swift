@@ -1,0 +1,190 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import HTTPTypes
+import Hummingbird
+import RaftCore
+
+// The key-value endpoints: PUT/GET/DELETE /data/{key}, GET /data, POST /set.
+
+extension APIResponder {
+    /// `PUT /data/{key}`: the body is the raw value (at most `valueBytesMax` bytes).
+    func putValue(rawKey: Substring, _ query: QueryParameters, _ request: Request) async throws(APIError) -> Response {
+        let key = try parseKey(rawPath: rawKey, bytesMax: options.keyBytesMax)
+        let condition = try writeCondition(query)
+        let deadline = try options.deadline(query)
+        let limit = options.valueBytesMax
+        let body = try await readBody(request, limit: limit) { bytes in .node(.valueTooLarge(bytes: bytes, limit: limit)) }
+        let write = WriteRequest(key: key, operation: .put(value: Array(body.readableBytesView)), condition: condition)
+        return try await perform(write, deadline: deadline)
+    }
+
+    /// `DELETE /data/{key}`.
+    func deleteValue(rawKey: Substring, _ query: QueryParameters) async throws(APIError) -> Response {
+        let key = try parseKey(rawPath: rawKey, bytesMax: options.keyBytesMax)
+        let condition = try writeCondition(query)
+        let deadline = try options.deadline(query)
+        return try await perform(WriteRequest(key: key, operation: .delete, condition: condition), deadline: deadline)
+    }
+
+    /// `GET /data/{key}`: the raw value, with the index and term that last modified it.
+    func getValue(rawKey: Substring, _ query: QueryParameters) async throws(APIError) -> Response {
+        let key = try parseKey(rawPath: rawKey, bytesMax: options.keyBytesMax)
+        let consistency = try readConsistency(query)
+        let deadline = try options.deadline(query)
+        let found = try await call { () async throws(NodeError) in
+            try await service.read(key: key, consistency: consistency, deadline: deadline)
+        }
+        guard let found else { throw .node(.notFound(message: "no key \"\(key.prefix(100))\"")) }
+        var headers: HTTPFields = [.contentType: "application/octet-stream"]
+        headers[HTTPHeader.raftIndex] = String(found.index)
+        headers[HTTPHeader.raftTerm] = String(found.term)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: found.value)))
+    }
+
+    /// `GET /data?prefix=P&limit=N`.
+    func listValues(_ query: QueryParameters) async throws(APIError) -> Response {
+        let prefix = try query.string("prefix") ?? ""
+        guard prefix.utf8.count <= options.keyBytesMax else {
+            throw .badKey("the prefix is \(prefix.utf8.count) bytes; keys are at most \(options.keyBytesMax)")
+        }
+        let limit = try query.integer("limit", in: 1...options.listLimitMax) ?? options.listLimitDefault
+        let consistency = try readConsistency(query)
+        let deadline = try options.deadline(query)
+        let outcome = try await call { () async throws(NodeError) in
+            try await service.list(prefix: prefix, limit: limit, consistency: consistency, deadline: deadline)
+        }
+        return jsonResponse(.ok, listJSON(outcome))
+    }
+
+    /// `POST /set`: `{"key": "k", "value": "v"}` puts, `{"key": "k", "delete": true}` deletes.
+    func setValue(_ request: Request) async throws(APIError) -> Response {
+        let query = QueryParameters(request.uri.query)
+        let deadline = try options.deadline(query)
+        let bodyLimit = options.jsonBodyBytesMax
+        let valueLimit = options.valueBytesMax
+        let buffer = try await readBody(request, limit: bodyLimit) { bytes in
+            .node(.valueTooLarge(bytes: bytes, limit: valueLimit))
+        }
+        let body = try decodeJSON(SetBody.self, from: buffer)
+        return try await perform(try body.writeRequest(options: options), deadline: deadline)
+    }
+
+    /// Proposes a write and answers `{"key","index","term"}` (+ `"deleted"` for deletes).
+    private func perform(_ write: WriteRequest, deadline: ContinuousClock.Instant) async throws(APIError) -> Response {
+        let outcome = try await call { () async throws(NodeError) in
+            try await service.write(write, deadline: deadline)
+        }
+        return jsonResponse(.ok, writeOutcomeJSON(outcome))
+    }
+}
+
+/// The custom headers of `GET /data/{key}`.
+enum HTTPHeader {
+    static let raftIndex = headerName("X-Raft-Index")
+    static let raftTerm = headerName("X-Raft-Term")
+
+    private static func headerName(_ name: String) -> HTTPField.Name {
+        guard let field = HTTPField.Name(name) else {
+            preconditionFailure("HTTPHeader: \(name) is a valid header field name")
+        }
+        return field
+    }
+}
+
+/// `{"key","index","term"}`, and `"deleted"` for deletes.
+func writeOutcomeJSON(_ outcome: WriteOutcome) -> ByteBuffer {
+    var writer = JSONWriter(capacity: 64 + outcome.key.utf8.count)
+    writer.beginObject()
+    writer.field("key", outcome.key)
+    writer.field("index", outcome.index)
+    writer.field("term", outcome.term)
+    if let deleted = outcome.deleted {
+        writer.field("deleted", deleted)
+    }
+    writer.endObject()
+    return writer.buffer
+}
+
+/// `{"items": [{"key","value","index"}], "more": bool}`. A value that is valid UTF-8 is a JSON
+/// string as is; any other value is base64 with `"encoding": "base64"` beside it.
+func listJSON(_ outcome: ListOutcome) -> ByteBuffer {
+    let estimatedBytes = outcome.items.reduce(32) { $0 + $1.key.utf8.count + $1.value.count + 48 }
+    var writer = JSONWriter(capacity: estimatedBytes)
+    writer.beginObject()
+    writer.key("items")
+    writer.beginArray()
+    for item in outcome.items {
+        writer.beginObject()
+        writer.field("key", item.key)
+        writeValue(item.value, into: &writer)
+        writer.field("index", item.index)
+        writer.endObject()
+    }
+    writer.endArray()
+    writer.field("more", outcome.hasMore)
+    writer.endObject()
+    return writer.buffer
+}
+
+private func writeValue(_ value: [UInt8], into writer: inout JSONWriter) {
+    writer.key("value")
+    if String(validating: value, as: UTF8.self) != nil {
+        writer.string(utf8: value)
+    } else {
+        writer.string(Data(value).base64EncodedString())
+        writer.field("encoding", "base64")
+    }
+}
+
+/// The body of `POST /set`. `value` and the compare-and-set `prevValue` are UTF-8 text, or
+/// base64 when `encoding` is `"base64"` (the same convention as `GET /data` lists).
+struct SetBody: Decodable {
+    var key: String
+    var value: String?
+    var delete: Bool?
+    var encoding: String?
+    var prevValue: String?
+    var prevIndex: UInt64?
+
+    func writeRequest(options: HTTPOptions) throws(APIError) -> WriteRequest {
+        let key = try checkedKey(key, bytesMax: options.keyBytesMax)
+        let condition = try self.condition()
+        switch (value, delete ?? false) {
+        case (let value?, false):
+            let bytes = try decodedValue(value, field: "value")
+            guard bytes.count <= options.valueBytesMax else {
+                throw .node(.valueTooLarge(bytes: bytes.count, limit: options.valueBytesMax))
+            }
+            return WriteRequest(key: key, operation: .put(value: bytes), condition: condition)
+        case (nil, true):
+            return WriteRequest(key: key, operation: .delete, condition: condition)
+        case (.some, true):
+            throw .badRequest("give either \"value\" or \"delete\": true, not both")
+        case (nil, false):
+            throw .badRequest("give \"value\" to put or \"delete\": true to delete")
+        }
+    }
+
+    private func condition() throws(APIError) -> WriteRequest.Condition {
+        switch (prevValue, prevIndex) {
+        case (nil, nil): return .none
+        case (let value?, nil): return .valueEquals(try decodedValue(value, field: "prevValue"))
+        case (nil, let index?): return .indexEquals(LogIndex(index))
+        case (.some, .some): throw .badRequest("give prevValue or prevIndex, not both")
+        }
+    }
+
+    private func decodedValue(_ text: String, field: String) throws(APIError) -> [UInt8] {
+        switch encoding {
+        case nil, "utf8", "utf-8": return Array(text.utf8)
+        case "base64":
+            guard let data = Data(base64Encoded: text) else { throw .badRequest("\(field) is not valid base64") }
+            return Array(data)
+        case let other?:
+            throw .badRequest("encoding must be utf8 or base64, not \"\(other.prefix(40))\"")
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Hummingbird
+
+/// The endpoints of API.md, recognised from the request path alone (the method is checked by
+/// each handler, so a known path with a wrong method is `405`, an unknown path `404`).
+///
+/// Routing is a hand-written `switch` rather than Hummingbird's `Router`: the API is small and
+/// fixed, and doing it by hand keeps the key of `/data/{key}` exact (every byte after `/data/`,
+/// slashes and empty segments included), gives JSON 404/405 answers, and costs no trie walk or
+/// parameter dictionary on the write path.
+enum Endpoint: Equatable {
+    case dashboard
+    case health
+    case metrics
+    case state
+    case connect
+    case start
+    case removeMember
+    case set
+    case log
+    /// `GET /data?prefix=&limit=`.
+    case list
+    /// `/data/{key}`; the key is still percent-encoded.
+    case key(Substring)
+    /// `/op/{name}`.
+    case fault(Substring)
+    case unknown
+
+    init(path: String) {
+        switch path {
+        case "/", "/index.html": self = .dashboard
+        case "/health": self = .health
+        case "/metrics": self = .metrics
+        case "/state": self = .state
+        case "/connect": self = .connect
+        case "/start": self = .start
+        case "/members/remove": self = .removeMember
+        case "/set": self = .set
+        case "/log": self = .log
+        case "/data": self = .list
+        default:
+            if path.hasPrefix("/data/") {
+                self = .key(path.dropFirst("/data/".count))
+            } else if path.hasPrefix("/op/") {
+                self = .fault(path.dropFirst("/op/".count))
+            } else {
+                self = .unknown
+            }
+        }
+    }
+
+    /// The dashboard polls every member's `/state` and `/health`, reads `/log`, and injects
+    /// faults into the member it acts on, so those answer any origin.
+    var allowsAnyOrigin: Bool {
+        switch self {
+        case .state, .health, .log, .fault: return true
+        default: return false
+        }
+    }
+
+    /// The `endpoint` dimension of the HTTP metrics.
+    var metricName: String {
+        switch self {
+        case .dashboard: return "dashboard"
+        case .health: return "health"
+        case .metrics: return "metrics"
+        case .state: return "state"
+        case .connect: return "connect"
+        case .start: return "start"
+        case .removeMember: return "members_remove"
+        case .set: return "set"
+        case .log: return "log"
+        case .list: return "list"
+        case .key: return "data"
+        case .fault: return "op"
+        case .unknown: return "unknown"
+        }
+    }
+
+    /// One of each kind of endpoint, for making their metrics up front.
+    static let allKinds: [Endpoint] = [
+        .dashboard, .health, .metrics, .state, .connect, .start, .removeMember, .set, .log, .list, .key(""), .fault(""),
+        .unknown,
+    ]
+}
