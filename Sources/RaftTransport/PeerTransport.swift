@@ -19,6 +19,7 @@ import Synchronization
 public final class PeerTransport: Sendable {
     /// This node's id: inbound messages addressed to anyone else are dropped.
     public let localID: NodeID
+    /// The options this transport was made with (validated).
     public let options: TransportOptions
     private let group: any EventLoopGroup
     private let core: TransportCore

@@ -43,6 +43,13 @@ public struct IncomingStream: AsyncSequence, Sendable {
             core.releaseIncoming(item)
             return item
         }
+
+        /// Runs on the caller's actor (no hop), as `AsyncStream`'s own iterator does.
+        public mutating func next(isolation actor: isolated (any Actor)?) async -> Incoming? {
+            guard let item = await base.next(isolation: actor) else { return nil }
+            core.releaseIncoming(item)
+            return item
+        }
     }
 }
 

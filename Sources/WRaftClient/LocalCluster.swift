@@ -88,7 +88,7 @@ public actor LocalCluster {
         public internal(set) var id: String?
     }
 
-    public let options: Options
+    public nonisolated let options: Options
     private var nodeList: [Node] = []
     private var processes: [Int: Process] = [:]
     /// Invariant: clientList[i] talks to nodeList[i]; both grow together.

@@ -188,16 +188,20 @@ public final class NodeClient: Sendable {
         return try decodeJSON(ListResult.self, from: response)
     }
 
-    /// `POST /set {"key", "value"}`: the original WRaft's write endpoint.
+    /// `POST /set {"key", "value"}`: the original WRaft's write endpoint (optionally
+    /// compare-and-set, as `put`).
     @discardableResult
-    public func set(key: String, value: String, timeoutMs: Int? = nil) async throws(WRaftClientError) -> WriteResult {
-        try await postSet(SetBody(key: key, value: value, delete: nil), timeoutMs: timeoutMs)
+    public func set(
+        key: String, value: String, prevValue: String? = nil, prevIndex: UInt64? = nil, timeoutMs: Int? = nil
+    ) async throws(WRaftClientError) -> WriteResult {
+        try await postSet(
+            SetBody(key: key, value: value, delete: nil, prevValue: prevValue, prevIndex: prevIndex), timeoutMs: timeoutMs)
     }
 
     /// `POST /set {"key", "delete": true}`.
     @discardableResult
     public func set(deleting key: String, timeoutMs: Int? = nil) async throws(WRaftClientError) -> WriteResult {
-        try await postSet(SetBody(key: key, value: nil, delete: true), timeoutMs: timeoutMs)
+        try await postSet(SetBody(key: key, value: nil, delete: true, prevValue: nil, prevIndex: nil), timeoutMs: timeoutMs)
     }
 
     // MARK: Inspection and operations
@@ -320,6 +324,8 @@ private struct SetBody: Encodable {
     var key: String
     var value: String?
     var delete: Bool?
+    var prevValue: String?
+    var prevIndex: UInt64?
 }
 private struct IsolateBody: Encodable { var peers: [String]? }
 private struct DelayBody: Encodable {

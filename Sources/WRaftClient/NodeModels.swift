@@ -1,3 +1,5 @@
+import Foundation
+
 // Mirrors of the JSON bodies of shared/API.md. They decode leniently (a missing optional field
 // takes its default) so a client keeps working against a node that adds fields.
 
@@ -187,13 +189,23 @@ public struct ReadResult: Sendable, Equatable {
 public struct ListResult: Sendable, Equatable, Codable {
     public struct Item: Sendable, Equatable, Codable {
         public var key: String
+        /// The value as the node sent it: UTF-8 text, or base64 when `encoding` is `base64`.
         public var value: String
         public var index: UInt64
+        /// `base64` for a value that is not valid UTF-8; nil for text.
+        public var encoding: String?
 
-        public init(key: String, value: String, index: UInt64) {
+        public init(key: String, value: String, index: UInt64, encoding: String? = nil) {
             self.key = key
             self.value = value
             self.index = index
+            self.encoding = encoding
+        }
+
+        /// The value's bytes (base64 decoded when needed; nil if that base64 is invalid).
+        public var valueBytes: [UInt8]? {
+            guard encoding == "base64" else { return Array(value.utf8) }
+            return Data(base64Encoded: value).map { Array($0) }
         }
     }
     public var items: [Item]

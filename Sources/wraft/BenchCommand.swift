@@ -6,7 +6,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks: HTTP load against a cluster (default), or the Raft core alone.",
-        subcommands: [HTTPBenchCommand.self],
+        subcommands: [HTTPBenchCommand.self, CoreBenchCommand.self],
         defaultSubcommand: HTTPBenchCommand.self)
 }
 
@@ -77,7 +77,7 @@ struct HTTPBenchCommand: AsyncParsableCommand {
             var options = LocalCluster.Options(executablePath: SelfExecutable.path, nodeCount: start, directory: directory)
             options.enableFaults = false
             options.logLevel = "warning"
-            print("starting a \(start)-node cluster in \(directory)")
+            printNow("starting a \(start)-node cluster in \(directory)")
             do {
                 let started = try await LocalCluster.start(options: options)
                 cluster = started
@@ -110,10 +110,10 @@ struct HTTPBenchCommand: AsyncParsableCommand {
         }
         defer { Task { for client in clients { await client.shutDown() } } }
         if mode == .read {
-            print("writing \(keys) keys to read")
+            printNow("writing \(keys) keys to read")
             try await workload.preload(clients: clients, connections: connections)
         }
-        print(
+        printNow(
             "bench: \(mode.rawValue), \(connections) connections, \(valueBytes) B values, \(keys) keys, "
                 + "\(duration) after \(warmup) warm-up, nodes \(addresses.map(\.description).joined(separator: " "))")
         let start = ContinuousClock.now

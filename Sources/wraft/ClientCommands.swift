@@ -117,7 +117,7 @@ struct ListCommand: AsyncParsableCommand {
         discussion: "Prints one `key = value  (index N)` line per key.")
 
     /// Bound on `--limit`.
-    static let limitMax = 100_000
+    static let limitMax = 10_000
 
     @OptionGroup var connection: NodeConnectionOptions
     @Option(help: "Only keys starting with this.") var prefix: String = ""
@@ -136,7 +136,8 @@ struct ListCommand: AsyncParsableCommand {
             try await client.list(prefix: prefix, limit: limit, consistency: consistency, timeoutMs: timeoutMs)
         }
         for item in result.items {
-            print("\(item.key) = \(item.value)  (index \(item.index))")
+            let value = item.encoding == "base64" ? "\(item.value) (base64)" : item.value
+            print("\(item.key) = \(value)  (index \(item.index))")
         }
         if result.items.isEmpty { print("(no keys\(prefix.isEmpty ? "" : " starting with '\(prefix)'"))") }
         if result.more { print("(more keys follow: raise --limit)") }

@@ -64,7 +64,7 @@ struct ClusterCommand: AsyncParsableCommand {
             group.addTask { try await monitor(cluster) }
             group.addTask {
                 for await signalNumber in signals {
-                    print("\nreceived signal \(signalNumber): stopping the nodes")
+                    printNow("\nreceived signal \(signalNumber): stopping the nodes")
                     return
                 }
             }
@@ -72,13 +72,13 @@ struct ClusterCommand: AsyncParsableCommand {
             group.cancelAll()
         }
         await cluster.stopAll()
-        print("stopped; data and logs are in \(directory)")
+        printNow("stopped; data and logs are in \(directory)")
     }
 
     private func startOrResume(_ options: LocalCluster.Options) async throws -> LocalCluster {
         let cluster = try LocalCluster(options: options)
         let isResuming = await cluster.hasExistingData
-        print(isResuming ? "restarting the cluster in \(options.directory)" : "starting \(nodes) nodes in \(options.directory)")
+        printNow(isResuming ? "restarting the cluster in \(options.directory)" : "starting \(nodes) nodes in \(options.directory)")
         do {
             try await cluster.launch()
             if !isResuming { try await cluster.form() }
@@ -93,16 +93,16 @@ struct ClusterCommand: AsyncParsableCommand {
         let nodes = await cluster.nodes
         for node in nodes {
             let role = node.index == leader ? "  (leader)" : ""
-            print(
+            printNow(
                 "node \(node.index)  http://\(node.httpAddress)/  raft \(node.raftAddress)  pid \(node.processID ?? 0)\(role)"
             )
-            print("        log \(node.logFile)")
+            printNow("        log \(node.logFile)")
         }
         if let first = nodes.first {
-            print("try:  wraft put hello world --node \(first.httpAddress)")
-            print("      curl -s http://\(first.httpAddress)/state")
+            printNow("try:  wraft put hello world --node \(first.httpAddress)")
+            printNow("      curl -s http://\(first.httpAddress)/state")
         }
-        print("Ctrl-C stops the cluster.")
+        printNow("Ctrl-C stops the cluster.")
     }
 
     /// Reports nodes whose process died, and restarts them when asked.
@@ -112,15 +112,15 @@ struct ClusterCommand: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(Self.monitorIntervalMs))
             for node in await cluster.nodes where await !cluster.isRunning(node.index) {
                 if restart {
-                    print("node \(node.index) died: restarting it")
+                    printNow("node \(node.index) died: restarting it")
                     do {
                         try await cluster.restart(node.index)
-                        print("node \(node.index) is back (pid \(await cluster.nodes[node.index].processID ?? 0))")
+                        printNow("node \(node.index) is back (pid \(await cluster.nodes[node.index].processID ?? 0))")
                     } catch {
-                        print("node \(node.index) did not come back: \(error)")
+                        printNow("node \(node.index) did not come back: \(error)")
                     }
                 } else if reported.insert(node.index).inserted {
-                    print("node \(node.index) exited (run with --restart to restart dead nodes)")
+                    printNow("node \(node.index) exited (run with --restart to restart dead nodes)")
                 }
             }
         }

@@ -34,3 +34,10 @@ enum TerminationSignals {
         return stream
     }
 }
+
+/// Prints a line and flushes it at once, so a reader of a redirected output (a log file, a
+/// test) sees progress as it happens rather than when the buffer fills.
+func printNow(_ text: String) {
+    print(text)
+    fflush(nil)
+}

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import RaftCodec
 import RaftCore
+import Synchronization
 import Testing
 
 @testable import RaftTransport
@@ -487,6 +488,25 @@ import Testing
         }
     }
 
+    @Test func anActorConsumesIncomingUntilShutdown() async throws {
+        let a = try await Node.start(1)
+        let lines = LogLines()
+        let b = try PeerTransport(
+            localID: 2, options: TransportOptions(), group: MultiThreadedEventLoopGroup.singleton,
+            logger: Logger(label: "b") { _ in RecordingLogHandler(lines: lines) })
+        let port = try await b.start(host: "127.0.0.1", port: 0)
+        defer { Task { await a.transport.shutdown() } }
+        let consumer = CountingConsumer()
+        let consuming = Task { await consumer.consume(b) }
+        try a.transport.setPeerAddress(2, address: "127.0.0.1:\(port)")
+        a.transport.send((1...20).map { heartbeat(from: 1, to: 2, commit: $0) })
+        #expect(await eventually { consumer.countSnapshot.withLock { $0 } == 20 })
+        await b.shutdown()
+        // The consumer's loop ends with the transport.
+        await consuming.value
+        #expect(await consumer.count == 20)
+    }
+
     @Test func invalidOptionsAreRefusedAtInit() {
         var options = TransportOptions()
         options.frameBytesMax = 10
@@ -507,4 +527,17 @@ func snapshotMessage(from: NodeID, to: NodeID) -> Message {
 func heartbeatCommit(_ message: Message) -> LogIndex? {
     if case .heartbeat(let request) = message.payload { return request.commit }
     return nil
+}
+
+/// Consumes `incoming` on an actor, the way a node's runtime does.
+actor CountingConsumer {
+    private(set) var count = 0
+    nonisolated let countSnapshot = Mutex(0)
+
+    func consume(_ transport: PeerTransport) async {
+        for await _ in transport.incoming {
+            count += 1
+            countSnapshot.withLock { $0 = count }
+        }
+    }
 }

@@ -1,2 +1,0 @@
-// The RaftStorage module. See Docs/ARCHITECTURE.md for what it owns; its owner replaces this file.
-enum RaftStorageModulePlaceholder {}

@@ -1,0 +1,183 @@
+import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The real disk: POSIX `open`/`pread`/`pwrite`/`fdatasync`/`rename`/`fsync` of directories.
+/// Stateless, so one value may be shared.
+public final class PosixDisk: Disk, Sendable {
+    public init() {}
+
+    public func prepareDirectory(atPath path: String) throws(StorageError) {
+        if mkdir(path, 0o755) != 0 {
+            let code = errno
+            guard code == EEXIST else {
+                throw .unusableDirectory(path: path, reason: "cannot create it: \(StorageError.io(operation: "mkdir", path: path, errno: code))")
+            }
+        }
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            throw .unusableDirectory(path: path, reason: "cannot stat it (errno \(errno))")
+        }
+        guard (status.st_mode & S_IFMT) == S_IFDIR else {
+            throw .unusableDirectory(path: path, reason: "not a directory")
+        }
+        guard access(path, R_OK | W_OK | X_OK) == 0 else {
+            throw .unusableDirectory(path: path, reason: "no read, write and search permission for this process")
+        }
+    }
+
+    public func contentsOfDirectory(atPath path: String) throws(StorageError) -> [String] {
+        guard let directory = opendir(path) else { throw .io(operation: "opendir", path: path, errno: errno) }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: &entry.pointee.d_name) { pointer in
+                pointer.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: entry.pointee.d_name)) {
+                    String(cString: $0)
+                }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    public func openFile(atPath path: String, mode: FileOpenMode) throws(StorageError) -> any DiskFile {
+        let flags: Int32
+        switch mode {
+        case .read: flags = O_RDONLY
+        case .append: flags = O_RDWR
+        case .create: flags = O_RDWR | O_CREAT | O_EXCL
+        }
+        let descriptor = retryingOnInterrupt { open(path, flags | O_CLOEXEC, 0o644) }
+        guard descriptor >= 0 else { throw .io(operation: "open", path: path, errno: errno) }
+        return try PosixFile(descriptor: descriptor, path: path)
+    }
+
+    public func fileExists(atPath path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    public func rename(from source: String, to destination: String) throws(StorageError) {
+        guard systemRename(source, destination) == 0 else { throw .io(operation: "rename to \(destination)", path: source, errno: errno) }
+    }
+
+    public func removeFile(atPath path: String) throws(StorageError) {
+        guard unlink(path) == 0 || errno == ENOENT else { throw .io(operation: "unlink", path: path, errno: errno) }
+    }
+
+    public func synchronizeDirectory(atPath path: String) throws(StorageError) {
+        let descriptor = retryingOnInterrupt { open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard descriptor >= 0 else { throw .io(operation: "open directory", path: path, errno: errno) }
+        defer { _ = systemClose(descriptor) }
+        guard retryingOnInterrupt({ fsync(descriptor) }) == 0 else {
+            throw .io(operation: "fsync directory", path: path, errno: errno)
+        }
+    }
+}
+
+/// A file opened by `PosixDisk`. Appends use `pwrite` at the tracked end of the file.
+final class PosixFile: DiskFile {
+    let path: String
+    private var descriptor: Int32
+    private var endOffset: Int
+
+    init(descriptor: Int32, path: String) throws(StorageError) {
+        self.descriptor = descriptor
+        self.path = path
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            let code = errno
+            _ = systemClose(descriptor)
+            throw .io(operation: "fstat", path: path, errno: code)
+        }
+        self.endOffset = Int(status.st_size)
+    }
+
+    deinit {
+        if descriptor >= 0 { _ = systemClose(descriptor) }
+    }
+
+    func size() throws(StorageError) -> Int {
+        endOffset
+    }
+
+    func read(fromOffset offset: Int, count: Int) throws(StorageError) -> ByteBuffer {
+        precondition(descriptor >= 0, "PosixFile: read after close")
+        var buffer = ByteBufferAllocator().buffer(capacity: count)
+        var done = 0
+        while done < count {
+            let result = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count - done) { bytes in
+                retryingOnInterrupt { pread(descriptor, bytes.baseAddress, count - done, off_t(offset + done)) }
+            }
+            guard result >= 0 else { throw .io(operation: "pread", path: path, errno: errno) }
+            if result == 0 { break }  // end of file
+            done += result
+        }
+        return buffer
+    }
+
+    func append(_ bytes: ByteBuffer) throws(StorageError) {
+        precondition(descriptor >= 0, "PosixFile: append after close")
+        var written = 0
+        let total = bytes.readableBytes
+        while written < total {
+            let result = bytes.withUnsafeReadableBytes { pointer -> Int in
+                guard let base = pointer.baseAddress else { return 0 }
+                return retryingOnInterrupt {
+                    pwrite(descriptor, base + written, total - written, off_t(endOffset + written))
+                }
+            }
+            guard result > 0 else { throw .io(operation: "pwrite", path: path, errno: result == 0 ? EIO : errno) }
+            written += result
+        }
+        endOffset += total
+    }
+
+    func synchronize() throws(StorageError) {
+        precondition(descriptor >= 0, "PosixFile: synchronize after close")
+        #if canImport(Darwin)
+            let result = retryingOnInterrupt { fcntl(descriptor, F_FULLFSYNC) }
+        #else
+            let result = retryingOnInterrupt { fdatasync(descriptor) }
+        #endif
+        guard result == 0 else { throw .io(operation: "fdatasync", path: path, errno: errno) }
+    }
+
+    func truncate(toSize size: Int) throws(StorageError) {
+        precondition(descriptor >= 0, "PosixFile: truncate after close")
+        guard retryingOnInterrupt({ ftruncate(descriptor, off_t(size)) }) == 0 else {
+            throw .io(operation: "ftruncate", path: path, errno: errno)
+        }
+        endOffset = size
+    }
+
+    func close() {
+        if descriptor >= 0 { _ = systemClose(descriptor) }
+        descriptor = -1
+    }
+}
+
+/// Repeats a system call that failed with `EINTR` (a signal arrived before it did anything).
+private func retryingOnInterrupt<Result: BinaryInteger>(_ call: () -> Result) -> Result {
+    while true {
+        let result = call()
+        if result >= 0 || errno != EINTR { return result }
+    }
+}
+
+#if canImport(Glibc)
+    private func systemClose(_ descriptor: Int32) -> Int32 { Glibc.close(descriptor) }
+    private func systemRename(_ source: String, _ destination: String) -> Int32 { Glibc.rename(source, destination) }
+#elseif canImport(Musl)
+    private func systemClose(_ descriptor: Int32) -> Int32 { Musl.close(descriptor) }
+    private func systemRename(_ source: String, _ destination: String) -> Int32 { Musl.rename(source, destination) }
+#else
+    private func systemClose(_ descriptor: Int32) -> Int32 { Darwin.close(descriptor) }
+    private func systemRename(_ source: String, _ destination: String) -> Int32 { Darwin.rename(source, destination) }
+#endif

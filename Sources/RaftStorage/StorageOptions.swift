@@ -1,0 +1,52 @@
+import Metrics
+
+/// The bounds and collaborators of a `StorageEngine`. Every bound is checked once, by `validate()`.
+public struct StorageOptions: Sendable {
+    /// A segment file is closed and a new one started before a write would take it past this
+    /// size (a single batch larger than this still goes whole into a fresh segment).
+    public var segmentBytesMax: Int = 64 << 20
+    /// Entries of one batch are split into WAL records of at most this many payload bytes.
+    public var recordBytesMax: Int = WALFormat.recordPayloadBytesMax
+    /// Where the storage's metrics go; nil means the process-wide `MetricsSystem.factory`.
+    public var metricsFactory: (any MetricsFactory)?
+
+    public init(segmentBytesMax: Int = 64 << 20, recordBytesMax: Int = 64 << 20, metricsFactory: (any MetricsFactory)? = nil) {
+        self.segmentBytesMax = segmentBytesMax
+        self.recordBytesMax = recordBytesMax
+        self.metricsFactory = metricsFactory
+    }
+
+    /// The smallest allowed `segmentBytesMax` and `recordBytesMax` (tests use small segments).
+    public static let bytesMin = 1 << 10
+
+    /// Checks every bound; the storage refuses options that fail.
+    public func validate() throws(StorageError) {
+        guard segmentBytesMax >= Self.bytesMin, segmentBytesMax <= 1 << 40 else {
+            throw .invalidOptions("segmentBytesMax \(segmentBytesMax) must be in \(Self.bytesMin)...\(1 << 40)")
+        }
+        guard recordBytesMax >= Self.bytesMin, recordBytesMax <= WALFormat.recordPayloadBytesMax else {
+            throw .invalidOptions(
+                "recordBytesMax \(recordBytesMax) must be in \(Self.bytesMin)...\(WALFormat.recordPayloadBytesMax)")
+        }
+    }
+}
+
+/// The storage's metrics.
+struct StorageMetrics {
+    /// Time spent in each `fdatasync` of the WAL (one per persisted batch).
+    let fsyncDuration: Timer
+    let bytesWritten: Counter
+    let segmentCount: Gauge
+
+    init(factory: (any MetricsFactory)?) {
+        if let factory {
+            fsyncDuration = Timer(label: "wraft_fsync_seconds", factory: factory)
+            bytesWritten = Counter(label: "wraft_wal_bytes_written_total", factory: factory)
+            segmentCount = Gauge(label: "wraft_wal_segments", factory: factory)
+        } else {
+            fsyncDuration = Timer(label: "wraft_fsync_seconds")
+            bytesWritten = Counter(label: "wraft_wal_bytes_written_total")
+            segmentCount = Gauge(label: "wraft_wal_segments")
+        }
+    }
+}

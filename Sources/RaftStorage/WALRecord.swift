@@ -1,0 +1,214 @@
+import NIOCore
+import RaftCodec
+import RaftCore
+
+/// The on-disk format of WAL segments.
+///
+/// A segment is a sequence of records, each `[length u32][crc32c u32][type u8][payload]`, where
+/// `length` counts the payload bytes and the CRC-32C covers the length, the type and the payload
+/// (so a damaged length cannot pass for a valid one). Integers are big-endian. Payloads use
+/// RaftCodec's versioned encodings.
+///
+/// Records come in batches, one per `persist` (or snapshot marker): the high bit of the type
+/// byte (`batchEndFlag`) marks a batch's last record. Recovery applies a batch only once it has
+/// read that record, so a crash in the middle of a write leaves all of a batch or none of it
+/// (a vote is never lost while the entries of its term survive, nor a commit index kept
+/// without the entries it commits).
+///
+/// Every segment starts with a `segmentHeader` record, then restates the log's state at that
+/// point (a `hardState` record, and a `snapshot` record when there is a snapshot), so the
+/// segments before it can be deleted once a snapshot covers their entries.
+enum WALFormat {
+    /// The bytes before a record's payload.
+    static let recordHeaderByteCount = 4 + 4 + 1
+    /// No record payload is larger; a larger length read from disk marks the record as damaged.
+    static let recordPayloadBytesMax = 64 << 20
+    /// Set in the type byte of the last record of a batch.
+    static let batchEndFlag: UInt8 = 0x80
+    /// Identifies a segment header's payload.
+    static let segmentMagic: [UInt8] = Array("WRAFTWAL".utf8)
+    static let segmentFormatVersion: UInt8 = 1
+
+    /// `wal-<sequence as 16 hex digits>.log`.
+    static func segmentName(sequence: UInt64) -> String {
+        "wal-\(hex(sequence)).log"
+    }
+
+    /// The sequence number of a segment file name, or nil for any other name.
+    static func segmentSequence(fromName name: String) -> UInt64? {
+        guard name.count == 24, name.hasPrefix("wal-"), name.hasSuffix(".log") else { return nil }
+        return UInt64(name.dropFirst(4).prefix(16), radix: 16)
+    }
+}
+
+/// The first record of every segment.
+struct SegmentHeader: Equatable {
+    var sequence: UInt64
+    /// The log's last index when the segment was started (its entries continue from there,
+    /// or overwrite below it).
+    var lastIndex: LogIndex
+    /// The term of the entry at `lastIndex`.
+    var lastTerm: Term
+}
+
+/// The kinds of WAL records. Values are part of the format. Zero is not a type, so zero-filled
+/// space never parses as a record.
+enum RecordType: UInt8 {
+    /// Magic, format version u8, segment sequence u64, and where the log stood when the
+    /// segment was started: its last index u64 and that entry's term u64.
+    case segmentHeader = 1
+    /// A batch of contiguous entries (RaftCodec entries encoding). Entries at or below the last
+    /// stored index replace the stored suffix from their first index on.
+    case entries = 2
+    /// The hard state (RaftCodec encoding); the latest record wins.
+    case hardState = 3
+    /// A snapshot marker: flags u8, then the snapshot metadata (RaftCodec encoding). The log is
+    /// compacted through the snapshot: entries up to its index are dropped; entries after it are
+    /// kept only with the `keepsLaterEntries` flag (the writer decided it by dissertation
+    /// 5.4.1's rule, or the snapshot was installed from a leader and resets the log).
+    case snapshot = 4
+}
+
+/// Flags of a snapshot record.
+enum SnapshotRecordFlag {
+    /// Keep the stored entries after the snapshot (without it, they are all dropped).
+    static let keepsLaterEntries: UInt8 = 1
+}
+
+/// A record read from a segment: its type, its payload, and where it starts.
+struct WALRecord {
+    var type: RecordType
+    var payload: ByteBuffer
+    var offset: Int
+    /// The last record of its batch: the batch is complete.
+    var isBatchEnd: Bool
+}
+
+extension ByteBuffer {
+    /// Appends one record: reserves the header, lets `writePayload` write the payload, then fills
+    /// in the length and the checksum.
+    mutating func writeWALRecord(
+        _ type: RecordType, endsBatch: Bool, _ writePayload: (inout ByteBuffer) -> Void
+    ) {
+        let start = writerIndex
+        writeMultipleIntegers(UInt32(0), UInt32(0), type.rawValue | (endsBatch ? WALFormat.batchEndFlag : 0))
+        writePayload(&self)
+        let payloadLength = writerIndex - start - WALFormat.recordHeaderByteCount
+        precondition(
+            payloadLength <= WALFormat.recordPayloadBytesMax, "WAL: a record payload fits in recordPayloadBytesMax")
+        setInteger(UInt32(payloadLength), at: start)
+        let checksum = recordChecksum(at: start, payloadLength: payloadLength)
+        setInteger(checksum, at: start + 4)
+    }
+
+    /// The checksum of the record starting at `start`: its length field, type and payload.
+    func recordChecksum(at start: Int, payloadLength: Int) -> UInt32 {
+        withUnsafeReadableBytes { bytes in
+            let base = start - readerIndex
+            let lengthBytes = UnsafeRawBufferPointer(rebasing: bytes[base..<(base + 4)])
+            let rest = UnsafeRawBufferPointer(
+                rebasing: bytes[(base + 8)..<(base + WALFormat.recordHeaderByteCount + payloadLength)])
+            return CRC32C.checksum(rest, seed: CRC32C.checksum(lengthBytes))
+        }
+    }
+
+    mutating func writeSegmentHeaderRecord(_ header: SegmentHeader) {
+        writeWALRecord(.segmentHeader, endsBatch: false) { buffer in
+            buffer.writeBytes(WALFormat.segmentMagic)
+            buffer.writeInteger(WALFormat.segmentFormatVersion)
+            buffer.writeMultipleIntegers(header.sequence, header.lastIndex.rawValue, header.lastTerm.rawValue)
+        }
+    }
+
+    mutating func writeHardStateRecord(_ hardState: HardState, endsBatch: Bool) {
+        writeWALRecord(.hardState, endsBatch: endsBatch) { $0.writeHardState(hardState) }
+    }
+
+    mutating func writeSnapshotRecord(_ metadata: SnapshotMetadata, keepsLaterEntries: Bool, endsBatch: Bool) {
+        writeWALRecord(.snapshot, endsBatch: endsBatch) { buffer in
+            buffer.writeInteger(keepsLaterEntries ? SnapshotRecordFlag.keepsLaterEntries : 0)
+            buffer.writeSnapshotMetadata(metadata)
+        }
+    }
+
+    /// Writes `entries` as one or more entries records, each payload at most `payloadBytesMax`;
+    /// the last one ends the batch when `endsBatch`.
+    mutating func writeEntriesRecords(_ entries: [Entry], payloadBytesMax: Int, endsBatch: Bool) {
+        var start = entries.startIndex
+        while start < entries.endIndex {
+            var end = start
+            var payloadBytes = 1 + 4  // version and count
+            while end < entries.endIndex {
+                let entryBytes = RaftCodec.encodedByteCount(of: entries[end])
+                if end > start && payloadBytes + entryBytes > payloadBytesMax { break }
+                precondition(
+                    payloadBytes + entryBytes <= WALFormat.recordPayloadBytesMax,
+                    "WAL: a single entry fits in one record (recordPayloadBytesMax)")
+                payloadBytes += entryBytes
+                end += 1
+            }
+            writeWALRecord(.entries, endsBatch: endsBatch && end == entries.endIndex) {
+                $0.writeRaftEntries(entries[start..<end])
+            }
+            start = end
+        }
+    }
+}
+
+/// The outcome of looking for a record at an offset of a segment's bytes.
+enum RecordParse {
+    case record(WALRecord, next: Int)
+    /// No valid record here: the reason, for the error message.
+    case damaged(String)
+}
+
+enum WALRecordParser {
+    /// Looks for a record at `offset` of `segment` (whose reader index is 0).
+    static func parse(_ segment: ByteBuffer, at offset: Int) -> RecordParse {
+        let remaining = segment.writerIndex - offset
+        guard remaining >= WALFormat.recordHeaderByteCount,
+            let (length, storedChecksum, typeByte) = segment.getMultipleIntegers(
+                at: offset, as: (UInt32, UInt32, UInt8).self)
+        else { return .damaged("partial record header (\(remaining) bytes left)") }
+        let payloadLength = Int(length)
+        guard payloadLength <= WALFormat.recordPayloadBytesMax else {
+            return .damaged("record length \(payloadLength) exceeds the bound \(WALFormat.recordPayloadBytesMax)")
+        }
+        guard payloadLength <= remaining - WALFormat.recordHeaderByteCount else {
+            return .damaged("record of \(payloadLength) bytes runs past the end of the file")
+        }
+        let checksum = segment.recordChecksum(at: offset, payloadLength: payloadLength)
+        guard checksum == storedChecksum else {
+            return .damaged(CodecError.checksumMismatch(expected: storedChecksum, actual: checksum).description)
+        }
+        guard let type = RecordType(rawValue: typeByte & ~WALFormat.batchEndFlag) else {
+            return .damaged("unknown record type \(typeByte)")
+        }
+        let payloadStart = offset + WALFormat.recordHeaderByteCount
+        guard let payload = segment.getSlice(at: payloadStart, length: payloadLength) else {
+            return .damaged("record runs past the end of the file")
+        }
+        let record = WALRecord(
+            type: type, payload: payload, offset: offset, isBatchEnd: typeByte & WALFormat.batchEndFlag != 0)
+        return .record(record, next: payloadStart + payloadLength)
+    }
+
+    /// Whether any valid record starts anywhere in `segment` after `offset`: tells a torn tail
+    /// (nothing valid follows the damage) from corruption (good data follows it).
+    static func hasValidRecord(in segment: ByteBuffer, after offset: Int) -> Bool {
+        var candidate = offset + 1
+        let end = segment.writerIndex
+        while end - candidate >= WALFormat.recordHeaderByteCount {
+            // Cheap filters first: a known type and a length that fits, then the checksum.
+            if let typeByte = segment.getInteger(at: candidate + 8, as: UInt8.self), RecordType(rawValue: typeByte & ~WALFormat.batchEndFlag) != nil,
+                let length = segment.getInteger(at: candidate, as: UInt32.self),
+                Int(length) <= end - candidate - WALFormat.recordHeaderByteCount,
+                case .record = parse(segment, at: candidate)
+            {
+                return true
+            }
+            candidate += 1
+        }
+        return false
+    }
+}

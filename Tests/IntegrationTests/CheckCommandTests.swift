@@ -1,0 +1,33 @@
+import Foundation
+import Testing
+
+extension RealProcessTests {
+    /// Issue 4 through the CLI: a short `wraft check` run passes, and one whose clients read
+    /// stale local state under partitions is caught.
+    @Suite struct CheckCommandTests {
+        @Test func aShortCheckRunWithEveryNemesisPasses() async throws {
+            let outcome = try await CommandRunner.run(
+                ["check", "--nodes", "3", "--duration", "20s", "--nemesis", "kill,pause,partition,drop", "--seed", "3"],
+                timeoutMs: 240_000)
+            #expect(outcome.status == 0, "seed=3\n\(outcome.standardOutput.suffix(3_000))\n\(outcome.standardError.suffix(1_000))")
+            #expect(outcome.standardOutput.contains("PASS"))
+            #expect(outcome.standardOutput.contains("every key linearizable"))
+        }
+
+        @Test func staleLocalReadsUnderPartitionsAreCaught() async throws {
+            let outcome = try await CommandRunner.run(
+                ["check", "--nodes", "3", "--duration", "20s", "--nemesis", "partition", "--consistency", "local",
+                 "--seed", "5", "--keys", "2"],
+                timeoutMs: 240_000)
+            #expect(outcome.status == 1, "seed=5\n\(outcome.standardOutput.suffix(3_000))\n\(outcome.standardError.suffix(1_000))")
+            #expect(outcome.standardOutput.contains("NOT LINEARIZABLE"))
+            #expect(outcome.standardOutput.contains("FAIL"))
+        }
+
+        @Test func replayOfAMissingFileFailsClearly() async throws {
+            let outcome = try await CommandRunner.run(["check", "--replay", "/nonexistent/history.jsonl"])
+            #expect(outcome.status != 0)
+            #expect(outcome.standardError.contains("/nonexistent/history.jsonl"))
+        }
+    }
+}
