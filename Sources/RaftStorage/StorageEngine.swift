@@ -28,6 +28,8 @@ public final class StorageEngine {
     private var segments: [SegmentInfo] = []
     private var activeFile: (any DiskFile)?
     private var failure: StorageError?
+    /// Bytes appended to the WAL by this instance (for the benchmark).
+    private(set) var writtenByteCount = 0
     /// Reused for every batch, so steady-state persisting allocates nothing for framing.
     private var writeBuffer = ByteBufferAllocator().buffer(capacity: 1 << 16)
 
@@ -185,6 +187,7 @@ public final class StorageEngine {
         try file.synchronize()
         metrics.fsyncDuration.record(duration: ContinuousClock.now - start)
         metrics.bytesWritten.increment(by: bytes.readableBytes)
+        writtenByteCount += bytes.readableBytes
         segment.size += bytes.readableBytes
         if let entryIndexMax { segment.entryIndexMax = max(segment.entryIndexMax, entryIndexMax) }
         segments[segments.count - 1] = segment

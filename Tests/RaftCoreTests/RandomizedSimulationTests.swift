@@ -59,6 +59,30 @@ func environmentInteger(_ name: String) -> UInt64? {
         #expect(committed > seedsRun * 10, "the runs did make progress")
     }
 
+    /// Seeds of the `.leaderChurn` profile (Figure 8 pressure); `WRAFT_SIM_CHURN_SEEDS` runs more.
+    static let defaultChurnSeedCount: UInt64 = 150
+
+    @Test func leaderChurnRunsKeepRaftSafeAndLive() {
+        let count = environmentInteger("WRAFT_SIM_CHURN_SEEDS") ?? Self.defaultChurnSeedCount
+        var failures: [RandomizedRunResult] = []
+        var committed: UInt64 = 0
+        for seed in 1...count {
+            CrashReporter.setSeed(seed, slot: 2, label: "leader-churn simulation (RandomizedRun(seed:profile: .leaderChurn))")
+            let result = RandomizedRun(seed: seed, profile: .leaderChurn).run()
+            committed += result.committedIndex.rawValue
+            if !result.isSafe {
+                failures.append(result)
+                if failures.count >= 3 { break }
+            }
+        }
+        CrashReporter.setSeed(nil, slot: 2, label: "")
+        print("leader-churn simulation: \(count) seeds, \(committed) entries committed, \(failures.count) failing")
+        for failure in failures {
+            Issue.record("leader-churn seed=\(failure.seed)\n\(failure.report)")
+        }
+        #expect(committed > count * 10, "the runs did make progress")
+    }
+
     @Test func oneSeedReplaysIdentically() {
         for seed: UInt64 in [7, 99, 12_345] {
             let first = RandomizedRun(seed: seed).run()
