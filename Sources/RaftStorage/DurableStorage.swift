@@ -60,6 +60,12 @@ public actor DurableStorage {
         try engine.loadIdentity()
     }
 
+    /// See `StorageEngine.close()`: unlocks the data dir (do it before opening it again in the
+    /// same process, as a restart test does).
+    public func close() {
+        engine.close()
+    }
+
     /// See `StorageEngine.saveIdentity(_:)`.
     public func saveIdentity(_ identity: NodeIdentity) throws(StorageError) {
         try engine.saveIdentity(identity)

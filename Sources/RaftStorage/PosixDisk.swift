@@ -32,6 +32,22 @@ public final class PosixDisk: Disk, Sendable {
         }
     }
 
+    /// `flock` on a `LOCK` file in the directory: two processes (or two storages in one
+    /// process) never write one data dir at once.
+    public func lockDirectory(atPath path: String) throws(StorageError) -> any DirectoryLock {
+        let lockPath = path + "/LOCK"
+        let descriptor = retryingOnInterrupt { open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
+        guard descriptor >= 0 else { throw .io(operation: "open", path: lockPath, errno: errno) }
+        guard retryingOnInterrupt({ flock(descriptor, LOCK_EX | LOCK_NB) }) == 0 else {
+            let code = errno
+            _ = systemClose(descriptor)
+            guard code == EWOULDBLOCK else { throw .io(operation: "flock", path: lockPath, errno: code) }
+            throw .unusableDirectory(
+                path: path, reason: "it is in use by another node (\(lockPath) is locked); two nodes cannot share a data dir")
+        }
+        return PosixDirectoryLock(descriptor: descriptor)
+    }
+
     public func contentsOfDirectory(atPath path: String) throws(StorageError) -> [String] {
         guard let directory = opendir(path) else { throw .io(operation: "opendir", path: path, errno: errno) }
         defer { closedir(directory) }
@@ -78,6 +94,24 @@ public final class PosixDisk: Disk, Sendable {
         guard retryingOnInterrupt({ fsync(descriptor) }) == 0 else {
             throw .io(operation: "fsync directory", path: path, errno: errno)
         }
+    }
+}
+
+/// An open, `flock`ed LOCK file; closing it releases the lock.
+final class PosixDirectoryLock: DirectoryLock {
+    private var descriptor: Int32
+
+    init(descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
+    deinit {
+        release()
+    }
+
+    func release() {
+        if descriptor >= 0 { _ = systemClose(descriptor) }
+        descriptor = -1
     }
 }
 
