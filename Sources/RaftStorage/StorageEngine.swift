@@ -16,6 +16,16 @@ import RaftCore
 /// functions work at any time until `close()`.
 /// After a failed write or fsync the storage refuses all further work (`StorageError.failed`):
 /// the file's state is unknown, and retrying an fsync can falsely succeed; restart and recover.
+///
+/// ## The data dir
+/// ```
+/// LOCK                          flock'ed while a storage has the dir open
+/// identity                      node id, cluster id, addresses (text, with a checksum)
+/// wal-<sequence, 16 hex>.log    WAL segments (format: `WALFormat`), oldest first
+/// snapshot-<index, 16 hex>.snap snapshot files (format: `SnapshotFile`), newest two kept
+/// ```
+/// Anything else in the dir is left alone. Nothing is ever reset: a file that cannot be read
+/// stops the node with an error that names it.
 public final class StorageEngine {
     /// The data dir.
     public let directory: String
@@ -34,7 +44,9 @@ public final class StorageEngine {
     /// Bytes appended to the WAL by this instance (for the benchmark).
     private(set) var writtenByteCount = 0
     /// Reused for every batch, so steady-state persisting allocates nothing for framing.
-    private var writeBuffer = ByteBufferAllocator().buffer(capacity: 1 << 16)
+    private var writeBuffer = ByteBufferAllocator().buffer(capacity: StorageEngine.writeBufferBytesRetained)
+    /// A write buffer grown past this by a big batch is let go afterwards (not kept for ever).
+    private static let writeBufferBytesRetained = 1 << 20
 
     /// Opens (creating it if needed) the data dir `directory`. Reads nothing yet.
     public init(
@@ -144,6 +156,9 @@ public final class StorageEngine {
         }
         try appendDurably(writeBuffer, entryIndexMax: entries.last?.index)
         log = next
+        if writeBuffer.capacity > Self.writeBufferBytesRetained {
+            writeBuffer = ByteBufferAllocator().buffer(capacity: Self.writeBufferBytesRetained)
+        }
     }
 
     /// Appends `batch` to the active segment (rotating first when it would grow past
