@@ -1,0 +1,127 @@
+import Logging
+
+/// Everything one node process is configured with. Every bound is named here and checked once,
+/// by `validate()`, before anything starts.
+public struct NodeOptions: Sendable, Equatable {
+    /// The interface both listeners bind to, and the host part of the addresses this node
+    /// advertises to its peers.
+    public var host: String
+    /// The host this node announces to its peers and clients; nil: `host` (set it when `host`
+    /// is a wildcard such as `0.0.0.0`).
+    public var advertisedHost: String?
+    /// The HTTP port (clients, operators, dashboard).
+    public var httpPort: Int
+    /// The raft port (peer-to-peer Raft traffic and the cluster-formation control RPC).
+    public var raftPort: Int
+    /// The folder holding the WAL, the snapshots and the node's identity.
+    public var dataDirectory: String
+    /// Whether `/op/...` fault injection is allowed (otherwise `403 faults_disabled`).
+    public var isFaultInjectionEnabled: Bool
+    /// The period of the Raft clock: the core advances one tick per `tickMs`.
+    public var tickMs: Int
+    /// A leader sends heartbeats this often.
+    public var heartbeatMs: Int
+    /// A follower that hears nothing from a leader for `electionTimeoutMs` plus a random part of
+    /// `electionTimeoutJitterMs` starts an election.
+    public var electionTimeoutMs: Int
+    public var electionTimeoutJitterMs: Int
+    /// A snapshot is taken (and the log compacted) every this many applied entries.
+    public var snapshotEntries: Int
+    /// Log entries kept behind a snapshot, so a follower that lags a little catches up from the
+    /// log rather than needing the whole snapshot.
+    public var snapshotRetainedEntries: Int
+    /// The deadline of a client request that names none.
+    public var requestTimeoutMs: Int
+    /// The most client writes waiting for their outcome at once; past it `503 overloaded`.
+    public var pendingWritesMax: Int
+    /// The most linearizable reads waiting at once; past it `503 overloaded`.
+    public var pendingReadsMax: Int
+    /// A learner is promoted to voter once its match index is within this many entries of the
+    /// leader's last index.
+    public var promotionLagEntriesMax: Int
+    /// The bound of one control RPC (cluster formation, forwarding to the leader).
+    public var controlTimeoutMs: Int
+    /// The level of the node's log lines (`trace` ... `critical`).
+    public var logLevel: Logger.Level
+
+    public init(
+        host: String = "127.0.0.1", httpPort: Int = 8081, raftPort: Int = 10002, dataDirectory: String,
+        isFaultInjectionEnabled: Bool = false, tickMs: Int = 10, heartbeatMs: Int = 100,
+        electionTimeoutMs: Int = 300, electionTimeoutJitterMs: Int = 150, snapshotEntries: Int = 10_000,
+        snapshotRetainedEntries: Int = 1_000, requestTimeoutMs: Int = 5_000, pendingWritesMax: Int = 8_192,
+        pendingReadsMax: Int = 8_192, promotionLagEntriesMax: Int = 100, controlTimeoutMs: Int = 3_000,
+        logLevel: Logger.Level = .info
+    ) {
+        self.host = host
+        self.advertisedHost = nil
+        self.httpPort = httpPort
+        self.raftPort = raftPort
+        self.dataDirectory = dataDirectory
+        self.isFaultInjectionEnabled = isFaultInjectionEnabled
+        self.tickMs = tickMs
+        self.heartbeatMs = heartbeatMs
+        self.electionTimeoutMs = electionTimeoutMs
+        self.electionTimeoutJitterMs = electionTimeoutJitterMs
+        self.snapshotEntries = snapshotEntries
+        self.snapshotRetainedEntries = snapshotRetainedEntries
+        self.requestTimeoutMs = requestTimeoutMs
+        self.pendingWritesMax = pendingWritesMax
+        self.pendingReadsMax = pendingReadsMax
+        self.promotionLagEntriesMax = promotionLagEntriesMax
+        self.controlTimeoutMs = controlTimeoutMs
+        self.logLevel = logLevel
+    }
+
+    /// Checks every bound; a node refuses to start on options that fail.
+    public func validate() throws(NodeOptionsError) {
+        guard !host.isEmpty else { throw .invalid("host must not be empty") }
+        guard advertisedHost?.isEmpty != true else { throw .invalid("the advertised host must not be empty") }
+        guard (0...65_535).contains(httpPort) else { throw .invalid("http port \(httpPort) is not in 0...65535") }
+        guard (0...65_535).contains(raftPort) else { throw .invalid("raft port \(raftPort) is not in 0...65535") }
+        guard httpPort == 0 || httpPort != raftPort else {
+            throw .invalid("the http port and the raft port must differ (both \(httpPort))")
+        }
+        guard !dataDirectory.isEmpty else { throw .invalid("data dir must not be empty") }
+        guard (1...1_000).contains(tickMs) else { throw .invalid("tickMs \(tickMs) is not in 1...1000") }
+        guard heartbeatMs >= tickMs else { throw .invalid("heartbeatMs (\(heartbeatMs)) must be >= tickMs (\(tickMs))") }
+        guard electionTimeoutMs > heartbeatMs else {
+            throw .invalid("electionTimeoutMs (\(electionTimeoutMs)) must exceed heartbeatMs (\(heartbeatMs))")
+        }
+        guard electionTimeoutJitterMs >= tickMs else {
+            throw .invalid("electionTimeoutJitterMs (\(electionTimeoutJitterMs)) must be >= tickMs (\(tickMs))")
+        }
+        guard snapshotEntries >= 1 else { throw .invalid("snapshotEntries must be >= 1") }
+        guard snapshotRetainedEntries >= 0 else { throw .invalid("snapshotRetainedEntries must be >= 0") }
+        guard requestTimeoutMs >= 1 else { throw .invalid("requestTimeoutMs must be >= 1") }
+        guard pendingWritesMax >= 1 else { throw .invalid("pendingWritesMax must be >= 1") }
+        guard pendingReadsMax >= 1 else { throw .invalid("pendingReadsMax must be >= 1") }
+        guard promotionLagEntriesMax >= 0 else { throw .invalid("promotionLagEntriesMax must be >= 0") }
+        guard controlTimeoutMs >= 1 else { throw .invalid("controlTimeoutMs must be >= 1") }
+    }
+
+    /// The host part of the addresses this node announces.
+    public var announcedHost: String { advertisedHost ?? host }
+    /// The address peers reach this node's raft port at.
+    public var raftAddress: String { "\(announcedHost):\(raftPort)" }
+    /// The address clients reach this node's HTTP port at.
+    public var httpAddress: String { "\(announcedHost):\(httpPort)" }
+
+    /// Ticks are whole: the timeouts above rounded up to a number of ticks.
+    var heartbeatTicks: Int { Self.ticks(heartbeatMs, tickMs: tickMs) }
+    var electionTimeoutTicks: Int { Self.ticks(electionTimeoutMs, tickMs: tickMs) }
+    var electionTimeoutJitterTicks: Int { Self.ticks(electionTimeoutJitterMs, tickMs: tickMs) }
+
+    private static func ticks(_ milliseconds: Int, tickMs: Int) -> Int {
+        (milliseconds + tickMs - 1) / tickMs
+    }
+}
+
+/// Options that `NodeOptions.validate()` refused.
+public enum NodeOptionsError: Error, Equatable, CustomStringConvertible {
+    case invalid(String)
+    public var description: String {
+        switch self {
+        case .invalid(let why): return "invalid node options: \(why)"
+        }
+    }
+}

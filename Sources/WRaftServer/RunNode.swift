@@ -1,0 +1,101 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import RaftCore
+import RaftStorage
+import RaftTransport
+
+/// Runs one WRaft node until SIGTERM or SIGINT (then shuts down cleanly): opens the data dir
+/// (recovering a node that already belongs to a cluster), starts the raft port, the runtime and
+/// the HTTP server. Throws, with a message fit for the operator, when the node cannot start
+/// (bad options, an unreadable or foreign data dir, a port in use) or when its storage fails.
+/// The `wraft serve` command calls this; it bootstraps logging and metrics before.
+public func runNode(options: NodeOptions, logger: Logger, metricsText: @escaping @Sendable () -> String) async throws {
+    do {
+        try options.validate()
+    } catch {
+        throw NodeStartupError(error.description)
+    }
+    var logger = logger
+    logger.logLevel = options.logLevel
+    // Storage blocks on fsync: it gets a thread of its own, never the cooperative pool's.
+    let storageThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    do {
+        try await runNode(options: options, logger: logger, metricsText: metricsText, storageLoop: storageThread.next())
+    } catch {
+        try? await storageThread.shutdownGracefully()
+        throw error
+    }
+    try? await storageThread.shutdownGracefully()
+}
+
+private func runNode(
+    options: NodeOptions, logger: Logger, metricsText: @escaping @Sendable () -> String, storageLoop: any EventLoop
+) async throws {
+    let storage: DurableStorageAdapter
+    do {
+        // `--data-dir a/b/c` works like `mkdir -p` (the store makes the last level itself).
+        try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true)
+    } catch {
+        throw NodeStartupError("cannot create the data dir \(options.dataDirectory): \(error.localizedDescription)")
+    }
+    do {
+        storage = DurableStorageAdapter(
+            storage: try DurableStorage(directory: options.dataDirectory, eventLoop: storageLoop, logger: logger))
+    } catch {
+        throw NodeStartupError("cannot open the data dir \(options.dataDirectory): \(error)")
+    }
+    let identity = try await NodeRuntime.loadOrCreateIdentity(storage: storage, logger: logger)
+    let peers: PeerTransport
+    let raftPort: Int
+    do {
+        peers = try PeerTransport(
+            localID: identity.nodeID, options: TransportOptions(), group: MultiThreadedEventLoopGroup.singleton,
+            logger: logger)
+        raftPort = try await peers.start(host: options.host, port: options.raftPort)
+    } catch {
+        throw NodeStartupError("cannot listen on the raft port \(options.host):\(options.raftPort): \(error)")
+    }
+    let transport = PeerTransportAdapter(transport: peers, logger: logger)
+    let selfAddress = MemberAddress(
+        raftAddress: "\(options.announcedHost):\(raftPort)", httpAddress: "\(options.announcedHost):\(options.httpPort)")
+    let (failures, failure) = AsyncStream.makeStream(of: String.self)
+    let runtime: NodeRuntime
+    do {
+        runtime = try await NodeRuntime.open(
+            identity: identity, options: options, storage: storage, transport: transport, selfAddress: selfAddress,
+            logger: logger, onFatalError: { reason in failure.yield(reason) })
+    } catch {
+        await transport.shutdown()
+        throw error
+    }
+    var httpOptions = HTTPOptions()
+    httpOptions.defaultTimeoutMs = options.requestTimeoutMs
+    let application = makeHTTPApplication(
+        service: runtime, host: options.host, port: options.httpPort, options: httpOptions, metricsText: metricsText,
+        logger: logger)
+    logger.notice(
+        "node \(identity.nodeID) serving: http \(selfAddress.httpAddress), raft \(selfAddress.raftAddress), data \(options.dataDirectory)"
+    )
+    do {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await application.runService() }
+            group.addTask {
+                for await reason in failures { throw NodeStartupError("storage failure: \(reason)") }
+            }
+            // The first to finish (a signal's clean shutdown, or a storage failure) ends the node.
+            _ = try await group.next()
+            group.cancelAll()
+        }
+    } catch {
+        await runtime.stop()
+        await transport.shutdown()
+        throw error
+    }
+    failure.finish()
+    await runtime.stop()
+    await transport.shutdown()
+    logger.notice("node \(identity.nodeID) stopped cleanly")
+}

@@ -1,0 +1,163 @@
+import RaftCore
+
+/// Where one member listens: its raft port (peers) and its HTTP port (clients).
+struct MemberAddress: Sendable, Equatable, Hashable, Codable {
+    var raftAddress: String
+    var httpAddress: String
+}
+
+/// The addresses of the cluster's members, by id. WRaft stores it as the context of every
+/// membership entry, so every node learns every member's addresses from the log itself.
+///
+/// Invariant: no id is 0.
+struct AddressBook: Sendable, Equatable {
+    private(set) var addresses: [NodeID: MemberAddress]
+
+    init(_ addresses: [NodeID: MemberAddress] = [:]) {
+        precondition(!addresses.keys.contains(NodeID(0)), "AddressBook: no member id is 0")
+        self.addresses = addresses
+    }
+
+    var ids: [NodeID] { addresses.keys.sorted() }
+    var count: Int { addresses.count }
+    subscript(id: NodeID) -> MemberAddress? { addresses[id] }
+
+    mutating func set(_ id: NodeID, _ address: MemberAddress) {
+        precondition(id.rawValue != 0, "AddressBook: no member id is 0")
+        addresses[id] = address
+    }
+
+    mutating func remove(_ id: NodeID) {
+        addresses[id] = nil
+    }
+
+    /// Adds the members of `other` this book does not know, and takes `other`'s addresses for
+    /// those it does (a member that restarted on new ports announces itself). Returns whether
+    /// anything changed.
+    @discardableResult
+    mutating func merge(_ other: AddressBook) -> Bool {
+        var isChanged = false
+        for (id, address) in other.addresses where addresses[id] != address {
+            addresses[id] = address
+            isChanged = true
+        }
+        return isChanged
+    }
+
+    /// The book restricted to `members` (members without a known address are left out).
+    func restricted(to members: Set<NodeID>) -> AddressBook {
+        AddressBook(addresses.filter { members.contains($0.key) })
+    }
+
+    /// The id of the member listening on `raftAddress`, if any.
+    func member(atRaftAddress raftAddress: String) -> NodeID? {
+        addresses.first { $0.value.raftAddress == raftAddress }?.key
+    }
+}
+
+// MARK: - Binary encoding (the context of membership entries)
+
+/// Why a membership context could not be decoded.
+enum AddressBookDecodingError: Error, Equatable {
+    case truncated
+    case unknownVersion(UInt8)
+    case invalid(String)
+}
+
+extension AddressBook {
+    private static let formatVersion: UInt8 = 1
+    /// Bounds what decoding accepts: a member count and an address length (input is untrusted).
+    static let membersMax = 1_024
+    static let addressBytesMax = 1_024
+
+    /// Deterministic bytes (members sorted by id): every founder must compute the identical
+    /// bootstrap entry from the same book.
+    func encoded() -> [UInt8] {
+        var bytes: [UInt8] = [Self.formatVersion]
+        appendInteger(UInt32(addresses.count), to: &bytes)
+        for id in ids {
+            guard let address = addresses[id] else { continue }
+            appendInteger(id.rawValue, to: &bytes)
+            appendString(address.raftAddress, to: &bytes)
+            appendString(address.httpAddress, to: &bytes)
+        }
+        return bytes
+    }
+
+    init(decoding bytes: [UInt8]) throws(AddressBookDecodingError) {
+        // An empty context (a membership change made by something other than WRaft) carries no
+        // addresses.
+        guard !bytes.isEmpty else {
+            self.init()
+            return
+        }
+        var reader = ByteReader(bytes: bytes)
+        let version = try reader.readByte()
+        guard version == Self.formatVersion else { throw .unknownVersion(version) }
+        let count = Int(try reader.readUInt32())
+        guard count <= Self.membersMax else { throw .invalid("\(count) members exceed \(Self.membersMax)") }
+        var addresses: [NodeID: MemberAddress] = [:]
+        for _ in 0..<count {
+            let id = NodeID(try reader.readUInt64())
+            guard id.rawValue != 0 else { throw .invalid("member id 0") }
+            let raftAddress = try reader.readString(bytesMax: Self.addressBytesMax)
+            let httpAddress = try reader.readString(bytesMax: Self.addressBytesMax)
+            addresses[id] = MemberAddress(raftAddress: raftAddress, httpAddress: httpAddress)
+        }
+        guard reader.isAtEnd else { throw .invalid("trailing bytes") }
+        self.init(addresses)
+    }
+}
+
+private func appendInteger<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
+    withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+}
+
+private func appendString(_ string: String, to bytes: inout [UInt8]) {
+    let utf8 = Array(string.utf8)
+    appendInteger(UInt32(utf8.count), to: &bytes)
+    bytes.append(contentsOf: utf8)
+}
+
+/// Reads little-endian integers and length-prefixed strings from untrusted bytes.
+private struct ByteReader {
+    let bytes: [UInt8]
+    var offset = 0
+
+    var isAtEnd: Bool { offset == bytes.count }
+
+    mutating func readByte() throws(AddressBookDecodingError) -> UInt8 {
+        guard offset < bytes.count else { throw .truncated }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    mutating func readUInt32() throws(AddressBookDecodingError) -> UInt32 {
+        UInt32(truncatingIfNeeded: try readLittleEndian(byteCount: 4))
+    }
+
+    mutating func readUInt64() throws(AddressBookDecodingError) -> UInt64 {
+        try readLittleEndian(byteCount: 8)
+    }
+
+    mutating func readString(bytesMax: Int) throws(AddressBookDecodingError) -> String {
+        let length = Int(try readUInt32())
+        guard length <= bytesMax else { throw .invalid("a string of \(length) bytes exceeds \(bytesMax)") }
+        guard bytes.count - offset >= length else { throw .truncated }
+        defer { offset += length }
+        guard let string = String(validating: bytes[offset..<offset + length], as: UTF8.self) else {
+            throw .invalid("an address is not UTF-8")
+        }
+        return string
+    }
+
+    private mutating func readLittleEndian(byteCount: Int) throws(AddressBookDecodingError) -> UInt64 {
+        guard bytes.count - offset >= byteCount else { throw .truncated }
+        var value: UInt64 = 0
+        for position in 0..<byteCount {
+            value |= UInt64(bytes[offset + position]) << (8 * position)
+        }
+        offset += byteCount
+        return value
+    }
+}

@@ -1,0 +1,293 @@
+import KVStore
+import RaftCore
+
+// Client writes and linearizable reads: proposals batched per Ready turn, answers matched by
+// request id when applied, retries on leader change, deadlines.
+extension NodeRuntime {
+    /// How long a proposal or read request may go unanswered before it is handed to the core
+    /// again (a forwarded proposal can be lost with a message; the session makes a retry safe).
+    var retryInterval: Duration { .milliseconds(max(1_000, 3 * options.electionTimeoutMs)) }
+    var readRetryInterval: Duration { .milliseconds(max(200, options.electionTimeoutMs)) }
+    static let retryAfterMs = 500
+
+    func notRunningError() -> NodeError {
+        switch lifecycle {
+        case .initial, .starting:
+            return .wrongState(code: "not_running", message: "the node is \(lifecycle.rawValue): /connect and /start it first")
+        case .running, .stopped:
+            return .noLeader(retryAfterMs: Self.retryAfterMs)
+        }
+    }
+
+    // MARK: Writes
+
+    func write(_ request: WriteRequest, deadline: ContinuousClock.Instant) async throws(NodeError) -> WriteOutcome {
+        try Self.validate(key: request.key)
+        if case .put(let value) = request.operation, value.count > KVCommand.valueBytesMax {
+            throw .valueTooLarge(bytes: value.count, limit: KVCommand.valueBytesMax)
+        }
+        guard lifecycle == .running, core != nil else { throw notRunningError() }
+        guard !writes.isFull else { throw .overloaded(retryAfterMs: Self.retryAfterMs) }
+        let sequence = nextWriteSequence
+        nextWriteSequence += 1
+        let command = KVCommand(id: requestID(forWrite: sequence), operation: Self.operation(of: request)).encoded()
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<WriteOutcome, NodeError>, Never>) in
+            writes.insert(
+                PendingWrite(command: command, key: request.key, deadline: deadline, continuation: continuation),
+                at: sequence)
+            enqueueProposal(sequence: sequence, command: command)
+            kick()
+        }
+        return try result.get()
+    }
+
+    static func validate(key: String) throws(NodeError) {
+        let bytes = key.utf8.count
+        guard bytes >= 1 else { throw .badRequest(code: "bad_key", message: "the key is empty") }
+        guard bytes <= KVCommand.keyBytesMax else {
+            throw .badRequest(code: "bad_key", message: "the key has \(bytes) bytes; at most \(KVCommand.keyBytesMax)")
+        }
+    }
+
+    static func operation(of request: WriteRequest) -> KVOperation {
+        let key = Array(request.key.utf8)
+        let condition: KVCondition
+        switch request.condition {
+        case .none: condition = .none
+        case .valueEquals(let value): condition = .valueEquals(value)
+        case .indexEquals(let index): condition = .indexEquals(index)
+        }
+        switch request.operation {
+        case .put(let value): return .put(key: key, value: value, condition: condition)
+        case .delete: return .delete(key: key, condition: condition)
+        }
+    }
+
+    /// Request ids: the write's sequence spread over `requestLanes` client ids of this
+    /// incarnation, each with its own contiguous sequence.
+    func requestID(forWrite sequence: UInt64) -> ClientRequestID {
+        let lane = sequence % Self.requestLanes
+        return ClientRequestID(client: incarnation | lane, sequence: sequence / Self.requestLanes + 1)
+    }
+
+    /// The write sequence an applied request id stands for, if this incarnation made it.
+    func writeSequence(of id: ClientRequestID) -> UInt64? {
+        guard id.client & ~(Self.requestLanes - 1) == incarnation, id.sequence >= 1 else { return nil }
+        return (id.sequence - 1) * Self.requestLanes + (id.client & (Self.requestLanes - 1))
+    }
+
+    func enqueueProposal(sequence: UInt64, command: [UInt8]) {
+        queuedProposals.append((sequence, command))
+        writes[sequence]?.lastProposedAt = .now
+    }
+
+    /// Hands every queued command to the core in one batch.
+    func flushProposals() {
+        guard !queuedProposals.isEmpty, core != nil else { return }
+        let batch = queuedProposals.filter { writes[$0.sequence] != nil }
+        queuedProposals.removeAll(keepingCapacity: true)
+        guard !batch.isEmpty else { return }
+        do {
+            try core?.propose(commands: batch.map(\.command))
+            metrics.proposals.increment(by: batch.count)
+            let leader = core?.currentLeader
+            for item in batch {
+                writes[item.sequence]?.wasHandedToLeader = true
+                writes[item.sequence]?.proposedUnderLeader = leader
+            }
+        } catch {
+            metrics.proposalsRefused.increment(by: batch.count)
+            refuseProposals(batch.map(\.sequence), because: error)
+        }
+    }
+
+    private func refuseProposals(_ sequences: [UInt64], because error: ProposalError) {
+        switch error {
+        case .overloaded:
+            for sequence in sequences {
+                writes.remove(sequence)?.continuation.resume(returning: .failure(.overloaded(retryAfterMs: Self.retryAfterMs)))
+            }
+        case .noLeader, .transferInProgress, .notLeader, .notMember, .membershipChangePending,
+            .invalidMembershipChange, .unknownMember:
+            // Wait for a leader: housekeeping or the next leader change hands them over again.
+            for sequence in sequences { writes[sequence]?.lastProposedAt = nil }
+        }
+    }
+
+    /// Answers the write a request id belongs to, if it is waiting here.
+    func completeWrite(id: ClientRequestID, result: KVResult) {
+        guard let sequence = writeSequence(of: id), let pending = writes.remove(sequence) else { return }
+        pending.continuation.resume(returning: Self.outcome(of: result, key: pending.key))
+    }
+
+    static func outcome(of result: KVResult, key: String) -> Result<WriteOutcome, NodeError> {
+        switch result {
+        case .put(let index, let term):
+            return .success(WriteOutcome(key: key, index: index.rawValue, term: term.rawValue, deleted: nil))
+        case .deleted(let index, let term, let existed):
+            return .success(WriteOutcome(key: key, index: index.rawValue, term: term.rawValue, deleted: existed))
+        case .compareFailed(let currentIndex):
+            let state = currentIndex.map { "the key was last modified at index \($0)" } ?? "the key does not exist"
+            return .failure(.compareFailed(message: "the condition does not hold: \(state)"))
+        case .sessionExpired:
+            return .failure(.unknownOutcome(message: "the write was retried too late to know whether it applied"))
+        case .undecodable(let error):
+            return .failure(.internalError(message: "the command could not be decoded: \(error)"))
+        }
+    }
+
+    // MARK: Reads
+
+    func read(key: String, consistency: ReadConsistency, deadline: ContinuousClock.Instant) async throws(NodeError)
+        -> ReadOutcome?
+    {
+        try Self.validate(key: key)
+        try await waitUntilReadable(consistency: consistency, deadline: deadline)
+        guard let found = store.get(Array(key.utf8)) else { return nil }
+        return ReadOutcome(value: found.value, index: found.index.rawValue, term: found.term.rawValue)
+    }
+
+    func list(prefix: String, limit: Int, consistency: ReadConsistency, deadline: ContinuousClock.Instant)
+        async throws(NodeError) -> ListOutcome
+    {
+        guard limit >= 0 else { throw .badRequest(code: "bad_request", message: "limit must be >= 0") }
+        try await waitUntilReadable(consistency: consistency, deadline: deadline)
+        let found = store.list(prefix: Array(prefix.utf8), limit: limit)
+        let items = found.items.map { item in
+            ListOutcome.Item(key: String(decoding: item.key, as: UTF8.self), value: item.value, index: item.index.rawValue)
+        }
+        return ListOutcome(items: items, hasMore: found.hasMore)
+    }
+
+    /// Local reads go at once (even with no leader, even before `/start`); linearizable reads
+    /// wait for a ReadIndex confirmed by the leader and for this node to have applied it.
+    private func waitUntilReadable(consistency: ReadConsistency, deadline: ContinuousClock.Instant)
+        async throws(NodeError)
+    {
+        switch consistency {
+        case .local:
+            guard lifecycle != .stopped else { throw notRunningError() }
+        case .linearizable:
+            try await readBarrier(deadline: deadline)
+        }
+    }
+
+    private func readBarrier(deadline: ContinuousClock.Instant) async throws(NodeError) {
+        guard lifecycle == .running, core != nil else { throw notRunningError() }
+        guard !reads.isFull else { throw .overloaded(retryAfterMs: Self.retryAfterMs) }
+        let sequence = nextReadSequence
+        nextReadSequence += 1
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<LogIndex, NodeError>, Never>) in
+            reads.insert(
+                PendingRead(deadline: deadline, continuation: continuation, attemptID: ReadRequestID(0)), at: sequence)
+            requestReadIndex(for: sequence)
+            kick()
+        }
+        _ = try result.get()
+    }
+
+    /// Asks the core for a read index under a fresh attempt id.
+    func requestReadIndex(for sequence: UInt64) {
+        guard var read = reads[sequence] else { return }
+        readAttempts[read.attemptID] = nil
+        let attempt = ReadRequestID(nextReadAttempt)
+        nextReadAttempt += 1
+        read.attemptID = attempt
+        read.readIndex = nil
+        do {
+            try core?.requestRead(attempt)
+            readAttempts[attempt] = sequence
+            read.lastRequestedAt = .now
+            read.requestedUnderLeader = core?.currentLeader
+        } catch {
+            read.lastRequestedAt = nil
+        }
+        reads[sequence] = read
+    }
+
+    /// The leader confirmed a read index.
+    func noteReadIndex(_ readState: ReadState) {
+        guard let sequence = readAttempts.removeValue(forKey: readState.id), reads[sequence] != nil else { return }
+        reads[sequence]?.readIndex = readState.index
+        readsAwaitingApply.append(sequence)
+    }
+
+    /// Answers the reads whose index the state machine has reached.
+    func serveReadsUpToApplied() {
+        guard !readsAwaitingApply.isEmpty else { return }
+        let applied = store.appliedIndex
+        var stillWaiting: [UInt64] = []
+        for sequence in readsAwaitingApply {
+            guard let read = reads[sequence], let index = read.readIndex else { continue }
+            if index <= applied {
+                reads.remove(sequence)
+                read.continuation.resume(returning: .success(index))
+            } else {
+                stillWaiting.append(sequence)
+            }
+        }
+        readsAwaitingApply = stillWaiting
+    }
+
+    // MARK: Retries and deadlines
+
+    /// A new leader is known: hand it what the old one may have lost.
+    func retryRequestsAfterLeaderChange() {
+        let leader = core?.currentLeader
+        for sequence in writes.keys.sorted() {
+            guard let write = writes[sequence], write.proposedUnderLeader != leader || write.lastProposedAt == nil else {
+                continue
+            }
+            enqueueProposal(sequence: sequence, command: write.command)
+        }
+        for sequence in reads.keys.sorted() where reads[sequence]?.readIndex == nil {
+            if reads[sequence]?.requestedUnderLeader != leader { requestReadIndex(for: sequence) }
+        }
+    }
+
+    func performHousekeeping() {
+        let now = ContinuousClock.now
+        expireRequests(now: now)
+        retryStalledRequests(now: now)
+        expireMembershipWaiters(now: now)
+        promoteCaughtUpLearner()
+        metrics.pendingWrites.record(writes.count)
+        metrics.pendingReads.record(reads.count)
+    }
+
+    private func expireRequests(now: ContinuousClock.Instant) {
+        for write in writes.removeAll(where: { $0.deadline <= now }) {
+            metrics.writesTimedOut.increment()
+            let error: NodeError =
+                write.wasHandedToLeader
+                ? .unknownOutcome(message: "no answer within the deadline: the write may or may not have been applied")
+                : .noLeader(retryAfterMs: Self.retryAfterMs)
+            write.continuation.resume(returning: .failure(error))
+        }
+        for read in reads.removeAll(where: { $0.deadline <= now }) {
+            metrics.readsTimedOut.increment()
+            readAttempts[read.attemptID] = nil
+            read.continuation.resume(returning: .failure(.noLeader(retryAfterMs: Self.retryAfterMs)))
+        }
+    }
+
+    private func retryStalledRequests(now: ContinuousClock.Instant) {
+        guard core?.currentLeader != nil else { return }
+        let retryBefore = now - retryInterval
+        var stalled: [UInt64] = []
+        for sequence in writes.keys {
+            guard let write = writes[sequence] else { continue }
+            if let proposedAt = write.lastProposedAt, proposedAt > retryBefore { continue }
+            stalled.append(sequence)
+        }
+        for sequence in stalled.sorted() {
+            if let write = writes[sequence] { enqueueProposal(sequence: sequence, command: write.command) }
+        }
+        let readRetryBefore = now - readRetryInterval
+        for sequence in reads.keys.sorted() {
+            guard let read = reads[sequence], read.readIndex == nil else { continue }
+            if let requestedAt = read.lastRequestedAt, requestedAt > readRetryBefore { continue }
+            requestReadIndex(for: sequence)
+        }
+    }
+}

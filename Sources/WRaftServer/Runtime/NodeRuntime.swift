@@ -1,0 +1,334 @@
+import KVStore
+import Logging
+import RaftCore
+
+/// The node: the one owner of the Raft core, the key-value state machine and the address book.
+///
+/// Everything that touches Raft state runs on this actor. Blocking work never does: the durable
+/// store runs on its own thread (`await storage.persist`), the transport on NIO's event loops.
+/// While one `Ready` is being persisted the actor keeps stepping messages, ticks and proposals
+/// into the core; they land in the next `Ready` and share its fsync (group commit).
+actor NodeRuntime {
+    /// Where the node is in its life (API.md "Node lifecycle").
+    enum Lifecycle: String, Sendable {
+        /// Standalone: knows only the members it was connected to; serves no data.
+        case initial
+        /// Between `initial` and `running`: persisting the bootstrap state or joining.
+        case starting
+        /// A member of its cluster.
+        case running
+        /// Shut down, or stopped by a storage failure: answers nothing.
+        case stopped
+    }
+
+    /// A snapshot received from the leader, held until the core's `Ready` names it.
+    struct ReceivedSnapshot {
+        let metadata: SnapshotMetadata
+        let data: [UInt8]
+        let store: KVStore
+    }
+
+    /// The role, term and leader last seen, to log and count their changes.
+    struct Observed: Equatable {
+        var role: Role?
+        var term: Term
+        var leader: NodeID?
+    }
+
+    // MARK: Fixed at creation
+
+    let options: NodeOptions
+    let storage: any NodeStorage
+    let transport: any NodeTransport
+    let localID: NodeID
+    let selfAddress: MemberAddress
+    let metrics = RuntimeMetrics()
+    /// This process's request-id space: the high bits of every client id this incarnation uses.
+    let incarnation: UInt64
+    /// Called once if the node must stop because its storage failed (the process exits).
+    let onFatalError: @Sendable (String) -> Void
+    var logger: Logger
+
+    // MARK: Lifecycle and cluster
+
+    var lifecycle: Lifecycle
+    var clusterID: UInt64?
+    /// Addresses of every member this node knows (itself included).
+    var book: AddressBook
+    /// The founding members and cluster id, kept by the node that ran `/start` so that a repeated
+    /// `/start` can reach founders that missed the first one.
+    var bootstrapPlan: (clusterID: UInt64, book: AddressBook)?
+
+    // MARK: Raft and the state machine (running only)
+
+    var core: RaftNode?
+    var store = KVStore()
+    var observed = Observed(role: nil, term: .zero, leader: nil)
+
+    // MARK: The Ready loop
+
+    var isDriving = false
+    /// Encoded commands accepted from clients, proposed together at the top of the next loop turn.
+    var queuedProposals: [(sequence: UInt64, command: [UInt8])] = []
+    /// The highest term known durable (messages of that term may go out before a persist).
+    var durableTerm: Term = .zero
+    /// The hard state last made durable, and a newer one that differs only by its commit index
+    /// and waits to be written with the next entries.
+    var persistedHardState = HardState.initial
+    var deferredHardState: HardState?
+    /// Snapshots received with `installSnapshot` messages, by index (at most a few).
+    var receivedSnapshots: [LogIndex: ReceivedSnapshot] = [:]
+    /// Peers a snapshot is being streamed to.
+    var snapshotsInFlight: Set<NodeID> = []
+    var isSnapshotInProgress = false
+    var lastSnapshotIndex: LogIndex = .zero
+
+    // MARK: Client requests
+
+    var nextWriteSequence: UInt64 = 1
+    var writes: PendingTable<PendingWrite>
+    var nextReadSequence: UInt64 = 1
+    var nextReadAttempt: UInt64 = 1
+    var reads: PendingTable<PendingRead>
+    /// The current attempt id of each pending read, to find the read a `ReadState` answers.
+    var readAttempts: [ReadRequestID: UInt64] = [:]
+    /// Reads whose index is known, waiting for the state machine to reach it.
+    var readsAwaitingApply: [UInt64] = []
+    /// The configuration of the last membership entry applied (what membership waiters check).
+    var appliedMembership = Membership.empty
+    /// The index of that entry (or of the snapshot that carried it).
+    var appliedMembershipIndex = LogIndex.zero
+    var membershipWaiters: [UInt64: MembershipWaiter] = [:]
+    var nextWaiterID: UInt64 = 1
+
+    // MARK: Faults, time, peers
+
+    var faults: FaultState
+    var tickCount: UInt64 = 0
+    /// When a message from each peer last arrived (for `/state`'s `lastContactMs`).
+    var lastContact: [NodeID: ContinuousClock.Instant] = [:]
+    var backgroundTasks: [Task<Void, Never>] = []
+
+    /// Client ids are `incarnation | lane`: spreading one process's requests over lanes keeps each
+    /// client session's window of remembered results (KVStore) covering the retries in flight.
+    static let requestLanes: UInt64 = 64
+
+    init(
+        options: NodeOptions, storage: any NodeStorage, transport: any NodeTransport, localID: NodeID,
+        selfAddress: MemberAddress, logger: Logger, onFatalError: @escaping @Sendable (String) -> Void
+    ) {
+        precondition(localID.rawValue != 0, "NodeRuntime: node ids are never 0")
+        self.options = options
+        self.storage = storage
+        self.transport = transport
+        self.localID = localID
+        self.selfAddress = selfAddress
+        self.onFatalError = onFatalError
+        var generator = SystemRandomNumberGenerator()
+        self.incarnation = generator.next() & ~(Self.requestLanes - 1)
+        self.faults = FaultState(seed: generator.next())
+        self.writes = PendingTable(countMax: options.pendingWritesMax)
+        self.reads = PendingTable(countMax: options.pendingReadsMax)
+        self.lifecycle = .initial
+        self.book = AddressBook([localID: selfAddress])
+        var logger = logger
+        logger[metadataKey: "raft.node_id"] = "\(localID)"
+        self.logger = logger
+    }
+
+    // MARK: Background loops
+
+    /// Starts the clock and the intake of peer messages and control requests.
+    func startBackgroundWork() {
+        let transport = self.transport
+        let receiver = Task { [weak self] in
+            await transport.forEachIncoming { [weak self] item in
+                await self?.receive(item)
+            }
+        }
+        let tickMs = options.tickMs
+        let ticker = Task { [weak self] in
+            let clock = ContinuousClock()
+            var next = clock.now
+            while !Task.isCancelled {
+                next = next.advanced(by: .milliseconds(tickMs))
+                // After a stall (a paused process, a slow machine) do not fire a burst of ticks.
+                if next < clock.now { next = clock.now }
+                do {
+                    try await clock.sleep(until: next, tolerance: nil)
+                } catch {
+                    return
+                }
+                guard let self else { return }
+                await self.tick()
+            }
+        }
+        backgroundTasks = [receiver, ticker]
+        transport.setControlHandler { [weak self] request in
+            guard let self else { return ControlCoding.encode(ControlResponse.failure(ControlFailure(code: "stopped", message: "node stopped"))) }
+            return await self.handleControl(request)
+        }
+    }
+
+    /// Stops the loops and answers every waiting request; the transport and storage are closed
+    /// by their owner.
+    func stop() {
+        guard lifecycle != .stopped else { return }
+        lifecycle = .stopped
+        for task in backgroundTasks { task.cancel() }
+        backgroundTasks = []
+        failAllRequests(with: .internalError(message: "the node is shutting down"))
+        logger.info("node stopped")
+    }
+
+    /// The storage failed: nothing Raft promises can be kept from here on. Stop taking part and
+    /// let the process owner exit (a restart recovers from what is durable).
+    func failFatally(_ reason: String) {
+        guard lifecycle != .stopped else { return }
+        logger.critical("storage failure, the node stops: \(reason)")
+        stop()
+        onFatalError(reason)
+    }
+
+    func failAllRequests(with error: NodeError) {
+        for request in writes.removeAll(where: { _ in true }) { request.continuation.resume(returning: .failure(error)) }
+        for request in reads.removeAll(where: { _ in true }) { request.continuation.resume(returning: .failure(error)) }
+        readAttempts = [:]
+        readsAwaitingApply = []
+        queuedProposals = []
+        for waiter in membershipWaiters.values { waiter.continuation.resume(returning: .failure(error)) }
+        membershipWaiters = [:]
+    }
+
+    // MARK: Events
+
+    /// One tick of the node's clock.
+    func tick() {
+        guard lifecycle == .running, core != nil else { return }
+        tickCount &+= 1
+        // A paused node's Raft clock stands still; its requests still time out.
+        if !faults.isPaused {
+            core?.tick()
+            observeStatus()
+        }
+        // Housekeeping every 5 ticks (50 ms by default) bounds the cost of scanning requests.
+        if tickCount % 5 == 0 { performHousekeeping() }
+        kick()
+    }
+
+    /// A message (or a snapshot) from a peer.
+    func receive(_ item: IncomingRaft) {
+        guard lifecycle == .running, core != nil else { return }
+        let message: Message
+        switch item {
+        case .message(let received):
+            message = received
+        case .snapshot(let received, let data):
+            guard acceptSnapshot(received, data: data) else { return }
+            message = received
+        }
+        guard message.to == localID else { return }
+        guard !faults.dropsIncoming(from: message.from) else {
+            metrics.incomingDropped.increment()
+            return
+        }
+        lastContact[message.from] = .now
+        core?.step(message)
+        kick()
+    }
+
+    /// Validates a snapshot's bytes before its message reaches the core; keeps them until the
+    /// core's `Ready` names that snapshot.
+    private func acceptSnapshot(_ message: Message, data: [UInt8]) -> Bool {
+        guard case .installSnapshot(let metadata) = message.payload else { return false }
+        do {
+            let restored = try KVStore(snapshot: data)
+            guard restored.appliedIndex == metadata.index else {
+                logger.warning(
+                    "snapshot refused: its state is at \(restored.appliedIndex), the message names \(metadata.index)")
+                return false
+            }
+            // Keep only the newest few: the core installs at most the latest it accepted.
+            if receivedSnapshots.count >= 2, let oldest = receivedSnapshots.keys.min() {
+                receivedSnapshots[oldest] = nil
+            }
+            receivedSnapshots[metadata.index] = ReceivedSnapshot(metadata: metadata, data: data, store: restored)
+            return true
+        } catch {
+            logger.warning("snapshot from \(message.from) refused: \(error)")
+            return false
+        }
+    }
+
+    /// Notices role, term and leader changes: logs them, counts them, and retries the requests
+    /// a leader change may have lost.
+    @discardableResult
+    func observeStatus() -> Status? {
+        guard let core else { return nil }
+        let status = core.status
+        let now = Observed(role: status.role, term: status.term, leader: status.leader)
+        guard now != observed else { return status }
+        let before = observed
+        observed = now
+        if now.term != before.term {
+            logger[metadataKey: "raft.term"] = "\(now.term)"
+            metrics.term.record(Int(truncatingIfNeeded: now.term.rawValue))
+        }
+        if now.role != before.role {
+            metrics.role.record(RuntimeMetrics.roleValue(now.role))
+            metrics.isLeader.record(now.role == .leader ? 1 : 0)
+            logRoleChange(from: before.role, to: now.role, term: now.term)
+        }
+        if now.leader != before.leader {
+            metrics.leaderChanges.increment()
+            if let leader = now.leader {
+                logger.info("leader is \(leader) in term \(now.term)")
+            } else {
+                logger.info("no leader in term \(now.term)")
+            }
+            if now.leader != nil { retryRequestsAfterLeaderChange() }
+        }
+        return status
+    }
+
+    private func logRoleChange(from old: Role?, to new: Role?, term: Term) {
+        switch new {
+        case .preCandidate:
+            metrics.elections.increment()
+            logger.info("election timeout: pre-vote started for term \(term.next)")
+        case .candidate:
+            if old != .preCandidate { metrics.elections.increment() }
+            logger.info("election started in term \(term)")
+        case .leader:
+            logger.notice("election won: leader of term \(term)")
+        case .follower where old == .candidate || old == .preCandidate:
+            logger.info("election lost or abandoned in term \(term)")
+        case .follower where old == .leader:
+            logger.notice("stepped down as leader in term \(term)")
+        default:
+            logger.info("role is \(new?.rawValue ?? "none") in term \(term)")
+        }
+    }
+
+    // MARK: Helpers
+
+    var isLeader: Bool { observed.role == .leader }
+
+    /// The core's status (nil before the node runs).
+    var coreStatus: Status? { core?.status }
+
+    static func randomNonZero() -> UInt64 {
+        var generator = SystemRandomNumberGenerator()
+        while true {
+            let value = generator.next()
+            if value != 0 { return value }
+        }
+    }
+
+    /// The encoded book restricted to the members of `membership`, plus one extra member.
+    func context(for membership: Membership, adding extra: (NodeID, MemberAddress)? = nil) -> [UInt8] {
+        var restricted = book.restricted(to: membership.members)
+        if let (id, address) = extra { restricted.set(id, address) }
+        return restricted.encoded()
+    }
+}

@@ -1,0 +1,56 @@
+import Logging
+import RaftCore
+import RaftTransport
+
+/// The runtime's view of RaftTransport's `PeerTransport`.
+struct PeerTransportAdapter: NodeTransport {
+    let transport: PeerTransport
+    let logger: Logger
+
+    func setClusterID(_ clusterID: UInt64) {
+        transport.setClusterID(clusterID)
+    }
+
+    func setPeerAddress(_ id: NodeID, address: String?) {
+        do {
+            try transport.setPeerAddress(id, address: address)
+        } catch {
+            // An address that does not parse came from a member's own announcement: the peer
+            // stays unreachable until a later membership entry corrects it.
+            logger.warning("peer \(id) has an unusable address \(address ?? "nil"): \(error)")
+        }
+    }
+
+    func send(_ messages: [Message]) {
+        transport.send(messages)
+    }
+
+    func sendSnapshot(_ message: Message, data: [UInt8]) async -> Bool {
+        await transport.sendSnapshot(message, data: data)
+    }
+
+    func forEachIncoming(_ body: @escaping @Sendable (IncomingRaft) async -> Void) async {
+        for await item in transport.incoming {
+            switch item {
+            case .message(let message): await body(.message(message))
+            case .snapshot(let message, let data): await body(.snapshot(message, data: data))
+            }
+        }
+    }
+
+    func setControlHandler(_ handler: @escaping @Sendable ([UInt8]) async -> [UInt8]) {
+        transport.setControlHandler(handler)
+    }
+
+    func call(address: String, request: [UInt8], timeout: Duration) async throws(ControlCallError) -> [UInt8] {
+        do {
+            return try await transport.call(address: address, request: request, timeout: timeout)
+        } catch {
+            throw ControlCallError(description: "\(error)")
+        }
+    }
+
+    func shutdown() async {
+        await transport.shutdown()
+    }
+}

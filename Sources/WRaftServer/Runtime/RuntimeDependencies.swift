@@ -1,0 +1,78 @@
+import RaftCore
+
+// The runtime talks to its durable store and to its peers through these two small protocols:
+// `runNode` plugs in RaftStorage's `DurableStorage` and RaftTransport's `PeerTransport`; the
+// runtime tests plug in an in-memory store and network as well, to drive whole clusters
+// deterministically and fast.
+
+/// A failure of the durable store. The runtime treats it as fatal for Raft (after a failed fsync
+/// nothing that follows can be promised): it stops taking part and reports it.
+struct NodeStorageError: Error, Sendable, CustomStringConvertible {
+    var description: String
+}
+
+/// What a node keeps about itself in its data dir.
+struct NodeIdentityRecord: Sendable, Equatable {
+    var nodeID: NodeID
+    /// Set once the node belongs to a cluster (after `/start` or a join).
+    var clusterID: UInt64?
+    /// The addresses the node announced to its cluster.
+    var raftAddress: String?
+    var httpAddress: String?
+
+    init(nodeID: NodeID, clusterID: UInt64?, raftAddress: String? = nil, httpAddress: String? = nil) {
+        self.nodeID = nodeID
+        self.clusterID = clusterID
+        self.raftAddress = raftAddress
+        self.httpAddress = httpAddress
+    }
+}
+
+/// The node's durable store: the Raft log, hard state, snapshots and identity. Every call may
+/// block on the disk, so implementations run off the runtime actor (their own thread).
+protocol NodeStorage: Sendable {
+    /// Everything a previous run made durable.
+    func recover() async throws(NodeStorageError) -> PersistentState
+    /// Appends `entries` (replacing a stored suffix from the first one's index), records the hard
+    /// state and an installed snapshot's marker, with one fsync.
+    func persist(hardState: HardState?, entries: [Entry], snapshot: SnapshotMetadata?) async throws(NodeStorageError)
+    /// Writes a snapshot atomically (and drops log segments it covers).
+    func saveSnapshot(_ metadata: SnapshotMetadata, data: [UInt8]) async throws(NodeStorageError)
+    /// The newest valid snapshot, if any.
+    func latestSnapshot() async throws(NodeStorageError) -> (SnapshotMetadata, [UInt8])?
+    func loadIdentity() async throws(NodeStorageError) -> NodeIdentityRecord?
+    func saveIdentity(_ identity: NodeIdentityRecord) async throws(NodeStorageError)
+}
+
+/// What the transport delivers: a Raft message, or an `installSnapshot` message with the
+/// snapshot's bytes.
+enum IncomingRaft: Sendable {
+    case message(Message)
+    case snapshot(Message, data: [UInt8])
+}
+
+/// A failed control call.
+struct ControlCallError: Error, Sendable, CustomStringConvertible {
+    var description: String
+}
+
+/// The peer-to-peer network of one node.
+protocol NodeTransport: Sendable {
+    /// Frames of other clusters are refused once this is set (0: not known yet).
+    func setClusterID(_ clusterID: UInt64)
+    /// Where a peer's raft port is; nil forgets it.
+    func setPeerAddress(_ id: NodeID, address: String?)
+    /// Queues messages for their peers without waiting; a full queue drops (Raft retries).
+    func send(_ messages: [Message])
+    /// Streams a snapshot with its `installSnapshot` message; false when it did not arrive whole.
+    func sendSnapshot(_ message: Message, data: [UInt8]) async -> Bool
+    /// Hands every message from peers to `body`, in arrival order per peer, one at a time;
+    /// returns when the transport shuts down.
+    func forEachIncoming(_ body: @escaping @Sendable (IncomingRaft) async -> Void) async
+    /// Answers control requests from other nodes (cluster formation, forwarding).
+    func setControlHandler(_ handler: @escaping @Sendable ([UInt8]) async -> [UInt8])
+    /// A control request to any raft address, bounded by `timeout`.
+    func call(address: String, request: [UInt8], timeout: Duration) async throws(ControlCallError) -> [UInt8]
+    /// Closes every connection and the listener.
+    func shutdown() async
+}

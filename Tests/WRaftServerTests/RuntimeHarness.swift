@@ -1,0 +1,334 @@
+import Foundation
+import Logging
+import NIOPosix
+import RaftStorage
+import RaftCore
+import Synchronization
+import Testing
+
+@testable import WRaftServer
+
+// An in-process harness for NodeRuntime: an in-memory durable store (that survives a simulated
+// restart) and an in-memory network keyed by raft address. Whole clusters run in one test
+// process, fast, with real timers.
+
+/// A durable store in memory. What `persist` accepted survives a "restart" (a new runtime on the
+/// same store object).
+actor MemoryStorage: NodeStorage {
+    private var hardState = HardState.initial
+    private var entries: [Entry] = []
+    private var snapshotMarker = SnapshotMetadata.empty
+    private var snapshots: [(SnapshotMetadata, [UInt8])] = []
+    private var identity: NodeIdentityRecord?
+    private(set) var persistCount = 0
+
+    func recover() throws(NodeStorageError) -> PersistentState {
+        PersistentState(
+            hardState: hardState, snapshot: snapshotMarker,
+            entries: entries.filter { $0.index > snapshotMarker.index })
+    }
+
+    /// Simulated fsync time of every persist (0: none).
+    var persistDelay: Duration = .zero
+
+    func setPersistDelay(_ delay: Duration) {
+        persistDelay = delay
+    }
+
+    func persist(hardState: HardState?, entries newEntries: [Entry], snapshot: SnapshotMetadata?) async throws(NodeStorageError) {
+        persistCount += 1
+        if persistDelay > .zero { try? await Task.sleep(for: persistDelay) }
+        if let snapshot {
+            // An installed snapshot replaces the whole log.
+            snapshotMarker = snapshot
+            entries = []
+        }
+        if let first = newEntries.first {
+            entries.removeAll { $0.index >= first.index }
+            let expected = entries.last.map { $0.index.next } ?? snapshotMarker.index.next
+            guard first.index == expected else {
+                throw NodeStorageError(description: "gap: expected \(expected), appending \(first.index)")
+            }
+            entries.append(contentsOf: newEntries)
+        }
+        if let hardState { self.hardState = hardState }
+    }
+
+    func saveSnapshot(_ metadata: SnapshotMetadata, data: [UInt8]) throws(NodeStorageError) {
+        snapshots.append((metadata, data))
+        if snapshots.count > 2 { snapshots.removeFirst() }
+        if metadata.index > snapshotMarker.index { snapshotMarker = metadata }
+    }
+
+    func latestSnapshot() throws(NodeStorageError) -> (SnapshotMetadata, [UInt8])? {
+        snapshots.last
+    }
+
+    func loadIdentity() throws(NodeStorageError) -> NodeIdentityRecord? { identity }
+
+    func saveIdentity(_ identity: NodeIdentityRecord) throws(NodeStorageError) {
+        self.identity = identity
+    }
+
+    var storedEntryCount: Int { entries.count }
+}
+
+/// Routes messages and control calls between in-memory transports by raft address.
+final class MemoryNetwork: Sendable {
+    private let endpoints = Mutex<[String: MemoryTransport]>([:])
+
+    func register(_ transport: MemoryTransport) {
+        endpoints.withLock { $0[transport.address] = transport }
+    }
+
+    func unregister(_ address: String) {
+        endpoints.withLock { $0[address] = nil }
+    }
+
+    func endpoint(_ address: String) -> MemoryTransport? {
+        endpoints.withLock { $0[address] }
+    }
+}
+
+/// One node's end of the in-memory network.
+final class MemoryTransport: NodeTransport, Sendable {
+    struct State {
+        var peers: [NodeID: String] = [:]
+        var clusterID: UInt64 = 0
+        var controlHandler: (@Sendable ([UInt8]) async -> [UInt8])?
+        var isShutDown = false
+    }
+
+    let address: String
+    let network: MemoryNetwork
+    let incoming: AsyncStream<IncomingRaft>
+    private let continuation: AsyncStream<IncomingRaft>.Continuation
+    private let state = Mutex(State())
+
+    init(address: String, network: MemoryNetwork) {
+        self.address = address
+        self.network = network
+        (incoming, continuation) = AsyncStream.makeStream(of: IncomingRaft.self, bufferingPolicy: .bufferingNewest(100_000))
+        network.register(self)
+    }
+
+    func setClusterID(_ clusterID: UInt64) {
+        state.withLock { $0.clusterID = clusterID }
+    }
+
+    func setPeerAddress(_ id: NodeID, address: String?) {
+        state.withLock { $0.peers[id] = address }
+    }
+
+    func send(_ messages: [Message]) {
+        for message in messages {
+            guard let address = state.withLock({ $0.isShutDown ? nil : $0.peers[message.to] }),
+                let peer = network.endpoint(address)
+            else { continue }
+            peer.deliver(.message(message))
+        }
+    }
+
+    func sendSnapshot(_ message: Message, data: [UInt8]) async -> Bool {
+        guard let address = state.withLock({ $0.peers[message.to] }), let peer = network.endpoint(address) else {
+            return false
+        }
+        peer.deliver(.snapshot(message, data: data))
+        return true
+    }
+
+    func forEachIncoming(_ body: @escaping @Sendable (IncomingRaft) async -> Void) async {
+        for await item in incoming { await body(item) }
+    }
+
+    func deliver(_ item: IncomingRaft) {
+        guard !state.withLock({ $0.isShutDown }) else { return }
+        continuation.yield(item)
+    }
+
+    func setControlHandler(_ handler: @escaping @Sendable ([UInt8]) async -> [UInt8]) {
+        state.withLock { $0.controlHandler = handler }
+    }
+
+    func call(address: String, request: [UInt8], timeout: Duration) async throws(ControlCallError) -> [UInt8] {
+        guard let peer = network.endpoint(address), let handler = peer.state.withLock({ $0.controlHandler }) else {
+            throw ControlCallError(description: "connection refused")
+        }
+        let answer = await withTaskGroup(of: [UInt8]?.self) { group in
+            group.addTask { await handler(request) }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        guard let answer else { throw ControlCallError(description: "timed out") }
+        return answer
+    }
+
+    func shutdown() async {
+        state.withLock { $0.isShutDown = true }
+        network.unregister(address)
+        continuation.finish()
+    }
+}
+
+/// A node of a test cluster: its store outlives restarts.
+final class TestNode: Sendable {
+    let index: Int
+    /// The in-memory store (used unless `makeStorage` gives another per opening).
+    let storage: MemoryStorage
+    let makeStorage: (@Sendable () throws -> any NodeStorage)?
+    let options: NodeOptions
+    let network: MemoryNetwork
+    private let current = Mutex<(runtime: NodeRuntime, transport: MemoryTransport)?>(nil)
+
+    init(
+        index: Int, network: MemoryNetwork, options: NodeOptions,
+        makeStorage: (@Sendable () throws -> any NodeStorage)? = nil
+    ) {
+        self.index = index
+        self.storage = MemoryStorage()
+        self.makeStorage = makeStorage
+        self.options = options
+        self.network = network
+    }
+
+    var runtime: NodeRuntime {
+        get throws {
+            try #require(current.withLock { $0?.runtime })
+        }
+    }
+
+    /// Opens (or reopens) the runtime on this node's store.
+    func open() async throws {
+        let transport = MemoryTransport(address: options.raftAddress, network: network)
+        var logger = Logger(label: "test.node\(index)")
+        // WRAFT_TEST_LOG=info (or debug, trace) shows the nodes' logs.
+        logger.logLevel = ProcessInfo.processInfo.environment["WRAFT_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        let store: any NodeStorage = try makeStorage?() ?? storage
+        let identity = try await NodeRuntime.loadOrCreateIdentity(storage: store, logger: logger)
+        let runtime = try await NodeRuntime.open(
+            identity: identity, options: options, storage: store, transport: transport,
+            selfAddress: MemberAddress(raftAddress: options.raftAddress, httpAddress: options.httpAddress),
+            logger: logger, onFatalError: { reason in Issue.record("fatal storage error: \(reason)") })
+        current.withLock { $0 = (runtime, transport) }
+    }
+
+    /// Stops the runtime and drops its transport (a crash: nothing else is flushed).
+    func stop() async {
+        guard let (runtime, transport) = current.withLock({ $0 }) else { return }
+        await runtime.stop()
+        await transport.shutdown()
+        current.withLock { $0 = nil }
+    }
+}
+
+/// A cluster of runtimes on one in-memory network.
+struct TestCluster {
+    let nodes: [TestNode]
+
+    /// `directories`: one data dir per node for RaftStorage's durable store (nil: in memory).
+    init(
+        size: Int, faults: Bool = true, directories: [String]? = nil, configure: (inout NodeOptions) -> Void = { _ in }
+    ) {
+        let network = MemoryNetwork()
+        nodes = (0..<size).map { index in
+            var options = NodeOptions(
+                host: "mem", httpPort: 8_081 + index, raftPort: 10_002 + index, dataDirectory: "/nonexistent/\(index)",
+                isFaultInjectionEnabled: faults, tickMs: 5, heartbeatMs: 25, electionTimeoutMs: 100,
+                electionTimeoutJitterMs: 50, requestTimeoutMs: 3_000, controlTimeoutMs: 1_000)
+            configure(&options)
+            return TestNode(index: index, network: network, options: options, makeStorage: directories.map { durableStorage(at: $0[index]) })
+        }
+    }
+
+    func openAll() async throws {
+        for node in nodes { try await node.open() }
+    }
+
+    func stopAll() async {
+        for node in nodes { await node.stop() }
+    }
+
+    /// Connects every node to node 0 and starts the cluster from the last node.
+    func formAndStart() async throws {
+        for node in nodes.dropFirst() {
+            _ = try await node.runtime.connect(peerRaftAddress: nodes[0].options.raftAddress)
+        }
+        try await nodes[nodes.count - 1].runtime.start()
+    }
+
+    /// Waits (bounded) until the running nodes agree on one leader; returns its position.
+    func waitForLeader(among candidates: [Int]? = nil, timeout: Duration = .seconds(10)) async throws -> Int {
+        let positions = candidates ?? Array(nodes.indices)
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            var leaders: [Int] = []
+            var views: [String: Int] = [:]
+            for position in positions {
+                let state = try await nodes[position].runtime.state()
+                if state.role == "leader" { leaders.append(position) }
+                if let leader = state.leader?.id { views[leader, default: 0] += 1 }
+            }
+            if leaders.count == 1, let leader = leaders.first {
+                let id = try await nodes[leader].runtime.state().id
+                if views[id] == positions.count { return leader }
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw HarnessError.timedOut("no single leader among \(positions) within \(timeout)")
+    }
+
+    /// Waits (bounded) until `condition` holds.
+    static func waitUntil(
+        _ what: String, timeout: Duration = .seconds(10), _ condition: () async throws -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw HarnessError.timedOut(what)
+    }
+}
+
+enum HarnessError: Error, CustomStringConvertible {
+    case timedOut(String)
+    var description: String {
+        switch self {
+        case .timedOut(let what): return "timed out waiting for: \(what)"
+        }
+    }
+}
+
+func deadline(_ duration: Duration = .seconds(3)) -> ContinuousClock.Instant {
+    .now + duration
+}
+
+/// The `NodeError` that `body` throws; nil when it throws nothing (another error is recorded).
+func caughtNodeError(_ body: () async throws -> Void) async -> NodeError? {
+    do {
+        try await body()
+        return nil
+    } catch let error as NodeError {
+        return error
+    } catch {
+        Issue.record("unexpected error \(error)")
+        return nil
+    }
+}
+
+/// One thread for every durable store of the tests (as a node has one for its own).
+let testStorageThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+/// Opens RaftStorage's durable store on `directory` (a new instance each call, as after a restart).
+func durableStorage(at directory: String) -> @Sendable () throws -> any NodeStorage {
+    {
+        DurableStorageAdapter(
+            storage: try DurableStorage(
+                directory: directory, eventLoop: testStorageThread.next(), logger: Logger(label: "test.storage")))
+    }
+}
