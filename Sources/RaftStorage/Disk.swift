@@ -11,7 +11,7 @@ public protocol Disk: AnyObject {
     /// directory this process can read and write.
     func prepareDirectory(atPath path: String) throws(StorageError)
     /// Takes the directory for this process alone until the returned lock is released (or the
-    /// process exits); throws `StorageError.unusableDirectory` when another holder has it.
+    /// process exits); throws `StorageError.unusableDirectory` when another process has it.
     func lockDirectory(atPath path: String) throws(StorageError) -> any DirectoryLock
     /// The names of the entries of a directory (no `.` or `..`).
     func contentsOfDirectory(atPath path: String) throws(StorageError) -> [String]

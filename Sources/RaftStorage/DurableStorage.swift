@@ -60,8 +60,7 @@ public actor DurableStorage {
         try engine.loadIdentity()
     }
 
-    /// See `StorageEngine.close()`: unlocks the data dir (do it before opening it again in the
-    /// same process, as a restart test does).
+    /// See `StorageEngine.close()`: closes the files and unlocks the data dir.
     public func close() {
         engine.close()
     }

@@ -10,16 +10,16 @@ import RaftCore
 /// thread (the server wraps it in `DurableStorage`, an actor running on a dedicated event
 /// loop, so fsyncs never block Swift's cooperative pool).
 ///
-/// Lifecycle: `init` checks and locks the data dir (a second storage on it, in this process or
-/// another, is refused until `close()` or deinit of the first); `recover()` (once) reads the
-/// log and must come before `persist`, `saveSnapshot` and `latestSnapshot`. The identity
-/// functions work at any time until `close()`.
+/// Lifecycle: `init` checks and locks the data dir (another process is refused it until this
+/// storage is closed or deinitialized, or the process ends); `recover()` (once) reads the log
+/// and must come before `persist`, `saveSnapshot` and `latestSnapshot`. The identity functions
+/// work at any time until `close()`.
 /// After a failed write or fsync the storage refuses all further work (`StorageError.failed`):
 /// the file's state is unknown, and retrying an fsync can falsely succeed; restart and recover.
 ///
 /// ## The data dir
 /// ```
-/// LOCK                          flock'ed while a storage has the dir open
+/// LOCK                          locked (fcntl) by the process that has the dir open
 /// identity                      node id, cluster id, addresses (text, with a checksum)
 /// wal-<sequence, 16 hex>.log    WAL segments (format: `WALFormat`), oldest first
 /// snapshot-<index, 16 hex>.snap snapshot files (format: `SnapshotFile`), newest two kept

@@ -91,21 +91,39 @@ final class QueueExecutor: SerialExecutor {
         }
     }
 
-    /// One data dir, one storage: a second one is refused until the first is closed.
-    @Test func dataDirectoryIsLockedWhileInUse() throws {
+    /// One data dir, one node process: another process cannot take the lock while this one
+    /// holds it, and can once it is closed. (A forked child tries, using only system calls.)
+    @Test func dataDirectoryIsLockedAgainstOtherProcesses() throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
         let first = try StorageEngine(directory: directory, logger: quietLogger)
-        #expect {
-            _ = try StorageEngine(directory: directory, logger: quietLogger)
-        } throws: { error in
-            guard case .unusableDirectory(let path, let reason) = error as? StorageError else { return false }
-            return path == directory && reason.contains("in use")
-        }
+        #expect(try childProcessCanLock(directory + "/LOCK") == false)
         first.close()
         #expect(throws: StorageError.self) { try first.loadIdentity() }
+        #expect(try childProcessCanLock(directory + "/LOCK") == true)
         let second = try StorageEngine(directory: directory, logger: quietLogger)
         #expect(try second.loadIdentity() == nil)
+    }
+
+    /// Forks a child that tries to lock `path` the way `PosixDisk` does and exits with 0 when
+    /// it could, 1 when another process holds it.
+    private func childProcessCanLock(_ path: String) throws -> Bool {
+        var request = flock()
+        request.l_type = Int16(F_WRLCK)
+        request.l_whence = Int16(SEEK_SET)
+        let status = path.withCString { cPath -> Int32 in
+            let child = fork()
+            if child == 0 {
+                // Only async-signal-safe calls between fork and _exit.
+                let descriptor = open(cPath, O_RDWR)
+                _exit(descriptor >= 0 && fcntl(descriptor, F_SETLK, &request) == 0 ? 0 : 1)
+            }
+            var status: Int32 = 0
+            guard child > 0, waitpid(child, &status, 0) == child else { return -1 }
+            return status
+        }
+        try #require(status >= 0, "fork or waitpid failed")
+        return status == 0
     }
 
     @Test func identityOnRealFiles() throws {
