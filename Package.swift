@@ -102,9 +102,20 @@ let package = Package(
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation"], swiftSettings: strict),
         .testTarget(name: "RaftCodecTests", dependencies: ["RaftCodec", "RaftCore"], swiftSettings: strict),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCodec", "RaftCore"], swiftSettings: strict),
-        .testTarget(name: "RaftTransportTests", dependencies: ["RaftTransport", "RaftCodec", "RaftCore"], swiftSettings: strict),
+        .testTarget(
+            name: "RaftTransportTests",
+            dependencies: [
+                "RaftTransport", "RaftCodec", "RaftCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "KVStoreTests", dependencies: ["KVStore"], swiftSettings: strict),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"], swiftSettings: strict),
+        .testTarget(
+            name: "WRaftCheckTests", dependencies: ["WRaftCheck", "Linearizability", "WRaftClient"],
+            swiftSettings: strict),
         .testTarget(
             name: "WRaftServerTests",
             dependencies: [

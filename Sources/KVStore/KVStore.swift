@@ -1,11 +1,47 @@
 import RaftCore
 
 /// A key as stored: bytes ordered lexicographically, byte by byte (as memcmp orders them).
+///
+/// The first 8 bytes are also kept inline, big-endian and zero-padded, so most comparisons in a
+/// lookup decide without reading the key's heap buffer (a cache miss per key otherwise).
 struct StoredKey: Comparable, Hashable, Sendable {
-    var bytes: [UInt8]
+    let bytes: [UInt8]
+    /// Invariant: the first 8 bytes of `bytes` (zero-padded), most significant first.
+    private let head: UInt64
+
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
+        var head: UInt64 = 0
+        for position in 0..<8 {
+            head <<= 8
+            if position < bytes.count { head |= UInt64(bytes[position]) }
+        }
+        self.head = head
+    }
+
+    static func == (lhs: StoredKey, rhs: StoredKey) -> Bool {
+        lhs.head == rhs.head && lhs.bytes == rhs.bytes
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(bytes)
+    }
 
     static func < (lhs: StoredKey, rhs: StoredKey) -> Bool {
-        lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
+        // Different heads order the keys (padding zeros sort a shorter key first, as a byte
+        // comparison does); equal heads need the whole keys.
+        if lhs.head != rhs.head { return lhs.head < rhs.head }
+        return lhs.bytes.withUnsafeBufferPointer { left in
+            rhs.bytes.withUnsafeBufferPointer { right in
+                let common = min(left.count, right.count)
+                var position = 8
+                while position < common {
+                    if left[position] != right[position] { return left[position] < right[position] }
+                    position += 1
+                }
+                return left.count < right.count
+            }
+        }
     }
 }
 

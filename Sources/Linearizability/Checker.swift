@@ -30,7 +30,8 @@ public struct FailureWindow: Sendable, Equatable {
     /// The operation whose completion ends the shortest non-linearizable prefix of the history.
     public var lastOperation: HistoryOperation
     /// Whether the window starts from an arbitrary register value (earlier operations cut off at
-    /// a quiescent point) rather than from the absent key.
+    /// a quiescent point) rather than from the absent key. Either way the window proves the
+    /// history is not linearizable (given that each value is written once, as checks do).
     public var startsFromAnyValue: Bool
 }
 
@@ -122,7 +123,7 @@ private struct KeySession {
         switch search(full, from: .absent) {
         case .linearizable: return .linearizable
         case .exhausted(let why): return .unknown(why)
-        case .notLinearizable: return .notLinearizable(shrinkFailure())
+        case .notLinearizable: return shrinkFailure()
         }
     }
 
@@ -160,13 +161,48 @@ private struct KeySession {
         return prepared
     }
 
-    private mutating func search(_ prepared: [SearchOperation], from initial: RegisterState) -> SearchResult {
-        guard stepsLeft > 0 else { return .exhausted("search exceeded \(limits.stepsPerKeyMax) steps") }
-        var search = RegisterSearch(prepared)
-        let budget = SearchBudget(stepsMax: stepsLeft, cacheEntriesMax: limits.cacheEntriesMax, deadline: deadline)
+    /// Gives a pending write (or CAS) a return time when its value was observed: when it is the
+    /// only operation that writes that value, a completed read returning it (or a completed CAS
+    /// expecting it) proves it took effect before that observer returned. The history keeps
+    /// exactly the same linearizations (every value is written once, and a window that starts
+    /// from any value keeps its pending writers, which can go first), but such operations stop
+    /// being optional at every later point, which is what made histories with many timed-out
+    /// writes exponential. Applied to each searched set as it is, since it depends on which
+    /// observers the set holds.
+    private func withObservedWritesCompleted(_ prepared: [SearchOperation]) -> [SearchOperation] {
+        var writers: [RegisterState: Int] = [:]
+        var firstObservedNs: [RegisterState: UInt64] = [:]
+        for operation in prepared {
+            if let written = operation.step.writtenValue { writers[written, default: 0] += 1 }
+            if !operation.isPending, let observed = operation.step.requiredValue {
+                firstObservedNs[observed] = min(firstObservedNs[observed] ?? .max, operation.returnNs)
+            }
+        }
+        return prepared.map { operation in
+            guard operation.isPending, let written = operation.step.writtenValue, writers[written] == 1,
+                let observedNs = firstObservedNs[written], observedNs >= operation.invokeNs
+            else { return operation }
+            var completed = operation
+            completed.returnNs = observedNs
+            return completed
+        }
+    }
+
+    /// One search, charged to the key's budget. Fingerprint memo keys (see `MemoKeys`) unless
+    /// `exact`; an exact search (the confirmation of a failing window) has a budget of its own.
+    private mutating func search(_ prepared: [SearchOperation], from initial: RegisterState, exact: Bool = false)
+        -> SearchResult
+    {
+        let stepsMax = exact ? limits.stepsPerKeyMax : stepsLeft
+        guard stepsMax > 0 else { return .exhausted("search exceeded \(limits.stepsPerKeyMax) steps") }
+        var search = RegisterSearch(withObservedWritesCompleted(prepared), memoKeys: exact ? .exact : .fingerprints)
+        let budget = SearchBudget(
+            stepsMax: stepsMax, cacheEntriesMax: limits.cacheEntriesMax, deadline: exact ? nil : deadline)
         let result = search.run(from: initial, budget: budget)
-        stepsLeft -= max(search.stepsTaken, 1)
-        if case .exhausted = result { stepsLeft = 0 }
+        if !exact {
+            stepsLeft -= max(search.stepsTaken, 1)
+            if case .exhausted = result { stepsLeft = 0 }
+        }
         return result
     }
 
@@ -176,7 +212,7 @@ private struct KeySession {
     /// linearizable: the shortest failing prefix, cut at the latest quiescent point that keeps
     /// it failing from any start value, without the observers it does not need. Each step only
     /// keeps a candidate the search confirmed fails, so the window is always a real witness.
-    private mutating func shrinkFailure() -> FailureWindow {
+    private mutating func shrinkFailure() -> KeyVerdict {
         let endNs = shortestFailingPrefixEnd()
         var window = prepare(cutAtNs: endNs)
         var initial = RegisterState.absent
@@ -185,11 +221,16 @@ private struct KeySession {
             initial = .any
         }
         window = withoutUnneededObservers(window, from: initial)
+        // Only an exact search proves the verdict (see `MemoKeys.fingerprints`).
+        if search(window, from: initial, exact: true) == .linearizable {
+            return .unknown("a memo fingerprint collision hid a linearization (astronomically unlikely): check again")
+        }
         let lastSource =
             window.first { $0.returnNs == endNs }?.source
             ?? operations.indices.first { operations[$0].completeNs == endNs } ?? 0
         let chosen = window.map { operations[$0.source] }.sorted { ($0.invokeNs, $0.id) < ($1.invokeNs, $1.id) }
-        return FailureWindow(operations: chosen, lastOperation: operations[lastSource], startsFromAnyValue: initial == .any)
+        return .notLinearizable(
+            FailureWindow(operations: chosen, lastOperation: operations[lastSource], startsFromAnyValue: initial == .any))
     }
 
     /// Binary search for the earliest completion time whose prefix fails. Failing prefixes are

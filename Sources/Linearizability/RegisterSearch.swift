@@ -35,6 +35,35 @@ enum RegisterStep: Equatable {
         }
     }
 
+    /// The state this step leaves when it takes effect, if it writes one.
+    var producedState: RegisterState? {
+        switch self {
+        case .write(let written), .compareAndSet(_, let written): return written
+        case .read, .compareFailed: return nil
+        }
+    }
+
+    /// The value this step writes when it takes effect, if it is a distinct observable value.
+    var writtenValue: RegisterState? {
+        let value: RegisterState
+        switch self {
+        case .write(let written), .compareAndSet(_, let written): value = written
+        case .read, .compareFailed: return nil
+        }
+        return value.rawValue > 0 ? value : nil
+    }
+
+    /// The value the register must hold for this step to take effect, if it is a distinct value.
+    var requiredValue: RegisterState? {
+        let value: RegisterState
+        switch self {
+        case .read(let read): value = read
+        case .compareAndSet(let expected, _): value = expected
+        case .write, .compareFailed: return nil
+        }
+        return value.rawValue > 0 ? value : nil
+    }
+
     /// Steps that change nothing: dropping one from a history can only make it easier to explain.
     var isObserver: Bool {
         switch self {
@@ -58,6 +87,36 @@ struct SearchOperation {
     /// A pending write of an unobserved value: all of these are interchangeable but for their
     /// invocation times.
     var isInterchangeable: Bool { isPending && step == .write(.unobserved) }
+
+    /// A pending compare-and-set: it may take effect whenever the register holds its expected value.
+    var isPendingConditional: Bool {
+        guard isPending, case .compareAndSet = step else { return false }
+        return true
+    }
+}
+
+/// How the memo of explored configurations identifies a linearized set.
+enum MemoKeys: Equatable {
+    /// The set itself, as a bitset: exact, but each entry weighs n/8 bytes.
+    case exact
+    /// A 128-bit Zobrist fingerprint of the set: constant size and O(1) to update. A collision
+    /// (odds far below 2^-64 for any realistic number of entries) could only hide a successful
+    /// path, never invent one: `linearizable` stays exact, and a `notLinearizable` verdict is
+    /// confirmed by an exact search of its (small) failing window.
+    case fingerprints
+}
+
+/// The Zobrist codes' generator (SplitMix64).
+struct ZobristCodes {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var mixed = state
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
+    }
 }
 
 /// Bounds of one search; reaching one gives up with `.exhausted`.
@@ -73,173 +132,3 @@ enum SearchResult: Equatable {
     case exhausted(String)
 }
 
-/// The Wing–Gong search with Lowe's just-in-time linearization and memoization of
-/// (linearized set, state), over a doubly linked list of call and return events (the approach
-/// of Porcupine and Knossos's linear checker).
-///
-/// The search linearizes calls in real-time order where the model allows, and backtracks when it
-/// meets the return of an operation it has not linearized. A pending operation's return lies at
-/// +infinity, so reaching one means every completed operation is linearized: the pending ones
-/// left over never took effect.
-struct RegisterSearch {
-    private let operations: [SearchOperation]
-    // Event list: node 0 is the head sentinel; nodes 1... are events. -1 is "none".
-    private var next: [Int32]
-    private var previous: [Int32]
-    private var operationOfNode: [Int32]
-    private var isCallNode: [Bool]
-    private var matchOfNode: [Int32]
-    /// The interchangeable operations in invocation order. The search only ever linearizes the
-    /// earliest one not yet linearized: any linearization using some of them can use the
-    /// earliest ones instead (each was invoked no later), so this loses no linearization and
-    /// keeps timed-out writes, common under faults, from making the search exponential.
-    private var interchangeableOrder: [Int32] = []
-    private var interchangeableLinearized = 0
-
-    init(_ operations: [SearchOperation]) {
-        self.operations = operations
-        let nodeCount = 1 + 2 * operations.count
-        next = Array(repeating: -1, count: nodeCount)
-        previous = Array(repeating: -1, count: nodeCount)
-        operationOfNode = Array(repeating: -1, count: nodeCount)
-        isCallNode = Array(repeating: false, count: nodeCount)
-        matchOfNode = Array(repeating: -1, count: nodeCount)
-        buildEventList()
-    }
-
-    private struct Event {
-        var timeNs: UInt64
-        var isCall: Bool
-        var operation: Int
-    }
-
-    private mutating func buildEventList() {
-        var events: [Event] = []
-        events.reserveCapacity(operations.count * 2)
-        for (index, operation) in operations.enumerated() {
-            events.append(Event(timeNs: operation.invokeNs, isCall: true, operation: index))
-            events.append(Event(timeNs: operation.returnNs, isCall: false, operation: index))
-        }
-        // At equal times calls come first: operations touching at an instant count as concurrent,
-        // which never flags a correct history.
-        events.sort { lhs, rhs in
-            if lhs.timeNs != rhs.timeNs { return lhs.timeNs < rhs.timeNs }
-            if lhs.isCall != rhs.isCall { return lhs.isCall }
-            return lhs.operation < rhs.operation
-        }
-        var callNodeOfOperation = Array(repeating: Int32(-1), count: operations.count)
-        var last: Int32 = 0
-        for (position, event) in events.enumerated() {
-            let node = Int32(position + 1)
-            next[Int(last)] = node
-            previous[Int(node)] = last
-            operationOfNode[Int(node)] = Int32(event.operation)
-            isCallNode[Int(node)] = event.isCall
-            if event.isCall {
-                callNodeOfOperation[event.operation] = node
-                if operations[event.operation].isInterchangeable {
-                    interchangeableOrder.append(Int32(event.operation))
-                }
-            } else {
-                let call = callNodeOfOperation[event.operation]
-                matchOfNode[Int(node)] = call
-                matchOfNode[Int(call)] = node
-            }
-            last = node
-        }
-    }
-
-    /// Unlinks a call node and its return node.
-    private mutating func lift(_ call: Int32) {
-        unlink(call)
-        unlink(matchOfNode[Int(call)])
-    }
-
-    /// Relinks what `lift` unlinked (in the reverse order).
-    private mutating func unlift(_ call: Int32) {
-        relink(matchOfNode[Int(call)])
-        relink(call)
-    }
-
-    private mutating func unlink(_ node: Int32) {
-        let before = previous[Int(node)]
-        let after = next[Int(node)]
-        next[Int(before)] = after
-        if after >= 0 { previous[Int(after)] = before }
-    }
-
-    private mutating func relink(_ node: Int32) {
-        let before = previous[Int(node)]
-        let after = next[Int(node)]
-        next[Int(before)] = node
-        if after >= 0 { previous[Int(after)] = node }
-    }
-
-    /// Whether the search may linearize `operation` now (see `interchangeableOrder`).
-    private func isTryable(_ operation: Int) -> Bool {
-        guard operations[operation].isInterchangeable else { return true }
-        return interchangeableLinearized < interchangeableOrder.count
-            && interchangeableOrder[interchangeableLinearized] == Int32(operation)
-    }
-
-    private struct CacheKey: Hashable {
-        var linearized: [UInt64]
-        var state: RegisterState
-    }
-
-    /// The number of search steps the last `run` took.
-    private(set) var stepsTaken = 0
-
-    /// Runs the search from `initial`. Consumes the event list (call once).
-    mutating func run(from initial: RegisterState, budget: SearchBudget) -> SearchResult {
-        search(from: initial, budget: budget)
-    }
-
-    private mutating func search(from initial: RegisterState, budget: SearchBudget) -> SearchResult {
-        var linearized = Array(repeating: UInt64(0), count: (operations.count + 63) / 64)
-        var cache = Set<CacheKey>()
-        var stack: [(call: Int32, state: RegisterState)] = []
-        var state = initial
-        var node = next[0]
-        let clock = ContinuousClock()
-        stepsTaken = 0
-        while next[0] >= 0 {
-            stepsTaken += 1
-            let steps = stepsTaken
-            if steps > budget.stepsMax { return .exhausted("search exceeded \(budget.stepsMax) steps") }
-            if steps & 0xFFF == 0, let deadline = budget.deadline, clock.now >= deadline {
-                return .exhausted("search ran out of time")
-            }
-            let operation = Int(operationOfNode[Int(node)])
-            if isCallNode[Int(node)] {
-                if isTryable(operation), let newState = operations[operation].step.apply(to: state) {
-                    linearized[operation >> 6] |= 1 << UInt64(operation & 63)
-                    if cache.insert(CacheKey(linearized: linearized, state: newState)).inserted {
-                        guard cache.count <= budget.cacheEntriesMax else {
-                            return .exhausted("memo cache exceeded \(budget.cacheEntriesMax) entries")
-                        }
-                        stack.append((node, state))
-                        state = newState
-                        lift(node)
-                        if operations[operation].isInterchangeable { interchangeableLinearized += 1 }
-                        node = next[0]
-                        continue
-                    }
-                    linearized[operation >> 6] &= ~(1 << UInt64(operation & 63))
-                }
-                node = next[Int(node)]
-            } else {
-                // Only pending returns remain from here on: the rest never took effect.
-                if operations[operation].isPending { return .linearizable }
-                guard let top = stack.popLast() else { return .notLinearizable }
-                let undone = Int(operationOfNode[Int(top.call)])
-                linearized[undone >> 6] &= ~(1 << UInt64(undone & 63))
-                if operations[undone].isInterchangeable { interchangeableLinearized -= 1 }
-                state = top.state
-                unlift(top.call)
-                node = next[Int(top.call)]
-            }
-        }
-        return .linearizable
-    }
-}

@@ -257,6 +257,9 @@ extension RaftNode {
     }
 
     mutating func handleSnapshot(_ metadata: SnapshotMetadata, from leaderID: NodeID) {
+        // A leader's snapshot holds no entry of a later term than its own: anything else is
+        // malformed, and installing it would put the log's last term above the node's term.
+        guard metadata.term <= term else { return }
         if metadata.index <= log.committedIndex {
             send(.appendResponse(AppendResponse(index: log.committedIndex)), to: leaderID)
             return

@@ -2,7 +2,7 @@ extension RaftNode {
     /// Hands the node a message from a peer. Messages that are stale, malformed or from
     /// strangers are dropped or answered by the protocol; none can crash the node.
     public mutating func step(_ message: Message) {
-        guard message.to == config.id, message.from != config.id else { return }
+        guard message.to == config.id, message.from != config.id, message.isWithinBounds else { return }
         switch message.payload {
         case .propose, .readIndexRequest, .readIndexResponse:
             // Requests relayed between a follower and its leader carry no term obligation: a
@@ -239,6 +239,41 @@ extension RaftNode {
             readStates.append(ReadState(id: id, index: index))
         default:
             break
+        }
+    }
+}
+
+extension Message {
+    /// No real cluster gets near this term or index (2^63 elections or entries); a message
+    /// carrying a larger one is malformed, and arithmetic on it (`next`, `+ count`) could overflow.
+    static let termOrIndexMax: UInt64 = UInt64.max / 2
+
+    /// Whether every term and index the message carries is at most `termOrIndexMax`.
+    var isWithinBounds: Bool {
+        let limit = Message.termOrIndexMax
+        func fits(_ entries: [Entry]) -> Bool {
+            entries.allSatisfy { $0.term.rawValue <= limit && $0.index.rawValue <= limit }
+        }
+        guard term.rawValue <= limit else { return false }
+        switch payload {
+        case .voteRequest(let request):
+            return request.lastLogIndex.rawValue <= limit && request.lastLogTerm.rawValue <= limit
+        case .append(let request):
+            return request.previousIndex.rawValue <= limit && request.previousTerm.rawValue <= limit
+                && request.commit.rawValue <= limit && fits(request.entries)
+        case .appendResponse(let response):
+            return response.index.rawValue <= limit && response.hintIndex.rawValue <= limit
+                && response.hintTerm.rawValue <= limit
+        case .heartbeat(let heartbeat):
+            return heartbeat.commit.rawValue <= limit
+        case .installSnapshot(let snapshot):
+            return snapshot.index.rawValue <= limit && snapshot.term.rawValue <= limit
+        case .propose(let entries):
+            return fits(entries)
+        case .readIndexResponse(_, let index):
+            return (index?.rawValue ?? 0) <= limit
+        case .voteResponse, .heartbeatResponse, .timeoutNow, .readIndexRequest:
+            return true
         }
     }
 }

@@ -21,7 +21,18 @@ public struct RandomizedRunResult: Sendable {
 /// proposals, reads, transfers, membership changes) and a phase where everything heals and every
 /// acknowledged proposal must reach every live member.
 public struct RandomizedRun {
+    /// What kind of trouble a run draws.
+    public enum Profile: Sendable {
+        /// Every kind of fault, workload and membership change, at seed-drawn rates.
+        case mixed
+        /// The paper's Figure 8 pressure: five nodes, one entry per append, and leaders that
+        /// crash a few ticks after taking proposals, so entries of old terms are left on some
+        /// nodes and replicated later by new leaders.
+        case leaderChurn
+    }
+
     public var seed: UInt64
+    public var profile: Profile
     /// Steps of chaos.
     public var chaosTicks = 500
     /// Steps allowed for convergence after healing.
@@ -31,8 +42,9 @@ public struct RandomizedRun {
     public var liveTrace: (@Sendable (String) -> Void)?
     public var traceCapacity: Int? = 3_000
 
-    public init(seed: UInt64) {
+    public init(seed: UInt64, profile: Profile = .mixed) {
         self.seed = seed
+        self.profile = profile
     }
 
     /// The options a seed draws.
@@ -62,14 +74,27 @@ public struct RandomizedRun {
         return options
     }
 
+    /// The `.leaderChurn` profile's changes to a seed's options.
+    static func applyLeaderChurn(to options: inout SimulationOptions, seed: UInt64) {
+        var random = SimulationRandom(seed: seed ^ 0x7777_1234_0000_8888)
+        options.nodeCount = random.chance(0.5) ? 5 : 3
+        options.messageBytesMax = 40
+        options.inflightMessagesMax = random.int(in: 1...2)
+        options.crashProbabilityPerStage = 0
+        options.network = random.chance(0.5) ? .reliable : NetworkFaults(dropProbability: 0.05, duplicateProbability: 0.05, delayTicks: 1...3)
+    }
+
     /// Runs the seed to the end (or to the first violation) and reports.
     public func run() -> RandomizedRunResult {
         var options = RandomizedRun.options(for: seed)
+        if profile == .leaderChurn { RandomizedRun.applyLeaderChurn(to: &options, seed: seed) }
         options.liveTrace = liveTrace
         options.traceCapacity = liveTrace == nil ? traceCapacity : 1
         let sim = Simulation(seed: seed, options: options)
         sim.note("seed=\(seed) nodes=\(options.nodeCount) net=\(options.network) disk=\(options.diskLatencyTicks) skew=\(options.tickRatePermille) snapshotEvery=\(options.snapshotEveryEntries.map(String.init) ?? "never") crash/stage=\(options.crashProbabilityPerStage) preVote=\(options.isPreVoteEnabled) checkQuorum=\(options.isCheckQuorumEnabled) earlyAppends=\(options.leaderSendsAppendsBeforePersisting)")
-        var chaos = Chaos(random: SimulationRandom(seed: seed ^ 0xA5A5_A5A5_5A5A_5A5A), nextNodeID: UInt64(options.nodeCount) + 1, nodeIDMax: nodeIDMax)
+        var chaos = Chaos(
+            random: SimulationRandom(seed: seed ^ 0xA5A5_A5A5_5A5A_5A5A), nextNodeID: UInt64(options.nodeCount) + 1,
+            nodeIDMax: nodeIDMax, crashesLeadersAfterProposing: profile == .leaderChurn)
         for _ in 0..<chaosTicks where sim.isSafe {
             chaos.act(on: sim)
             sim.tick()
@@ -99,8 +124,12 @@ struct Chaos {
     var random: SimulationRandom
     var nextNodeID: UInt64
     let nodeIDMax: UInt64
+    /// `.leaderChurn`: a leader that just took proposals crashes within a few ticks.
+    let crashesLeadersAfterProposing: Bool
+    var leaderCrashAt: (node: NodeID, time: UInt64)?
 
     mutating func act(on sim: Simulation) {
+        if crashesLeadersAfterProposing { churnLeaders(on: sim) }
         if random.chance(0.3) { proposeSomething(on: sim) }
         if random.chance(0.04) { readSomewhere(on: sim) }
         if random.chance(0.012) { changeNetwork(on: sim) }
@@ -113,6 +142,20 @@ struct Chaos {
         if random.chance(0.003) { transferLeadership(on: sim) }
         if random.chance(0.002), let id = random.element(of: sim.runningNodeIDs) { sim.snapshot(id) }
         if random.chance(0.01) { retireRemovedNodes(on: sim) }
+    }
+
+    private mutating func churnLeaders(on sim: Simulation) {
+        if let pending = leaderCrashAt, sim.now >= pending.time {
+            sim.crash(pending.node)
+            leaderCrashAt = nil
+        }
+        let down = sim.nodeIDs.filter { !sim.isRunning($0) && !(sim.node($0)?.isRetired ?? true) }
+        if sim.runningNodeIDs.count <= sim.nodeIDs.count / 2 + 1 || random.chance(0.05), let id = random.element(of: down) {
+            sim.restart(id)
+        }
+        guard leaderCrashAt == nil, let leader = sim.leader(), random.chance(0.1) else { return }
+        _ = try? sim.propose(batchOf: random.int(in: 1...3), at: leader)
+        leaderCrashAt = (leader, sim.now + UInt64(random.int(in: 1...6)))
     }
 
     private mutating func proposeSomething(on sim: Simulation) {

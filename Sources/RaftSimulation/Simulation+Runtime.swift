@@ -222,6 +222,10 @@ extension Simulation {
         case .appendResponse(let response) where !response.isRejected:
             if response.index > node.durable.lastIndex {
                 fail("Durability", "\(name) acknowledged entries up to \(response.index) with only \(node.durable.lastIndex) durable")
+            } else if let durableTerm = node.durable.term(at: response.index), durableTerm > message.term {
+                // A leader of term T holds no entry of a later term: the acknowledged entry was
+                // overwritten before the acknowledgement went out.
+                fail("Durability", "\(name) acknowledged index \(response.index) in term \(message.term) but its durable entry there is of term \(durableTerm)")
             }
         default:
             break

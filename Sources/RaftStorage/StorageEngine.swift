@@ -28,6 +28,8 @@ public final class StorageEngine {
     private var segments: [SegmentInfo] = []
     private var activeFile: (any DiskFile)?
     private var failure: StorageError?
+    /// Bytes appended to the WAL by this instance (for the benchmark).
+    private(set) var writtenByteCount = 0
     /// Reused for every batch, so steady-state persisting allocates nothing for framing.
     private var writeBuffer = ByteBufferAllocator().buffer(capacity: 1 << 16)
 
@@ -113,16 +115,17 @@ public final class StorageEngine {
                 disk.fileExists(atPath: filePath(SnapshotFile.name(index: snapshot.index))),
                 "persist(snapshot:): saveSnapshot wrote the snapshot's file first")
             next.install(snapshot, keepsLaterEntries: false)
-            writeBuffer.writeSnapshotRecord(snapshot, keepsLaterEntries: false)
+            writeBuffer.writeSnapshotRecord(
+                snapshot, keepsLaterEntries: false, endsBatch: entries.isEmpty && hardState == nil)
         }
         if !entries.isEmpty {
             precondition(next.violation(appending: entries) == nil, "persist: \(next.violation(appending: entries) ?? "")")
             next.append(entries)
-            writeBuffer.writeEntriesRecords(entries, payloadBytesMax: options.recordBytesMax)
+            writeBuffer.writeEntriesRecords(entries, payloadBytesMax: options.recordBytesMax, endsBatch: hardState == nil)
         }
         if let hardState {
             next.hardState = hardState
-            writeBuffer.writeHardStateRecord(hardState)
+            writeBuffer.writeHardStateRecord(hardState, endsBatch: true)
         }
         try appendDurably(writeBuffer, entryIndexMax: entries.last?.index)
         log = next
@@ -173,9 +176,9 @@ public final class StorageEngine {
             bytes = ByteBufferAllocator().buffer(capacity: batch.readableBytes + 512)
             bytes.writeSegmentHeaderRecord(
                 SegmentHeader(sequence: segment.sequence, lastIndex: log.lastIndex, lastTerm: log.term(at: log.lastIndex) ?? .zero))
-            bytes.writeHardStateRecord(log.hardState)
+            bytes.writeHardStateRecord(log.hardState, endsBatch: false)
             if log.snapshot.index > .zero {
-                bytes.writeSnapshotRecord(log.snapshot, keepsLaterEntries: true)
+                bytes.writeSnapshotRecord(log.snapshot, keepsLaterEntries: true, endsBatch: false)
             }
             bytes.writeImmutableBuffer(batch)
         }
@@ -184,6 +187,7 @@ public final class StorageEngine {
         try file.synchronize()
         metrics.fsyncDuration.record(duration: ContinuousClock.now - start)
         metrics.bytesWritten.increment(by: bytes.readableBytes)
+        writtenByteCount += bytes.readableBytes
         segment.size += bytes.readableBytes
         if let entryIndexMax { segment.entryIndexMax = max(segment.entryIndexMax, entryIndexMax) }
         segments[segments.count - 1] = segment
@@ -191,31 +195,34 @@ public final class StorageEngine {
 
     // MARK: Snapshots
 
-    /// Writes a snapshot file atomically (temporary file, fsync, rename, fsync of the data dir),
-    /// records in the log that it is compacted through `metadata` (entries after it stay when
-    /// the stored entry at its index has its term), then deletes the segments it wholly covers
-    /// and all snapshot files but this one and the newest older one.
+    /// Writes a snapshot file atomically (temporary file, fsync, rename, fsync of the data dir).
     ///
-    /// A snapshot received from the leader goes through here first, then through
-    /// `persist(snapshot:)` with its `Ready`. Precondition: `metadata` is not older than the
-    /// stored snapshot.
+    /// When the stored log holds the snapshot's last entry with its term (always so for a
+    /// snapshot of this node's own state machine), the log is then compacted through it: a
+    /// marker is logged (one fsync), the segments it wholly covers are deleted, and all
+    /// snapshot files but this one and the newest older one. A snapshot received from a leader
+    /// that the stored log does not match only gets its file here; its `Ready` then goes through
+    /// `persist(snapshot:)`, which resets the log to it (until then, a crash leaves the log as
+    /// it was, so the hard state never lags behind the snapshot's term).
+    ///
+    /// Precondition: `metadata` is not older than the stored snapshot.
     public func saveSnapshot(_ metadata: SnapshotMetadata, data: [UInt8]) throws(StorageError) {
         var next = try usableLog()
         precondition(next.violation(installing: metadata) == nil, "saveSnapshot: \(next.violation(installing: metadata) ?? "")")
         let name = SnapshotFile.name(index: metadata.index)
         try disk.writeFileAtomically(
             SnapshotFile.encode(metadata, data: data), toPath: filePath(name), directory: directory)
-        if metadata != next.snapshot {
-            let keepsLaterEntries = next.keepsLaterEntries(installing: metadata)
-            next.install(metadata, keepsLaterEntries: keepsLaterEntries)
-            writeBuffer.clear()
-            writeBuffer.writeSnapshotRecord(metadata, keepsLaterEntries: keepsLaterEntries)
-            try appendDurably(writeBuffer, entryIndexMax: nil)
-            log = next
-        }
         logger.info(
             "saved snapshot",
             metadata: ["raft.snapshot_index": "\(metadata.index)", "storage.bytes": "\(data.count)"])
+        guard next.keepsLaterEntries(installing: metadata) else { return }
+        if metadata != next.snapshot {
+            next.install(metadata, keepsLaterEntries: true)
+            writeBuffer.clear()
+            writeBuffer.writeSnapshotRecord(metadata, keepsLaterEntries: true, endsBatch: true)
+            try appendDurably(writeBuffer, entryIndexMax: nil)
+            log = next
+        }
         try deleteCoveredSegments(through: metadata.index)
         try deleteOldSnapshots(keeping: metadata.index)
     }
@@ -251,8 +258,8 @@ public final class StorageEngine {
         }
     }
 
-    /// Keeps the snapshot at `index` and the newest older one; deletes the rest and leftover
-    /// temporary files.
+    /// Keeps the snapshot at `index` (the log's) and the newest older one; deletes the rest
+    /// and leftover temporary files.
     private func deleteOldSnapshots(keeping index: LogIndex) throws(StorageError) {
         let names = try disk.contentsOfDirectory(atPath: directory)
         let olderKept = names.compactMap(SnapshotFile.index(fromName:)).filter { $0 < index }.max()
@@ -260,7 +267,7 @@ public final class StorageEngine {
         for name in names {
             let isStale: Bool
             if let snapshotIndex = SnapshotFile.index(fromName: name) {
-                isStale = snapshotIndex != index && snapshotIndex != olderKept
+                isStale = snapshotIndex < index && snapshotIndex != olderKept
             } else {
                 isStale = name.hasPrefix("snapshot-") && name.hasSuffix(".snap.tmp")
             }

@@ -9,6 +9,12 @@ import RaftCore
 /// (so a damaged length cannot pass for a valid one). Integers are big-endian. Payloads use
 /// RaftCodec's versioned encodings.
 ///
+/// Records come in batches, one per `persist` (or snapshot marker): the high bit of the type
+/// byte (`batchEndFlag`) marks a batch's last record. Recovery applies a batch only once it has
+/// read that record, so a crash in the middle of a write leaves all of a batch or none of it
+/// (a vote is never lost while the entries of its term survive, nor a commit index kept
+/// without the entries it commits).
+///
 /// Every segment starts with a `segmentHeader` record, then restates the log's state at that
 /// point (a `hardState` record, and a `snapshot` record when there is a snapshot), so the
 /// segments before it can be deleted once a snapshot covers their entries.
@@ -17,6 +23,8 @@ enum WALFormat {
     static let recordHeaderByteCount = 4 + 4 + 1
     /// No record payload is larger; a larger length read from disk marks the record as damaged.
     static let recordPayloadBytesMax = 64 << 20
+    /// Set in the type byte of the last record of a batch.
+    static let batchEndFlag: UInt8 = 0x80
     /// Identifies a segment header's payload.
     static let segmentMagic: [UInt8] = Array("WRAFTWAL".utf8)
     static let segmentFormatVersion: UInt8 = 1
@@ -72,14 +80,18 @@ struct WALRecord {
     var type: RecordType
     var payload: ByteBuffer
     var offset: Int
+    /// The last record of its batch: the batch is complete.
+    var isBatchEnd: Bool
 }
 
 extension ByteBuffer {
     /// Appends one record: reserves the header, lets `writePayload` write the payload, then fills
     /// in the length and the checksum.
-    mutating func writeWALRecord(_ type: RecordType, _ writePayload: (inout ByteBuffer) -> Void) {
+    mutating func writeWALRecord(
+        _ type: RecordType, endsBatch: Bool, _ writePayload: (inout ByteBuffer) -> Void
+    ) {
         let start = writerIndex
-        writeMultipleIntegers(UInt32(0), UInt32(0), type.rawValue)
+        writeMultipleIntegers(UInt32(0), UInt32(0), type.rawValue | (endsBatch ? WALFormat.batchEndFlag : 0))
         writePayload(&self)
         let payloadLength = writerIndex - start - WALFormat.recordHeaderByteCount
         precondition(
@@ -101,26 +113,27 @@ extension ByteBuffer {
     }
 
     mutating func writeSegmentHeaderRecord(_ header: SegmentHeader) {
-        writeWALRecord(.segmentHeader) { buffer in
+        writeWALRecord(.segmentHeader, endsBatch: false) { buffer in
             buffer.writeBytes(WALFormat.segmentMagic)
             buffer.writeInteger(WALFormat.segmentFormatVersion)
             buffer.writeMultipleIntegers(header.sequence, header.lastIndex.rawValue, header.lastTerm.rawValue)
         }
     }
 
-    mutating func writeHardStateRecord(_ hardState: HardState) {
-        writeWALRecord(.hardState) { $0.writeHardState(hardState) }
+    mutating func writeHardStateRecord(_ hardState: HardState, endsBatch: Bool) {
+        writeWALRecord(.hardState, endsBatch: endsBatch) { $0.writeHardState(hardState) }
     }
 
-    mutating func writeSnapshotRecord(_ metadata: SnapshotMetadata, keepsLaterEntries: Bool) {
-        writeWALRecord(.snapshot) { buffer in
+    mutating func writeSnapshotRecord(_ metadata: SnapshotMetadata, keepsLaterEntries: Bool, endsBatch: Bool) {
+        writeWALRecord(.snapshot, endsBatch: endsBatch) { buffer in
             buffer.writeInteger(keepsLaterEntries ? SnapshotRecordFlag.keepsLaterEntries : 0)
             buffer.writeSnapshotMetadata(metadata)
         }
     }
 
-    /// Writes `entries` as one or more entries records, each payload at most `payloadBytesMax`.
-    mutating func writeEntriesRecords(_ entries: [Entry], payloadBytesMax: Int) {
+    /// Writes `entries` as one or more entries records, each payload at most `payloadBytesMax`;
+    /// the last one ends the batch when `endsBatch`.
+    mutating func writeEntriesRecords(_ entries: [Entry], payloadBytesMax: Int, endsBatch: Bool) {
         var start = entries.startIndex
         while start < entries.endIndex {
             var end = start
@@ -134,7 +147,9 @@ extension ByteBuffer {
                 payloadBytes += entryBytes
                 end += 1
             }
-            writeWALRecord(.entries) { $0.writeRaftEntries(entries[start..<end]) }
+            writeWALRecord(.entries, endsBatch: endsBatch && end == entries.endIndex) {
+                $0.writeRaftEntries(entries[start..<end])
+            }
             start = end
         }
     }
@@ -166,12 +181,16 @@ enum WALRecordParser {
         guard checksum == storedChecksum else {
             return .damaged(CodecError.checksumMismatch(expected: storedChecksum, actual: checksum).description)
         }
-        guard let type = RecordType(rawValue: typeByte) else { return .damaged("unknown record type \(typeByte)") }
+        guard let type = RecordType(rawValue: typeByte & ~WALFormat.batchEndFlag) else {
+            return .damaged("unknown record type \(typeByte)")
+        }
         let payloadStart = offset + WALFormat.recordHeaderByteCount
         guard let payload = segment.getSlice(at: payloadStart, length: payloadLength) else {
             return .damaged("record runs past the end of the file")
         }
-        return .record(WALRecord(type: type, payload: payload, offset: offset), next: payloadStart + payloadLength)
+        let record = WALRecord(
+            type: type, payload: payload, offset: offset, isBatchEnd: typeByte & WALFormat.batchEndFlag != 0)
+        return .record(record, next: payloadStart + payloadLength)
     }
 
     /// Whether any valid record starts anywhere in `segment` after `offset`: tells a torn tail
@@ -181,7 +200,7 @@ enum WALRecordParser {
         let end = segment.writerIndex
         while end - candidate >= WALFormat.recordHeaderByteCount {
             // Cheap filters first: a known type and a length that fits, then the checksum.
-            if let typeByte = segment.getInteger(at: candidate + 8, as: UInt8.self), RecordType(rawValue: typeByte) != nil,
+            if let typeByte = segment.getInteger(at: candidate + 8, as: UInt8.self), RecordType(rawValue: typeByte & ~WALFormat.batchEndFlag) != nil,
                 let length = segment.getInteger(at: candidate, as: UInt32.self),
                 Int(length) <= end - candidate - WALFormat.recordHeaderByteCount,
                 case .record = parse(segment, at: candidate)

@@ -47,27 +47,10 @@ struct WALScanner {
             }
             let isLast = position == sequences.count - 1
             let bytes = try disk.readFile(atPath: path)
-            var offset = 0
-            scanning: while offset < bytes.writerIndex {
-                switch WALRecordParser.parse(bytes, at: offset) {
-                case .damaged(let reason):
-                    guard isLast && !WALRecordParser.hasValidRecord(in: bytes, after: offset) else {
-                        let context = isLast ? "valid records follow it" : "in a segment that is not the last"
-                        throw .corruptRecord(file: path, offset: offset, reason: "\(reason) (\(context))")
-                    }
-                    result.tornTail = TornTail(path: path, offset: offset, fileSize: bytes.writerIndex, reason: reason)
-                    break scanning
-                case .record(let record, let next):
-                    do {
-                        try apply(record, to: &result.log, segment: &segment, isFirstSegment: position == 0)
-                    } catch {
-                        throw .corruptRecord(file: path, offset: record.offset, reason: error.reason)
-                    }
-                    if record.type == .hardState { lastHardStateAt = (path, record.offset) }
-                    offset = next
-                }
-            }
-            segment.size = offset
+            let end = try scanSegment(
+                bytes, path: path, isLast: isLast, isFirst: position == 0, into: &result, segment: &segment,
+                lastHardStateAt: &lastHardStateAt)
+            segment.size = end
             if segment.size == 0 && !isLast {
                 throw .corruptRecord(file: path, offset: 0, reason: "empty segment that is not the last")
             }
@@ -80,12 +63,66 @@ struct WALScanner {
                 reason: "entries \(log.snapshot.index.next) through \(log.unknownThrough) are missing: "
                     + "segments before this one were deleted without a snapshot covering them")
         }
-        if log.hardState.commit > log.lastIndex, let (path, offset) = lastHardStateAt {
-            throw .corruptRecord(
-                file: path, offset: offset,
-                reason: "hard state commits index \(log.hardState.commit) but the log ends at \(log.lastIndex)")
+        if let (path, offset) = lastHardStateAt {
+            // The core's own checks on what it restarts from (RaftLog.validate), named here with
+            // a file and an offset.
+            if log.hardState.commit > log.lastIndex {
+                throw .corruptRecord(
+                    file: path, offset: offset,
+                    reason: "hard state commits index \(log.hardState.commit) but the log ends at \(log.lastIndex)")
+            }
+            if let lastTerm = log.term(at: log.lastIndex), log.hardState.term < lastTerm {
+                throw .corruptRecord(
+                    file: path, offset: offset,
+                    reason: "hard state term \(log.hardState.term) is below the last entry's term \(lastTerm)")
+            }
         }
         return result
+    }
+
+    /// Folds one segment's complete batches into `result`; returns where its valid records end.
+    /// A torn tail (only in the last segment) is recorded in `result.tornTail`, cut at the start
+    /// of its incomplete batch.
+    private func scanSegment(
+        _ bytes: ByteBuffer, path: String, isLast: Bool, isFirst: Bool, into result: inout Result,
+        segment: inout SegmentInfo, lastHardStateAt: inout (path: String, offset: Int)?
+    ) throws(StorageError) -> Int {
+        var pending: [WALRecord] = []
+        var offset = 0
+        while offset < bytes.writerIndex {
+            switch WALRecordParser.parse(bytes, at: offset) {
+            case .damaged(let reason):
+                guard isLast && !WALRecordParser.hasValidRecord(in: bytes, after: offset) else {
+                    let context = isLast ? "valid records follow it" : "in a segment that is not the last"
+                    throw .corruptRecord(file: path, offset: offset, reason: "\(reason) (\(context))")
+                }
+                let cut = pending.first?.offset ?? offset
+                result.tornTail = TornTail(path: path, offset: cut, fileSize: bytes.writerIndex, reason: reason)
+                return cut
+            case .record(let record, let next):
+                pending.append(record)
+                offset = next
+                guard record.isBatchEnd else { continue }
+                for record in pending {
+                    do {
+                        try apply(record, to: &result.log, segment: &segment, isFirstSegment: isFirst)
+                    } catch {
+                        throw .corruptRecord(file: path, offset: record.offset, reason: error.reason)
+                    }
+                    if record.type == .hardState { lastHardStateAt = (path, record.offset) }
+                }
+                pending.removeAll()
+            }
+        }
+        guard let first = pending.first else { return offset }
+        guard isLast else {
+            throw .corruptRecord(
+                file: path, offset: first.offset,
+                reason: "a batch without its last record in a segment that is not the last")
+        }
+        result.tornTail = TornTail(
+            path: path, offset: first.offset, fileSize: bytes.writerIndex, reason: "a batch without its last record")
+        return first.offset
     }
 
     /// Why a record that passed its checksum cannot be applied.

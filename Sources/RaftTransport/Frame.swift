@@ -102,7 +102,12 @@ struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         }
         guard length <= frameBytesMax else { throw FrameError.oversized(length: length, max: frameBytesMax) }
         guard length >= Frame.headerBytes else { throw FrameError.undersized(length: length) }
-        guard buffer.readableBytes >= Frame.lengthPrefixBytes + length else { return nil }
+        guard buffer.readableBytes >= Frame.lengthPrefixBytes + length else {
+            // Make room for the whole frame now, so a large one arriving in many reads is
+            // gathered without the buffer growing (and copying) again and again.
+            buffer.reserveCapacity(minimumWritableBytes: Frame.lengthPrefixBytes + length - buffer.readableBytes)
+            return nil
+        }
         let kindByte: UInt8 = buffer.getInteger(at: buffer.readerIndex + Frame.lengthPrefixBytes) ?? 0
         guard let kind = FrameKind(rawValue: kindByte) else { throw FrameError.unknownKind(kindByte) }
         buffer.moveReaderIndex(forwardBy: Frame.lengthPrefixBytes + 1)

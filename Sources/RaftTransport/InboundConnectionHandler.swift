@@ -14,6 +14,9 @@ final class InboundConnectionHandler: ChannelInboundHandler {
     /// The snapshot being reassembled on this connection, if any.
     private var snapshot: SnapshotReassembly?
     private var isRejected = false
+    /// Messages decoded from the current read, handed over together at `channelReadComplete`:
+    /// the consumer then wakes once per read rather than once per message.
+    private var pending: [Message] = []
 
     /// A snapshot transfer in progress: the message from its first chunk and the bytes so far.
     private struct SnapshotReassembly {
@@ -72,7 +75,13 @@ final class InboundConnectionHandler: ChannelInboundHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        deliverPending()
+        context.fireChannelReadComplete()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        deliverPending()
         abandonSnapshot()
         context.fireChannelInactive()
     }
@@ -106,7 +115,7 @@ final class InboundConnectionHandler: ChannelInboundHandler {
             return
         }
         core.metrics.recordReceived(message.payload)
-        if !core.deliver(.message(message)) { core.metrics.recordDropped(.incomingFull, message.payload) }
+        pending.append(message)
     }
 
     // MARK: Snapshots
@@ -147,6 +156,7 @@ final class InboundConnectionHandler: ChannelInboundHandler {
         snapshot = nil
         core.endSnapshotReceive(from: finished.sender, transferID: finished.transferID)
         precondition(UInt64(finished.data.count) == finished.totalBytes, "Snapshot: reassembled every byte")
+        deliverPending()  // what arrived before the snapshot goes first
         let isAccepted = core.deliver(.snapshot(finished.message, data: finished.data))
         if isAccepted {
             core.metrics.recordReceived(finished.message.payload)
@@ -162,6 +172,14 @@ final class InboundConnectionHandler: ChannelInboundHandler {
             SnapshotAck(transferID: finished.transferID, isAccepted: isAccepted).write(to: &payload)
         }
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    private func deliverPending() {
+        guard !pending.isEmpty else { return }
+        for message in pending where !core.deliver(.message(message)) {
+            core.metrics.recordDropped(.incomingFull, message.payload)
+        }
+        pending.removeAll(keepingCapacity: true)
     }
 
     private func abandonSnapshot() {

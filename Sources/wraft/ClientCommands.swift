@@ -117,7 +117,7 @@ struct ListCommand: AsyncParsableCommand {
         discussion: "Prints one `key = value  (index N)` line per key.")
 
     /// Bound on `--limit`.
-    static let limitMax = 100_000
+    static let limitMax = 10_000
 
     @OptionGroup var connection: NodeConnectionOptions
     @Option(help: "Only keys starting with this.") var prefix: String = ""

@@ -11,7 +11,7 @@ struct WRaftCommand: AsyncParsableCommand {
             --node HOST:PORT` against any of its nodes.
             """,
         subcommands: [
-            ClusterCommand.self,
+            ServeCommand.self, ClusterCommand.self,
             PutCommand.self, GetCommand.self, DeleteCommand.self, ListCommand.self, StateCommand.self,
             BenchCommand.self, CheckCommand.self,
         ])

@@ -89,11 +89,12 @@ extension RealProcessTests {
             }
             let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
             #expect(ready && process.isRunning, "wraft cluster came up: \(output)")
-            let urls = output.split(separator: "\n").compactMap { line -> String? in
+            let nodeLines = output.split(separator: "\n").filter { $0.hasPrefix("node ") }
+            let urls = nodeLines.compactMap { line -> String? in
                 guard let range = line.range(of: "http://") else { return nil }
                 return String(line[range.upperBound...].prefix { $0 != "/" })
             }
-            let pids = output.split(separator: "\n").compactMap { line -> Int32? in
+            let pids = nodeLines.compactMap { line -> Int32? in
                 guard let range = line.range(of: "pid ") else { return nil }
                 return Int32(line[range.upperBound...].prefix { $0.isNumber })
             }

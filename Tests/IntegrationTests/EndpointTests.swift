@@ -166,8 +166,12 @@ extension RealProcessTests {
                 try await follower.inject(.snapshot)
                 #expect(await eventually(timeoutMs: 5_000) { ((try? await follower.state().snapshotIndex) ?? 0) >= write.index })
 
-                // Unknown member for removal and transfer.
-                let unknownRemoval = await #expect(throws: WRaftClientError.self) { try await leader.removeMember(id: "no-such-member") }
+                // A malformed member id is bad input; a well-formed unknown one is not found.
+                let malformed = await #expect(throws: WRaftClientError.self) { try await leader.removeMember(id: "no-such-member") }
+                #expect(malformed?.httpStatus == 400)
+                let unknownRemoval = await #expect(throws: WRaftClientError.self) {
+                    try await leader.removeMember(id: "0123456789abcdef")
+                }
                 #expect(unknownRemoval?.httpStatus == 404)
 
                 // Crash: the process exits at once; restarted on its data dir it comes back with its data.

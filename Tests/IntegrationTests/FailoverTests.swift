@@ -13,13 +13,16 @@ extension RealProcessTests {
             var answered: ContinuousClock.Instant
         }
 
+        /// Bound on one worker's writes, so every acknowledged key fits in one list (`limit` <= 10,000).
+        static let writesPerWorkerMax = 2_000
+
         /// Writes unique keys through the nodes in turn until `end`; returns what was acknowledged.
         static func writeLoad(
             worker: Int, clients: [NodeClient], until end: ContinuousClock.Instant
         ) async -> [Acknowledged] {
             var acknowledged: [Acknowledged] = []
             var number = 0
-            while ContinuousClock.now < end {
+            while ContinuousClock.now < end && number < writesPerWorkerMax {
                 number += 1
                 let key = "load/\(worker)/\(number)"
                 let client = clients[(worker + number) % clients.count]
@@ -68,14 +71,14 @@ extension RealProcessTests {
                 // The killed node comes back; every acknowledged write is readable, from every node.
                 try await cluster.restart(oldLeader)
                 _ = try await cluster.waitForLeader()
-                let listed = try await clients[newLeader].list(prefix: "load/", limit: 100_000)
+                let listed = try await clients[newLeader].list(prefix: "load/", limit: 10_000)
                 let values = Dictionary(listed.items.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
                 let lost = acknowledged.filter { values[$0.key] != $0.key }
                 #expect(lost.isEmpty, "acknowledged writes missing: \(lost.prefix(5).map(\.key))")
                 let lastIndex = acknowledged.map(\.index).max() ?? 0
                 #expect(await cluster.waitForApplied(lastIndex))
                 for client in clients {
-                    let local = try await client.list(prefix: "load/", limit: 100_000, consistency: .local)
+                    let local = try await client.list(prefix: "load/", limit: 10_000, consistency: .local)
                     #expect(local.items.count >= acknowledged.count, "node \(client.address) has every write")
                 }
             }

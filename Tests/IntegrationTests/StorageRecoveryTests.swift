@@ -22,8 +22,11 @@ extension RealProcessTests {
                 let records = try WALFiles.records(of: segment)
                 let last = try #require(records.last, "the newest segment has records")
                 #expect(records.count > 1)
-                // Cut the last record short, as a crash in the middle of its write would.
-                try WALFiles.truncate(segment, to: last.end - 3)
+                // A crash in the middle of appending a record leaves its first bytes only. Such a
+                // write was never acknowledged (the fsync did not return), so the tail is a copy
+                // of the last record cut short: a plausible header, a payload that ends early.
+                let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: segment)))
+                try WALFiles.append(Array(bytes[last.start..<(last.end - 3)]), to: segment, at: last.end)
 
                 try await cluster.restart(victim)
                 let recovered = await eventually(timeoutMs: 10_000) {
@@ -31,6 +34,8 @@ extension RealProcessTests {
                     return state.status == "running" && state.appliedIndex >= lastIndex
                 }
                 #expect(recovered, "the node recovered and caught up")
+                let segmentName = URL(fileURLWithPath: segment).lastPathComponent
+                #expect(await cluster.logTail(victim, bytesMax: 20_000).contains(segmentName), "the cut is logged, naming the file")
                 for number in [0, 10, 19] {
                     #expect(try await clients[victim].get("torn/\(number)", consistency: .local)?.text == "value \(number)")
                 }
@@ -119,10 +124,13 @@ enum WALFiles {
         return records
     }
 
-    static func truncate(_ path: String, to length: Int) throws {
+    /// Writes `bytes` at `offset` (the end of the last record) and cuts the file there.
+    static func append(_ bytes: [UInt8], to path: String, at offset: Int) throws {
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? handle.close() }
-        try handle.truncate(atOffset: UInt64(length))
+        try handle.truncate(atOffset: UInt64(offset))
+        try handle.seek(toOffset: UInt64(offset))
+        try handle.write(contentsOf: Data(bytes))
     }
 
     static func flipByte(in path: String, at offset: Int) throws {

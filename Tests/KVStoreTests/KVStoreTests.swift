@@ -147,6 +147,31 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         #expect(!listed.hasMore)
     }
 
+    /// Keys of 1 to 20 bytes over {0, 1, 255}: long shared prefixes and zero bytes around the
+    /// 8-byte inline head. Listing must give exactly the byte-wise order.
+    @Test func orderingMatchesByteComparisonForLongSharedPrefixes() {
+        for seed in testSeeds(defaultCount: 5) {
+            var generator = SeededGenerator(seed: seed)
+            var store = KVStore()
+            var feeder = EntryFeeder()
+            var keys = Set<[UInt8]>()
+            for _ in 0..<2_000 {
+                let length = Int.random(in: 1...20, using: &generator)
+                let key = (0..<length).map { _ in [UInt8(0), 1, 255][Int.random(in: 0..<3, using: &generator)] }
+                keys.insert(key)
+                _ = store.apply(feeder.command(.put(key: key, value: [], condition: .none)))
+            }
+            let expected = keys.sorted { $0.lexicographicallyPrecedes($1) }
+            let listed = store.list(prefix: [], limit: keys.count + 1)
+            #expect(listed.items.map(\.key) == expected, "seed=\(seed)")
+            for key in expected.prefix(50) { #expect(store.get(key) != nil, "seed=\(seed)") }
+            let prefix: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 1]
+            #expect(
+                store.list(prefix: prefix, limit: 10_000).items.map(\.key) == expected.filter { $0.starts(with: prefix) },
+                "seed=\(seed)")
+        }
+    }
+
     @Test func listHonoursPrefixLimitAndMore() {
         var store = KVStore()
         var feeder = EntryFeeder()

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 import Linearizability
@@ -32,6 +33,7 @@ import Linearizability
     @Test func writesAndReadsFiles() throws {
         let path = "/tmp/wraft-history-test-\(UInt64.random(in: 0...UInt64.max)).jsonl"
         let history: [HistoryOperation] = [.write(id: 1, process: 0, key: "k", value: "a", invokeNs: 1, completeNs: 2)]
+        defer { try? FileManager.default.removeItem(atPath: path) }
         try HistoryFile.write(history, to: path)
         #expect(try HistoryFile.read(from: path) == history)
     }

@@ -8,7 +8,8 @@ func environmentInteger(_ name: String) -> UInt64? {
     return UInt64(raw)
 }
 
-/// The randomized runs: `WRAFT_SIM_SEEDS` distinct seeds (CI default below), or one seed
+/// The randomized runs: `WRAFT_SIM_SEEDS` distinct seeds (CI default below) from
+/// `WRAFT_SIM_FIRST_SEED` (default 1), or one seed
 /// replayed with its whole trace printed when `WRAFT_SIM_SEED=N` is set. Each failing seed
 /// prints `seed=N` and the end of its trace.
 @Suite struct RandomizedSimulationTests {
@@ -18,8 +19,13 @@ func environmentInteger(_ name: String) -> UInt64? {
     /// Distinct from the seeds other suites use.
     static let firstSeed: UInt64 = 1
 
-    @Test func randomizedRunsKeepRaftSafeAndLive() {
+    /// The seeds are split over this many test cases, which Swift Testing runs in parallel.
+    static let shardCount = 2
+
+    @Test(arguments: 0..<shardCount)
+    func randomizedRunsKeepRaftSafeAndLive(shard: Int) {
         if let seed = environmentInteger("WRAFT_SIM_SEED") {
+            guard shard == 0 else { return }
             var run = RandomizedRun(seed: seed)
             run.liveTrace = { line in print(line) }
             let result = run.run()
@@ -27,13 +33,14 @@ func environmentInteger(_ name: String) -> UInt64? {
             return
         }
         let count = environmentInteger("WRAFT_SIM_SEEDS") ?? Self.defaultSeedCount
+        let first = environmentInteger("WRAFT_SIM_FIRST_SEED") ?? Self.firstSeed
         var failures: [RandomizedRunResult] = []
         var committed: UInt64 = 0
         var crashes = 0
         var leaderTerms = 0
         var seedsRun: UInt64 = 0
-        for seed in Self.firstSeed..<(Self.firstSeed + count) {
-            CrashReporter.currentSeed = seed
+        for seed in first..<(first + count) where Int(seed % UInt64(Self.shardCount)) == shard {
+            CrashReporter.setSeed(seed, slot: shard, label: "randomized simulation (replay: WRAFT_SIM_SEED=\(seed))")
             let result = RandomizedRun(seed: seed).run()
             seedsRun += 1
             committed += result.committedIndex.rawValue
@@ -44,12 +51,36 @@ func environmentInteger(_ name: String) -> UInt64? {
                 if failures.count >= 3 { break }
             }
         }
-        CrashReporter.currentSeed = nil
-        print("randomized simulation: \(seedsRun) seeds, \(committed) entries committed, \(leaderTerms) leader terms, \(crashes) crashes, \(failures.count) failing")
+        CrashReporter.setSeed(nil, slot: shard, label: "")
+        print("randomized simulation, shard \(shard): \(seedsRun) seeds, \(committed) entries committed, \(leaderTerms) leader terms, \(crashes) crashes, \(failures.count) failing")
         for failure in failures {
             Issue.record("seed=\(failure.seed)\n\(failure.report)")
         }
         #expect(committed > seedsRun * 10, "the runs did make progress")
+    }
+
+    /// Seeds of the `.leaderChurn` profile (Figure 8 pressure); `WRAFT_SIM_CHURN_SEEDS` runs more.
+    static let defaultChurnSeedCount: UInt64 = 150
+
+    @Test func leaderChurnRunsKeepRaftSafeAndLive() {
+        let count = environmentInteger("WRAFT_SIM_CHURN_SEEDS") ?? Self.defaultChurnSeedCount
+        var failures: [RandomizedRunResult] = []
+        var committed: UInt64 = 0
+        for seed in 1...count {
+            CrashReporter.setSeed(seed, slot: 2, label: "leader-churn simulation (RandomizedRun(seed:profile: .leaderChurn))")
+            let result = RandomizedRun(seed: seed, profile: .leaderChurn).run()
+            committed += result.committedIndex.rawValue
+            if !result.isSafe {
+                failures.append(result)
+                if failures.count >= 3 { break }
+            }
+        }
+        CrashReporter.setSeed(nil, slot: 2, label: "")
+        print("leader-churn simulation: \(count) seeds, \(committed) entries committed, \(failures.count) failing")
+        for failure in failures {
+            Issue.record("leader-churn seed=\(failure.seed)\n\(failure.report)")
+        }
+        #expect(committed > count * 10, "the runs did make progress")
     }
 
     @Test func oneSeedReplaysIdentically() {

@@ -163,6 +163,7 @@ func recordOffsets(_ bytes: [UInt8]) -> [Int] {
         ("below snapshot", [.entries(1...5, term: 1), .snapshot(4, term: 1), .entries(3...6, term: 1)]),
         ("snapshot backwards", [.entries(1...5, term: 1), .snapshot(4, term: 1), .snapshot(2, term: 1)]),
         ("commit past the end", [.entries(1...3, term: 1), .hardState(commit: 4)]),
+        ("hard state term below the log's", [.entries(1...3, term: 2), .hardState(commit: 1)]),
     ])
     func invariantViolationsAreCorruption(name: String, records: [CraftedRecord]) throws {
         let disk = SimulatedDisk()
@@ -213,11 +214,11 @@ enum CraftedRecord: Sendable, CustomTestStringConvertible {
     func write(to buffer: inout ByteBuffer) {
         switch self {
         case .entries(let range, let term):
-            buffer.writeEntriesRecords(makeEntries(range, term: term), payloadBytesMax: 1 << 20)
+            buffer.writeEntriesRecords(makeEntries(range, term: term), payloadBytesMax: 1 << 20, endsBatch: true)
         case .snapshot(let index, let term):
-            buffer.writeSnapshotRecord(SnapshotMetadata(index: LogIndex(index), term: Term(term), membership: .empty), keepsLaterEntries: true)
+            buffer.writeSnapshotRecord(SnapshotMetadata(index: LogIndex(index), term: Term(term), membership: .empty), keepsLaterEntries: true, endsBatch: true)
         case .hardState(let commit):
-            buffer.writeHardStateRecord(HardState(term: 1, commit: LogIndex(commit)))
+            buffer.writeHardStateRecord(HardState(term: 1, commit: LogIndex(commit)), endsBatch: true)
         }
     }
 

@@ -167,10 +167,15 @@ import Testing
         let (_, kept) = try openRecovered(disk)
         #expect(kept.entries == makeEntries(7...9, term: 3))
 
-        try engine.saveSnapshot(SnapshotMetadata(index: 8, term: 5, membership: .empty), data: [])
-        let (_, discarded) = try openRecovered(disk)
-        #expect(discarded.entries.isEmpty)
-        #expect(discarded.snapshot.index == 8)
+        // A leader's snapshot our log does not match: only its file, until its Ready is persisted.
+        let leaders = SnapshotMetadata(index: 8, term: 5, membership: .empty)
+        try engine.saveSnapshot(leaders, data: [])
+        let (_, unchanged) = try openRecovered(disk)
+        #expect(unchanged.isSame(as: kept))
+        try engine.persist(hardState: HardState(term: 5, commit: 8), entries: [], snapshot: leaders)
+        let (_, reset) = try openRecovered(disk)
+        #expect(reset.entries.isEmpty)
+        #expect(reset.snapshot == leaders)
     }
 
     @Test func identityRoundTripsAndRefusesForeignClusters() throws {

@@ -119,3 +119,22 @@ final class QueueExecutor: SerialExecutor {
         #expect(state.entries == makeEntries(3...3, term: 2))
     }
 }
+
+@Suite struct BenchmarkFunctionTests {
+    /// The benchmark writes what it says and its log recovers (numbers themselves are for a
+    /// release build, not for tests).
+    @Test func storageBenchmarkWritesARecoverableLog() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let result = try runStorageBenchmark(
+            directory: directory, batches: 20, entriesPerBatch: 8, entryBytes: 100, logger: quietLogger)
+        #expect(result.batches == 20)
+        #expect(result.walBytes > 20 * 8 * 100)
+        #expect(result.batchesPerSecond > 0)
+        #expect(result.persistMillisecondsP99 >= result.persistMillisecondsMedian)
+        let state = try StorageEngine(directory: directory, logger: quietLogger).recover()
+        #expect(state.entries.count == 160)
+        #expect(state.hardState.commit == 160)
+        #expect(result.description.contains("batches/s"))
+    }
+}

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import WRaftServer
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run one node: the HTTP API on --http-port, Raft traffic on --raft-port.",
+        discussion: """
+            A new node starts `initial`: form a cluster with POST /connect and POST /start (see \
+            the README), or let `wraft cluster` do it. A node restarted on the same --data-dir \
+            comes back `running` in its cluster by itself. Logs go to standard error; metrics are \
+            served at /metrics in Prometheus text.
+            Example:
+              wraft serve --http-port 8081 --raft-port 10002 --data-dir /tmp/wraft/node1
+            """)
+
+    @Option(help: "The HTTP port (clients, operators, dashboard).") var httpPort: Int = 8081
+    @Option(help: "The Raft port (peer-to-peer traffic only).") var raftPort: Int = 10002
+    @Option(help: "The folder of this node's WAL, snapshots and identity (created if missing).") var dataDir: String
+    @Option(help: "The interface to listen on, and the host peers and clients reach this node at.")
+    var host: String = "127.0.0.1"
+    @Option(help: "The host peers and clients reach this node at, when --host is a wildcard such as 0.0.0.0.")
+    var advertisedHost: String?
+    @Flag(help: "Allow fault injection through POST /op/... (otherwise 403 faults_disabled).")
+    var enableFaults = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @Option(help: "Election timeout in milliseconds (a random jitter is added).") var electionTimeoutMs: Int = 300
+    @Option(help: "Leader heartbeat interval in milliseconds.") var heartbeatMs: Int = 100
+    @Option(help: "Take a snapshot every this many applied entries.") var snapshotEntries: Int?
+    @Option(help: "Log entries kept behind a snapshot for followers that lag a little.") var snapshotRetainedEntries: Int?
+    @Flag(help: .hidden) var exitWithParent = false
+
+    /// How often `--exit-with-parent` looks for its parent.
+    static let parentCheckIntervalMs = 500
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        _ = try makeOptions()
+    }
+
+    func makeOptions() throws -> NodeOptions {
+        var options = NodeOptions(
+            host: host, httpPort: httpPort, raftPort: raftPort, dataDirectory: dataDir,
+            isFaultInjectionEnabled: enableFaults, heartbeatMs: heartbeatMs, electionTimeoutMs: electionTimeoutMs,
+            logLevel: Logger.Level(rawValue: logLevel) ?? .info)
+        options.advertisedHost = advertisedHost
+        if let snapshotEntries { options.snapshotEntries = snapshotEntries }
+        if let snapshotRetainedEntries { options.snapshotRetainedEntries = snapshotRetainedEntries }
+        do {
+            try options.validate()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        return options
+    }
+
+    func run() async throws {
+        let options = try makeOptions()
+        let level = options.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var logger = Logger(label: "wraft")
+        logger.logLevel = level
+        if exitWithParent { watchParent(logger: logger) }
+        do {
+            try await runNode(options: options, logger: logger, metricsText: { registry.emitToString() })
+        } catch {
+            logger.critical("node stopped: \(error)")
+            throw CLIError("\(error)")
+        }
+    }
+
+    /// Stops the node (cleanly, through SIGTERM) when the process that launched it is gone, so
+    /// a test run or `wraft cluster` that dies never leaves nodes behind.
+    private func watchParent(logger: Logger) {
+        let parent = getppid()
+        Task.detached {
+            while true {
+                try? await Task.sleep(for: .milliseconds(Self.parentCheckIntervalMs))
+                guard getppid() != parent else { continue }
+                logger.warning("the launching process \(parent) is gone: stopping")
+                kill(getpid(), SIGTERM)
+                try? await Task.sleep(for: .seconds(5))
+                _exit(3)
+            }
+        }
+    }
+}
