@@ -34,6 +34,9 @@ public struct NodeOptions: Sendable, Equatable {
     public var requestTimeoutMs: Int
     /// The most client writes waiting for their outcome at once; past it `503 overloaded`.
     public var pendingWritesMax: Int
+    /// The most bytes of client writes waiting for their outcome at once (each is held for a
+    /// possible re-proposal); past it `503 overloaded`.
+    public var pendingWriteBytesMax: Int
     /// The most linearizable reads waiting at once; past it `503 overloaded`.
     public var pendingReadsMax: Int
     /// A learner is promoted to voter once its match index is within this many entries of the
@@ -49,7 +52,7 @@ public struct NodeOptions: Sendable, Equatable {
         isFaultInjectionEnabled: Bool = false, tickMs: Int = 10, heartbeatMs: Int = 100,
         electionTimeoutMs: Int = 300, electionTimeoutJitterMs: Int = 150, snapshotEntries: Int = 10_000,
         snapshotRetainedEntries: Int = 1_000, requestTimeoutMs: Int = 5_000, pendingWritesMax: Int = 8_192,
-        pendingReadsMax: Int = 8_192, promotionLagEntriesMax: Int = 100, controlTimeoutMs: Int = 3_000,
+        pendingWriteBytesMax: Int = 256 << 20, pendingReadsMax: Int = 8_192, promotionLagEntriesMax: Int = 100, controlTimeoutMs: Int = 3_000,
         logLevel: Logger.Level = .info
     ) {
         self.host = host
@@ -66,6 +69,7 @@ public struct NodeOptions: Sendable, Equatable {
         self.snapshotRetainedEntries = snapshotRetainedEntries
         self.requestTimeoutMs = requestTimeoutMs
         self.pendingWritesMax = pendingWritesMax
+        self.pendingWriteBytesMax = pendingWriteBytesMax
         self.pendingReadsMax = pendingReadsMax
         self.promotionLagEntriesMax = promotionLagEntriesMax
         self.controlTimeoutMs = controlTimeoutMs
@@ -94,6 +98,9 @@ public struct NodeOptions: Sendable, Equatable {
         guard snapshotRetainedEntries >= 0 else { throw .invalid("snapshotRetainedEntries must be >= 0") }
         guard requestTimeoutMs >= 1 else { throw .invalid("requestTimeoutMs must be >= 1") }
         guard pendingWritesMax >= 1 else { throw .invalid("pendingWritesMax must be >= 1") }
+        guard pendingWriteBytesMax >= 2 << 20 else {
+            throw .invalid("pendingWriteBytesMax must be >= 2 MiB (one largest write must fit)")
+        }
         guard pendingReadsMax >= 1 else { throw .invalid("pendingReadsMax must be >= 1") }
         guard promotionLagEntriesMax >= 0 else { throw .invalid("promotionLagEntriesMax must be >= 0") }
         guard controlTimeoutMs >= 1 else { throw .invalid("controlTimeoutMs must be >= 1") }

@@ -6,11 +6,15 @@ extension RealProcessTests {
     /// Issue 3: `/op/isolate` of the leader.
     @Suite struct PartitionTests {
         @Test func anIsolatedLeaderServesNeitherWritesNorLinearizableReadsAndHealingConverges() async throws {
-            try await ClusterFixture.withCluster(nodes: 3, name: "partition") { cluster in
+            // A longer election timeout keeps a loaded machine from electing for other reasons
+            // while the test watches the terms.
+            try await ClusterFixture.withCluster(nodes: 3, name: "partition", configure: { $0.electionTimeoutMs = 1_000 }) {
+                cluster in
                 let clients = await cluster.clients
                 let oldLeader = try await cluster.waitForLeader()
                 let isolated = clients[oldLeader]
                 try await isolated.put("p", "before")
+                let isolatedTerm = try await isolated.state().term
                 try await isolated.inject(.isolate(peers: nil))
 
                 let majority = [0, 1, 2].filter { $0 != oldLeader }
@@ -30,6 +34,10 @@ extension RealProcessTests {
                 let local = try await isolated.get("p", consistency: .local)
                 #expect(["before", "after"].contains(local?.text ?? ""))
                 #expect(try await isolated.state().faults.isEmpty == false)
+
+                // Pre-vote: elections the isolated node cannot win do not raise its term.
+                try await Task.sleep(for: .seconds(2.5))
+                #expect(try await isolated.state().term == isolatedTerm, "the isolated node kept its term")
 
                 try await isolated.inject(.heal)
                 let converged = await eventually(timeoutMs: 10_000) {

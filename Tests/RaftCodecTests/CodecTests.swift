@@ -226,3 +226,12 @@ import Testing
         return mismatches
     }
 }
+
+@Suite struct CodecBenchmarkFunctionTests {
+    @Test func codecBenchmarkMeasuresTheWholeBatch() {
+        let result = runCodecBenchmark(entries: 100, entryBytes: 50, rounds: 2)
+        #expect(result.encodedBytes == 1 + 4 + 100 * (RaftCodec.entryHeaderByteCount + 50))
+        #expect(result.decodeMegabytesPerSecond > 0)
+        #expect(result.description.contains("CRC32C"))
+    }
+}

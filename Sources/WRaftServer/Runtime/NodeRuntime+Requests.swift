@@ -27,10 +27,10 @@ extension NodeRuntime {
             throw .valueTooLarge(bytes: value.count, limit: KVCommand.valueBytesMax)
         }
         guard lifecycle == .running, core != nil else { throw notRunningError() }
-        guard !writes.isFull else { throw .overloaded(retryAfterMs: Self.retryAfterMs) }
         let sequence = nextWriteSequence
-        nextWriteSequence += 1
         let command = KVCommand(id: requestID(forWrite: sequence), operation: Self.operation(of: request)).encoded()
+        guard !writes.isFull(adding: command.count) else { throw .overloaded(retryAfterMs: Self.retryAfterMs) }
+        nextWriteSequence += 1
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<WriteOutcome, NodeError>, Never>) in
             writes.insert(
                 PendingWrite(command: command, key: request.key, deadline: deadline, continuation: continuation),
@@ -174,7 +174,7 @@ extension NodeRuntime {
 
     private func readBarrier(deadline: ContinuousClock.Instant) async throws(NodeError) {
         guard lifecycle == .running, core != nil else { throw notRunningError() }
-        guard !reads.isFull else { throw .overloaded(retryAfterMs: Self.retryAfterMs) }
+        guard !reads.isFull() else { throw .overloaded(retryAfterMs: Self.retryAfterMs) }
         let sequence = nextReadSequence
         nextReadSequence += 1
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<LogIndex, NodeError>, Never>) in

@@ -127,7 +127,9 @@ actor NodeRuntime {
         var generator = SystemRandomNumberGenerator()
         self.incarnation = generator.next() & ~(Self.requestLanes - 1)
         self.faults = FaultState(seed: generator.next())
-        self.writes = PendingTable(countMax: options.pendingWritesMax)
+        self.writes = PendingTable(countMax: options.pendingWritesMax, weightMax: options.pendingWriteBytesMax) {
+            $0.command.count
+        }
         self.reads = PendingTable(countMax: options.pendingReadsMax)
         self.lifecycle = .initial
         self.book = AddressBook([localID: selfAddress])
@@ -143,7 +145,14 @@ actor NodeRuntime {
         let transport = self.transport
         let receiver = Task { [weak self] in
             await transport.forEachIncoming { [weak self] item in
-                await self?.receive(item)
+                switch item {
+                case .message(let message):
+                    await self?.receive(message)
+                case .snapshot(let message, let data):
+                    // Decoding a large state machine takes a while: do it here, off the actor.
+                    let decoded = Result { () throws(KVCodecError) -> KVStore in try KVStore(snapshot: data) }
+                    await self?.receiveSnapshot(message, data: data, decoded: decoded)
+                }
             }
         }
         let tickMs = options.tickMs
@@ -216,18 +225,41 @@ actor NodeRuntime {
         kick()
     }
 
-    /// A message (or a snapshot) from a peer.
-    func receive(_ item: IncomingRaft) {
-        guard lifecycle == .running, core != nil else { return }
-        let message: Message
-        switch item {
-        case .message(let received):
-            message = received
-        case .snapshot(let received, let data):
-            guard acceptSnapshot(received, data: data) else { return }
-            message = received
+    /// A message from a peer.
+    func receive(_ message: Message) {
+        // A snapshot's message only counts with its bytes (`receiveSnapshot`): a bare one, which
+        // only a broken or hostile peer sends, would make the core install bytes nobody holds.
+        if case .installSnapshot = message.payload { return }
+        step(message)
+    }
+
+    /// A snapshot from the leader: its message, its bytes, and the state machine decoded from
+    /// them. The bytes are kept until the core's `Ready` names that snapshot.
+    func receiveSnapshot(_ message: Message, data: [UInt8], decoded: Result<KVStore, KVCodecError>) {
+        guard lifecycle == .running, core != nil, message.to == localID,
+            case .installSnapshot(let metadata) = message.payload
+        else { return }
+        let restored: KVStore
+        switch decoded {
+        case .success(let store): restored = store
+        case .failure(let error):
+            logger.warning("snapshot from \(message.from) refused: \(error)")
+            return
         }
-        guard message.to == localID else { return }
+        guard restored.appliedIndex == metadata.index else {
+            logger.warning("snapshot refused: its state is at \(restored.appliedIndex), the message names \(metadata.index)")
+            return
+        }
+        // The core installs only the newest snapshot it accepted: keep the newest two.
+        if receivedSnapshots.count >= 2, let oldest = receivedSnapshots.keys.min() {
+            receivedSnapshots[oldest] = nil
+        }
+        receivedSnapshots[metadata.index] = ReceivedSnapshot(metadata: metadata, data: data, store: restored)
+        step(message)
+    }
+
+    private func step(_ message: Message) {
+        guard lifecycle == .running, core != nil, message.to == localID else { return }
         guard !faults.dropsIncoming(from: message.from) else {
             metrics.incomingDropped.increment()
             return
@@ -235,29 +267,6 @@ actor NodeRuntime {
         lastContact[message.from] = .now
         core?.step(message)
         kick()
-    }
-
-    /// Validates a snapshot's bytes before its message reaches the core; keeps them until the
-    /// core's `Ready` names that snapshot.
-    private func acceptSnapshot(_ message: Message, data: [UInt8]) -> Bool {
-        guard case .installSnapshot(let metadata) = message.payload else { return false }
-        do {
-            let restored = try KVStore(snapshot: data)
-            guard restored.appliedIndex == metadata.index else {
-                logger.warning(
-                    "snapshot refused: its state is at \(restored.appliedIndex), the message names \(metadata.index)")
-                return false
-            }
-            // Keep only the newest few: the core installs at most the latest it accepted.
-            if receivedSnapshots.count >= 2, let oldest = receivedSnapshots.keys.min() {
-                receivedSnapshots[oldest] = nil
-            }
-            receivedSnapshots[metadata.index] = ReceivedSnapshot(metadata: metadata, data: data, store: restored)
-            return true
-        } catch {
-            logger.warning("snapshot from \(message.from) refused: \(error)")
-            return false
-        }
     }
 
     /// Notices role, term and leader changes: logs them, counts them, and retries the requests
