@@ -1,7 +1,25 @@
 import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// The process entry point.
+@main
+enum WRaftMain {
+    static func main() async {
+        // Run Swift concurrency on NIO's event loop threads, so a node's actor, its HTTP channels
+        // and its peer channels share the same few threads instead of handing every request
+        // across thread pools. Done first, before any task is enqueued; when it cannot be done
+        // the default executor is used and nothing else changes.
+        let installed = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        if ProcessInfo.processInfo.environment["WRAFT_DEBUG_EXECUTOR"] != nil {
+            print("Swift concurrency on NIO event loops: \(installed)")
+        }
+        await WRaftCommand.main()
+    }
+}
 
 /// `wraft`: run nodes and local clusters, talk to a cluster, benchmark it, check it.
-@main
 struct WRaftCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wraft",
