@@ -68,6 +68,7 @@ actor NodeRuntime {
     // MARK: The Ready loop
 
     var isDriving = false
+    var isFlushScheduled = false
     /// Encoded commands accepted from clients, proposed together at the top of the next loop turn.
     var queuedProposals: [(sequence: UInt64, command: [UInt8])] = []
     /// The highest term known durable (messages of that term may go out before a persist).
