@@ -266,6 +266,17 @@ actor NodeRuntime {
             return
         }
         lastContact[message.from] = .now
+        if case .readIndexResponse(let id, let index) = message.payload {
+            // The core would only turn it into a ReadState for the next Ready (an index from
+            // any node that answered as leader is good, whoever leads now); taking it here
+            // saves waiting for a Ready being persisted. Nil: that node could not serve it,
+            // the read is retried.
+            if let index {
+                noteReadIndex(ReadState(id: id, index: index))
+                serveReadsUpToApplied()
+            }
+            return
+        }
         core?.step(message)
         kick()
     }
