@@ -8,6 +8,14 @@ import RaftCore
 /// store runs on its own thread (`await storage.persist`), the transport on NIO's event loops.
 /// While one `Ready` is being persisted the actor keeps stepping messages, ticks and proposals
 /// into the core; they land in the next `Ready` and share its fsync (group commit).
+///
+/// Latency decisions (each keeps a request from waiting for an fsync it does not depend on):
+/// - a leader's appends leave before its own write of the same entries (dissertation 10.2.1);
+/// - committed entries are applied (and their clients answered) before the Ready's new entries
+///   are written: they are durable on a quorum already;
+/// - a hard state that differs only by its commit index is written with the next entries;
+/// - a follower sends client proposals and read-index requests to the leader at once, and takes
+///   a read-index answer at once, instead of through its own next Ready.
 actor NodeRuntime {
     /// Where the node is in its life (API.md "Node lifecycle").
     enum Lifecycle: String, Sendable {
