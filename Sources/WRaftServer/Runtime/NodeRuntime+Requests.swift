@@ -31,6 +31,8 @@ extension NodeRuntime {
         let command = KVCommand(id: requestID(forWrite: sequence), operation: Self.operation(of: request)).encoded()
         guard !writes.isFull(adding: command.count) else { throw .overloaded(retryAfterMs: Self.retryAfterMs) }
         nextWriteSequence += 1
+        let started = ContinuousClock.now
+        defer { metrics.writeTime.recordNanoseconds(RuntimeMetrics.nanoseconds(since: started)) }
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<WriteOutcome, NodeError>, Never>) in
             writes.insert(
                 PendingWrite(command: command, key: request.key, deadline: deadline, continuation: continuation),
@@ -221,6 +223,8 @@ extension NodeRuntime {
         guard !reads.isFull() else { throw .overloaded(retryAfterMs: Self.retryAfterMs) }
         let sequence = nextReadSequence
         nextReadSequence += 1
+        let started = ContinuousClock.now
+        defer { metrics.readBarrierTime.recordNanoseconds(RuntimeMetrics.nanoseconds(since: started)) }
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<LogIndex, NodeError>, Never>) in
             reads.insert(
                 PendingRead(deadline: deadline, continuation: continuation, attemptID: ReadRequestID(0)), at: sequence)
