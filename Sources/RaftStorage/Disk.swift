@@ -10,6 +10,9 @@ public protocol Disk: AnyObject {
     /// Creates the directory if it does not exist (its parent must), and checks that it is a
     /// directory this process can read and write.
     func prepareDirectory(atPath path: String) throws(StorageError)
+    /// Takes the directory for this process alone until the returned lock is released (or the
+    /// process exits); throws `StorageError.unusableDirectory` when another process has it.
+    func lockDirectory(atPath path: String) throws(StorageError) -> any DirectoryLock
     /// The names of the entries of a directory (no `.` or `..`).
     func contentsOfDirectory(atPath path: String) throws(StorageError) -> [String]
     /// Opens a file. `.create` fails if the file exists.
@@ -22,6 +25,12 @@ public protocol Disk: AnyObject {
     func removeFile(atPath path: String) throws(StorageError)
     /// Makes the directory's entries (created, renamed, removed files) durable (`fsync` of the directory).
     func synchronizeDirectory(atPath path: String) throws(StorageError)
+}
+
+/// Exclusive use of a data dir, from `Disk.lockDirectory`. Released by `release()` or when the
+/// value is deallocated.
+public protocol DirectoryLock: AnyObject {
+    func release()
 }
 
 /// How `Disk.openFile` opens a file.

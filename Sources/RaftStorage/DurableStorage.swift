@@ -60,6 +60,11 @@ public actor DurableStorage {
         try engine.loadIdentity()
     }
 
+    /// See `StorageEngine.close()`: closes the files and unlocks the data dir.
+    public func close() {
+        engine.close()
+    }
+
     /// See `StorageEngine.saveIdentity(_:)`.
     public func saveIdentity(_ identity: NodeIdentity) throws(StorageError) {
         try engine.saveIdentity(identity)

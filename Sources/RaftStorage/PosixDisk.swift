@@ -32,6 +32,25 @@ public final class PosixDisk: Disk, Sendable {
         }
     }
 
+    /// A POSIX record lock (`fcntl(F_SETLK)`) on a `LOCK` file in the directory: two node
+    /// processes never write one data dir at once. The lock belongs to the process, so storages
+    /// opened one after another inside one process (tests simulating a restart) are not refused;
+    /// the process's lock ends when it exits or closes any descriptor of the file.
+    public func lockDirectory(atPath path: String) throws(StorageError) -> any DirectoryLock {
+        let lockPath = path + "/LOCK"
+        let descriptor = retryingOnInterrupt { open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
+        guard descriptor >= 0 else { throw .io(operation: "open", path: lockPath, errno: errno) }
+        var request = wholeFileWriteLock()
+        guard retryingOnInterrupt({ fcntl(descriptor, F_SETLK, &request) }) == 0 else {
+            let code = errno
+            _ = systemClose(descriptor)
+            guard code == EAGAIN || code == EACCES else { throw .io(operation: "fcntl(F_SETLK)", path: lockPath, errno: code) }
+            throw .unusableDirectory(
+                path: path, reason: "it is in use by another node process (\(lockPath) is locked); two nodes cannot share a data dir")
+        }
+        return PosixDirectoryLock(descriptor: descriptor)
+    }
+
     public func contentsOfDirectory(atPath path: String) throws(StorageError) -> [String] {
         guard let directory = opendir(path) else { throw .io(operation: "opendir", path: path, errno: errno) }
         defer { closedir(directory) }
@@ -78,6 +97,34 @@ public final class PosixDisk: Disk, Sendable {
         guard retryingOnInterrupt({ fsync(descriptor) }) == 0 else {
             throw .io(operation: "fsync directory", path: path, errno: errno)
         }
+    }
+}
+
+/// An exclusive lock request on a whole file, for `fcntl(F_SETLK)`.
+func wholeFileWriteLock() -> flock {
+    var request = flock()
+    request.l_type = Int16(F_WRLCK)
+    request.l_whence = Int16(SEEK_SET)
+    request.l_start = 0
+    request.l_len = 0
+    return request
+}
+
+/// An open, locked LOCK file; closing it releases the lock.
+final class PosixDirectoryLock: DirectoryLock {
+    private var descriptor: Int32
+
+    init(descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
+    deinit {
+        release()
+    }
+
+    func release() {
+        if descriptor >= 0 { _ = systemClose(descriptor) }
+        descriptor = -1
     }
 }
 

@@ -123,6 +123,12 @@ public final class SimulatedDisk: Disk {
         }
     }
 
+    /// The simulated disk belongs to one simulated process: locking always succeeds (a crash
+    /// ends the old storage, and tests reopen freely).
+    public func lockDirectory(atPath path: String) throws(StorageError) -> any DirectoryLock {
+        SimulatedDirectoryLock()
+    }
+
     public func contentsOfDirectory(atPath path: String) throws(StorageError) -> [String] {
         guard let directory = directories[path] else { throw .io(operation: "opendir", path: path, errno: ENOENT) }
         return directory.entries.keys.sorted()
@@ -195,6 +201,10 @@ public final class SimulatedDisk: Disk {
         let parent = String(path[..<slash])
         return (parent.isEmpty ? "/" : parent, String(path[path.index(after: slash)...]))
     }
+}
+
+final class SimulatedDirectoryLock: DirectoryLock {
+    func release() {}
 }
 
 /// A file of a `SimulatedDisk`.

@@ -60,6 +60,7 @@ public func runStorageBenchmark(
     }
     let elapsed = began.duration(to: clock.now)
     let walBytes = engine.writtenByteCount
+    engine.close()
     let recoveryStart = clock.now
     _ = try StorageEngine(directory: directory, options: options, logger: logger).recover()
     let recovery = recoveryStart.duration(to: clock.now)

@@ -10,10 +10,22 @@ import RaftCore
 /// thread (the server wraps it in `DurableStorage`, an actor running on a dedicated event
 /// loop, so fsyncs never block Swift's cooperative pool).
 ///
-/// Lifecycle: `init` checks the data dir; `recover()` (once) reads the log and must come before
-/// `persist`, `saveSnapshot` and `latestSnapshot`. The identity functions work at any time.
+/// Lifecycle: `init` checks and locks the data dir (another process is refused it until this
+/// storage is closed or deinitialized, or the process ends); `recover()` (once) reads the log
+/// and must come before `persist`, `saveSnapshot` and `latestSnapshot`. The identity functions
+/// work at any time until `close()`.
 /// After a failed write or fsync the storage refuses all further work (`StorageError.failed`):
 /// the file's state is unknown, and retrying an fsync can falsely succeed; restart and recover.
+///
+/// ## The data dir
+/// ```
+/// LOCK                          locked (fcntl) by the process that has the dir open
+/// identity                      node id, cluster id, addresses (text, with a checksum)
+/// wal-<sequence, 16 hex>.log    WAL segments (format: `WALFormat`), oldest first
+/// snapshot-<index, 16 hex>.snap snapshot files (format: `SnapshotFile`), newest two kept
+/// ```
+/// Anything else in the dir is left alone. Nothing is ever reset: a file that cannot be read
+/// stops the node with an error that names it.
 public final class StorageEngine {
     /// The data dir.
     public let directory: String
@@ -27,11 +39,14 @@ public final class StorageEngine {
     /// The segments, oldest first; the last one is the one appended to.
     private var segments: [SegmentInfo] = []
     private var activeFile: (any DiskFile)?
+    private var directoryLock: (any DirectoryLock)?
     private var failure: StorageError?
     /// Bytes appended to the WAL by this instance (for the benchmark).
     private(set) var writtenByteCount = 0
     /// Reused for every batch, so steady-state persisting allocates nothing for framing.
-    private var writeBuffer = ByteBufferAllocator().buffer(capacity: 1 << 16)
+    private var writeBuffer = ByteBufferAllocator().buffer(capacity: StorageEngine.writeBufferBytesRetained)
+    /// A write buffer grown past this by a big batch is let go afterwards (not kept for ever).
+    private static let writeBufferBytesRetained = 1 << 20
 
     /// Opens (creating it if needed) the data dir `directory`. Reads nothing yet.
     public init(
@@ -45,10 +60,22 @@ public final class StorageEngine {
         self.logger[metadataKey: "storage.directory"] = .string(directory)
         self.metrics = StorageMetrics(factory: options.metricsFactory)
         try disk.prepareDirectory(atPath: directory)
+        self.directoryLock = try disk.lockDirectory(atPath: directory)
     }
 
     deinit {
         activeFile?.close()
+        directoryLock?.release()
+    }
+
+    /// Closes the files and unlocks the data dir; every later call throws `StorageError.failed`.
+    /// Everything persisted stays durable (each call synced before returning).
+    public func close() {
+        activeFile?.close()
+        activeFile = nil
+        directoryLock?.release()
+        directoryLock = nil
+        if failure == nil { failure = .failed(reason: "the storage was closed") }
     }
 
     // MARK: Recovery
@@ -129,6 +156,9 @@ public final class StorageEngine {
         }
         try appendDurably(writeBuffer, entryIndexMax: entries.last?.index)
         log = next
+        if writeBuffer.capacity > Self.writeBufferBytesRetained {
+            writeBuffer = ByteBufferAllocator().buffer(capacity: Self.writeBufferBytesRetained)
+        }
     }
 
     /// Appends `batch` to the active segment (rotating first when it would grow past
@@ -283,6 +313,7 @@ public final class StorageEngine {
 
     /// The node's identity, or nil when the data dir has none yet (a fresh node).
     public func loadIdentity() throws(StorageError) -> NodeIdentity? {
+        try checkOpen()
         let path = filePath(IdentityFile.name)
         guard disk.fileExists(atPath: path) else { return nil }
         return try IdentityFile.decode(try disk.readFile(atPath: path), path: path)
@@ -290,11 +321,16 @@ public final class StorageEngine {
 
     /// Replaces the node's identity atomically.
     public func saveIdentity(_ identity: NodeIdentity) throws(StorageError) {
+        try checkOpen()
         try disk.writeFileAtomically(
             try IdentityFile.encode(identity), toPath: filePath(IdentityFile.name), directory: directory)
     }
 
     // MARK: Helpers
+
+    private func checkOpen() throws(StorageError) {
+        if directoryLock == nil, let failure { throw failure }
+    }
 
     private func usableLog() throws(StorageError) -> LogState {
         if let failure { throw failure }

@@ -197,18 +197,42 @@ enum WALRecordParser {
     /// (nothing valid follows the damage) from corruption (good data follows it).
     static func hasValidRecord(in segment: ByteBuffer, after offset: Int) -> Bool {
         var candidate = offset + 1
-        let end = segment.writerIndex
-        while end - candidate >= WALFormat.recordHeaderByteCount {
-            // Cheap filters first: a known type and a length that fits, then the checksum.
-            if let typeByte = segment.getInteger(at: candidate + 8, as: UInt8.self), RecordType(rawValue: typeByte & ~WALFormat.batchEndFlag) != nil,
-                let length = segment.getInteger(at: candidate, as: UInt32.self),
-                Int(length) <= end - candidate - WALFormat.recordHeaderByteCount,
-                case .record = parse(segment, at: candidate)
-            {
+        while segment.writerIndex - candidate >= WALFormat.recordHeaderByteCount {
+            // Cheap checks first, so scanning megabytes of damage rarely computes a checksum.
+            if isPlausibleRecord(in: segment, at: candidate), case .record = parse(segment, at: candidate) {
                 return true
             }
             candidate += 1
         }
         return false
+    }
+
+    /// Whether a record could start at `offset`: a known type, a length that fits in the file,
+    /// and a payload that begins the way payloads of that type do.
+    static func isPlausibleRecord(in segment: ByteBuffer, at offset: Int) -> Bool {
+        guard let (length32, _, typeByte) = segment.getMultipleIntegers(at: offset, as: (UInt32, UInt32, UInt8).self),
+            let type = RecordType(rawValue: typeByte & ~WALFormat.batchEndFlag)
+        else { return false }
+        let length = Int(length32)
+        let payloadStart = offset + WALFormat.recordHeaderByteCount
+        guard length <= segment.writerIndex - payloadStart, length >= 1,
+            let first = segment.getInteger(at: payloadStart, as: UInt8.self)
+        else { return false }
+        switch type {
+        case .segmentHeader:
+            return length == WALFormat.segmentMagic.count + 1 + 24
+                && segment.getBytes(at: payloadStart, length: WALFormat.segmentMagic.count) == WALFormat.segmentMagic
+        case .hardState:
+            // Version, term, presence (and node), commit.
+            return (length == 18 || length == 26) && first == RaftCodec.formatVersion
+        case .snapshot:
+            return length >= 30 && first <= SnapshotRecordFlag.keepsLaterEntries
+                && segment.getInteger(at: payloadStart + 1, as: UInt8.self) == RaftCodec.formatVersion
+        case .entries:
+            guard length >= 5, first == RaftCodec.formatVersion,
+                let count = segment.getInteger(at: payloadStart + 1, as: UInt32.self)
+            else { return false }
+            return Int(count) <= (length - 5) / RaftCodec.entryHeaderByteCount
+        }
     }
 }

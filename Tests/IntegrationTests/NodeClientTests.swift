@@ -107,7 +107,7 @@ import WRaftClient
         await client.shutDown()
         #expect(error == .timeout(afterMs: 300))
         #expect(error?.mayHaveTakenEffect == true)
-        #expect(elapsed < .seconds(3))
+        #expect(elapsed < .seconds(10), "the deadline is enforced, not waited out")
     }
 
     @Test func aConnectionClosedBeforeTheAnswerIsReportedAndTheNextRequestReconnects() async throws {

@@ -59,10 +59,18 @@ func environmentInteger(_ name: String) -> UInt64? {
         #expect(committed > seedsRun * 10, "the runs did make progress")
     }
 
-    /// Seeds of the `.leaderChurn` profile (Figure 8 pressure); `WRAFT_SIM_CHURN_SEEDS` runs more.
+    /// Seeds of the `.leaderChurn` profile (Figure 8 pressure); `WRAFT_SIM_CHURN_SEEDS` runs
+    /// more, `WRAFT_SIM_CHURN_SEED=N` replays one with its whole trace.
     static let defaultChurnSeedCount: UInt64 = 150
 
     @Test func leaderChurnRunsKeepRaftSafeAndLive() {
+        if let seed = environmentInteger("WRAFT_SIM_CHURN_SEED") {
+            var run = RandomizedRun(seed: seed, profile: .leaderChurn)
+            run.liveTrace = { line in print(line) }
+            let result = run.run()
+            #expect(result.isSafe, "leader-churn seed=\(seed)\n\(result.violations.map(\.description).joined(separator: "\n"))")
+            return
+        }
         let count = environmentInteger("WRAFT_SIM_CHURN_SEEDS") ?? Self.defaultChurnSeedCount
         var failures: [RandomizedRunResult] = []
         var committed: UInt64 = 0

@@ -224,3 +224,27 @@ enum CraftedRecord: Sendable, CustomTestStringConvertible {
 
     var testDescription: String { "\(self)" }
 }
+
+@Suite struct RecordScanTests {
+    /// The cheap pre-checks of the damage scan accept every kind of real record (so they can
+    /// never hide good data after damage) and refuse zeros.
+    @Test func everyRealRecordIsPlausible() {
+        var bytes = ByteBuffer()
+        bytes.writeSegmentHeaderRecord(SegmentHeader(sequence: 7, lastIndex: 3, lastTerm: 2))
+        bytes.writeHardStateRecord(HardState(term: 2, votedFor: nil, commit: 1), endsBatch: false)
+        bytes.writeHardStateRecord(HardState(term: 2, votedFor: 9, commit: 1), endsBatch: false)
+        let metadata = SnapshotMetadata(index: 3, term: 2, membership: Membership(voters: [1, 2], learners: [3]), membershipContext: [1, 2])
+        bytes.writeSnapshotRecord(metadata, keepsLaterEntries: true, endsBatch: false)
+        bytes.writeSnapshotRecord(.empty, keepsLaterEntries: false, endsBatch: false)
+        bytes.writeEntriesRecords(makeEntries(4...9, term: 2), payloadBytesMax: 64, endsBatch: true)
+        let offsets = recordOffsets(Array(bytes.readableBytesView))
+        #expect(offsets.count >= 7)
+        for offset in offsets {
+            #expect(WALRecordParser.isPlausibleRecord(in: bytes, at: offset), "record at \(offset)")
+            #expect(WALRecordParser.hasValidRecord(in: bytes, after: offset - 1), "record at \(offset)")
+        }
+        var zeros = ByteBuffer()
+        zeros.writeRepeatingByte(0, count: 4096)
+        #expect(!WALRecordParser.hasValidRecord(in: zeros, after: 0))
+    }
+}

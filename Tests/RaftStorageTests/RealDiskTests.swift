@@ -38,6 +38,7 @@ final class QueueExecutor: SerialExecutor {
         #expect(try segmentNames(PosixDisk(), directory: directory).count >= 3)
         let metadata = SnapshotMetadata(index: 100, term: 3, membership: Membership(voters: [1, 2, 3]))
         try engine.saveSnapshot(metadata, data: Array(repeating: 7, count: 10_000))
+        engine.close()
 
         let reopened = try StorageEngine(directory: directory, options: options, logger: quietLogger)
         let state = try reopened.recover()
@@ -58,11 +59,13 @@ final class QueueExecutor: SerialExecutor {
         var status = stat()
         #expect(stat(segment, &status) == 0)
         #expect(truncate(segment, status.st_size - 5) == 0)
+        engine.close()
 
         let reopened = try StorageEngine(directory: directory, logger: quietLogger)
         let state = try reopened.recover()
         #expect(state.entries == makeEntries(1...2, term: 1))
         try reopened.persist(hardState: nil, entries: makeEntries(3...3, term: 1), snapshot: nil)
+        reopened.close()
         let again = try StorageEngine(directory: directory, logger: quietLogger).recover()
         #expect(again.entries == makeEntries(1...3, term: 1))
     }
@@ -88,6 +91,41 @@ final class QueueExecutor: SerialExecutor {
         }
     }
 
+    /// One data dir, one node process: another process cannot take the lock while this one
+    /// holds it, and can once it is closed. (A forked child tries, using only system calls.)
+    @Test func dataDirectoryIsLockedAgainstOtherProcesses() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let first = try StorageEngine(directory: directory, logger: quietLogger)
+        #expect(try childProcessCanLock(directory + "/LOCK") == false)
+        first.close()
+        #expect(throws: StorageError.self) { try first.loadIdentity() }
+        #expect(try childProcessCanLock(directory + "/LOCK") == true)
+        let second = try StorageEngine(directory: directory, logger: quietLogger)
+        #expect(try second.loadIdentity() == nil)
+    }
+
+    /// Forks a child that tries to lock `path` the way `PosixDisk` does and exits with 0 when
+    /// it could, 1 when another process holds it.
+    private func childProcessCanLock(_ path: String) throws -> Bool {
+        var request = flock()
+        request.l_type = Int16(F_WRLCK)
+        request.l_whence = Int16(SEEK_SET)
+        let status = path.withCString { cPath -> Int32 in
+            let child = fork()
+            if child == 0 {
+                // Only async-signal-safe calls between fork and _exit.
+                let descriptor = open(cPath, O_RDWR)
+                _exit(descriptor >= 0 && fcntl(descriptor, F_SETLK, &request) == 0 ? 0 : 1)
+            }
+            var status: Int32 = 0
+            guard child > 0, waitpid(child, &status, 0) == child else { return -1 }
+            return status
+        }
+        try #require(status >= 0, "fork or waitpid failed")
+        return status == 0
+    }
+
     @Test func identityOnRealFiles() throws {
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
@@ -95,6 +133,7 @@ final class QueueExecutor: SerialExecutor {
         #expect(try engine.loadIdentity() == nil)
         let identity = NodeIdentity(nodeID: NodeID(0x0123_4567_89AB_CDEF), clusterID: 42, raftAddress: "127.0.0.1:10002")
         try engine.saveIdentity(identity)
+        engine.close()
         #expect(try StorageEngine(directory: directory, logger: quietLogger).loadIdentity() == identity)
         #expect(!PosixDisk().fileExists(atPath: directory + "/identity.tmp"))
     }
@@ -112,6 +151,7 @@ final class QueueExecutor: SerialExecutor {
         try await storage.saveIdentity(NodeIdentity(nodeID: 1, clusterID: 2))
         #expect(try await storage.latestSnapshot()?.0 == metadata)
         #expect(try await storage.loadIdentity() == NodeIdentity(nodeID: 1, clusterID: 2))
+        await storage.close()
 
         let reopened = try DurableStorage(directory: directory, executor: executor, logger: quietLogger)
         let state = try await reopened.recover()

@@ -322,8 +322,19 @@ extension NodeRuntime {
         return true
     }
 
+    /// Waits until the snapshot in progress (if any) is durable and the log compacted.
+    func waitForSnapshotInProgress() async {
+        guard isSnapshotInProgress else { return }
+        await withCheckedContinuation { snapshotWaiters.append($0) }
+    }
+
     private func didSaveSnapshot(_ metadata: SnapshotMetadata, bytes: Int) {
         isSnapshotInProgress = false
+        defer {
+            let waiters = snapshotWaiters
+            snapshotWaiters = []
+            for waiter in waiters { waiter.resume() }
+        }
         guard lifecycle == .running else { return }
         lastSnapshotIndex = max(lastSnapshotIndex, metadata.index)
         core?.compact(to: metadata, retainingEntries: UInt64(options.snapshotRetainedEntries))

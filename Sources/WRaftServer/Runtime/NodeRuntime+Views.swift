@@ -147,6 +147,8 @@ extension NodeRuntime: NodeService {
             if !takeSnapshot() && !isSnapshotInProgress {
                 throw .wrongState(code: "nothing_to_snapshot", message: "nothing applied since the last snapshot")
             }
+            // Answer once the snapshot is durable and the log compacted, as the caller expects.
+            await waitForSnapshotInProgress()
         }
         logger.notice("fault injected: \(fault); active: \(faults.descriptions)")
         kick()

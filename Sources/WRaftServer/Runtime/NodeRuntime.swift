@@ -90,6 +90,8 @@ actor NodeRuntime {
     /// Peers a snapshot is being streamed to.
     var snapshotsInFlight: Set<NodeID> = []
     var isSnapshotInProgress = false
+    /// `/op/snapshot` callers waiting for the snapshot in progress to be durable.
+    var snapshotWaiters: [CheckedContinuation<Void, Never>] = []
     var lastSnapshotIndex: LogIndex = .zero
 
     // MARK: Client requests
