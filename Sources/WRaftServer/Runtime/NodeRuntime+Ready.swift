@@ -114,8 +114,7 @@ extension NodeRuntime {
             persistedHardState = hardState
             deferredHardState = nil
         }
-        let elapsed = started.duration(to: .now).components
-        metrics.persistTime.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        metrics.persistTime.recordNanoseconds(RuntimeMetrics.nanoseconds(since: started))
         return lifecycle == .running
     }
 

@@ -31,6 +31,8 @@ extension NodeRuntime {
         let command = KVCommand(id: requestID(forWrite: sequence), operation: Self.operation(of: request)).encoded()
         guard !writes.isFull(adding: command.count) else { throw .overloaded(retryAfterMs: Self.retryAfterMs) }
         nextWriteSequence += 1
+        let started = ContinuousClock.now
+        defer { metrics.writeTime.recordNanoseconds(RuntimeMetrics.nanoseconds(since: started)) }
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<WriteOutcome, NodeError>, Never>) in
             writes.insert(
                 PendingWrite(command: command, key: request.key, deadline: deadline, continuation: continuation),
@@ -79,26 +81,70 @@ extension NodeRuntime {
     func enqueueProposal(sequence: UInt64, command: [UInt8]) {
         queuedProposals.append((sequence, command))
         writes[sequence]?.lastProposedAt = .now
+        scheduleFlush()
     }
 
-    /// Hands every queued command to the core in one batch.
+    /// Flushes the queued proposals as soon as this actor turn ends: the writes that arrive
+    /// together share one batch, and none waits for a Ready being persisted.
+    private func scheduleFlush() {
+        guard !isFlushScheduled else { return }
+        isFlushScheduled = true
+        Task { self.flushScheduledProposals() }
+    }
+
+    private func flushScheduledProposals() {
+        isFlushScheduled = false
+        guard lifecycle == .running else { return }
+        flushProposals()
+        kick()
+    }
+
+    /// The most command bytes forwarded in one `propose` message (at least one command goes).
+    static let forwardedBytesMax = 1 << 20
+
+    /// Hands every queued command over in one batch: to the core on a leader; straight to the
+    /// leader on a follower (a forwarded proposal promises nothing durable, so it need not wait
+    /// for this node's own Ready to be persisted).
     func flushProposals() {
-        guard !queuedProposals.isEmpty, core != nil else { return }
+        guard !queuedProposals.isEmpty, let core else { return }
         let batch = queuedProposals.filter { writes[$0.sequence] != nil }
         queuedProposals.removeAll(keepingCapacity: true)
         guard !batch.isEmpty else { return }
-        do {
-            try core?.propose(commands: batch.map(\.command))
-            metrics.proposals.increment(by: batch.count)
-            let leader = core?.currentLeader
-            for item in batch {
-                writes[item.sequence]?.wasHandedToLeader = true
-                writes[item.sequence]?.proposedUnderLeader = leader
+        let leader = core.currentLeader
+        if let leader, leader != localID {
+            forward(batch.map(\.command), to: leader, term: core.currentTerm)
+        } else {
+            do {
+                try self.core?.propose(commands: batch.map(\.command))
+            } catch {
+                metrics.proposalsRefused.increment(by: batch.count)
+                refuseProposals(batch.map(\.sequence), because: error)
+                return
             }
-        } catch {
-            metrics.proposalsRefused.increment(by: batch.count)
-            refuseProposals(batch.map(\.sequence), because: error)
         }
+        metrics.proposals.increment(by: batch.count)
+        for item in batch {
+            writes[item.sequence]?.wasHandedToLeader = true
+            writes[item.sequence]?.proposedUnderLeader = leader
+        }
+    }
+
+    /// Sends commands to the leader in `propose` messages of at most `forwardedBytesMax` bytes.
+    private func forward(_ commands: [[UInt8]], to leader: NodeID, term: Term) {
+        var messages: [Message] = []
+        var entries: [Entry] = []
+        var bytes = 0
+        for command in commands {
+            if !entries.isEmpty && bytes + command.count > Self.forwardedBytesMax {
+                messages.append(Message(from: localID, to: leader, term: term, payload: .propose(entries)))
+                entries = []
+                bytes = 0
+            }
+            entries.append(Entry(term: .zero, index: .zero, kind: .command, data: command))
+            bytes += command.count
+        }
+        if !entries.isEmpty { messages.append(Message(from: localID, to: leader, term: term, payload: .propose(entries))) }
+        send(messages)
     }
 
     private func refuseProposals(_ sequences: [UInt64], because error: ProposalError) {
@@ -177,6 +223,8 @@ extension NodeRuntime {
         guard !reads.isFull() else { throw .overloaded(retryAfterMs: Self.retryAfterMs) }
         let sequence = nextReadSequence
         nextReadSequence += 1
+        let started = ContinuousClock.now
+        defer { metrics.readBarrierTime.recordNanoseconds(RuntimeMetrics.nanoseconds(since: started)) }
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<LogIndex, NodeError>, Never>) in
             reads.insert(
                 PendingRead(deadline: deadline, continuation: continuation, attemptID: ReadRequestID(0)), at: sequence)
@@ -194,11 +242,17 @@ extension NodeRuntime {
         nextReadAttempt += 1
         read.attemptID = attempt
         read.readIndex = nil
+        let leader = core?.currentLeader
         do {
-            try core?.requestRead(attempt)
+            if let leader, leader != localID, let term = core?.currentTerm {
+                // As for proposals: the request goes to the leader now, not with the next Ready.
+                send([Message(from: localID, to: leader, term: term, payload: .readIndexRequest(attempt))])
+            } else {
+                try core?.requestRead(attempt)
+            }
             readAttempts[attempt] = sequence
             read.lastRequestedAt = .now
-            read.requestedUnderLeader = core?.currentLeader
+            read.requestedUnderLeader = leader
         } catch {
             read.lastRequestedAt = nil
         }

@@ -8,6 +8,14 @@ import RaftCore
 /// store runs on its own thread (`await storage.persist`), the transport on NIO's event loops.
 /// While one `Ready` is being persisted the actor keeps stepping messages, ticks and proposals
 /// into the core; they land in the next `Ready` and share its fsync (group commit).
+///
+/// Latency decisions (each keeps a request from waiting for an fsync it does not depend on):
+/// - a leader's appends leave before its own write of the same entries (dissertation 10.2.1);
+/// - committed entries are applied (and their clients answered) before the Ready's new entries
+///   are written: they are durable on a quorum already;
+/// - a hard state that differs only by its commit index is written with the next entries;
+/// - a follower sends client proposals and read-index requests to the leader at once, and takes
+///   a read-index answer at once, instead of through its own next Ready.
 actor NodeRuntime {
     /// Where the node is in its life (API.md "Node lifecycle").
     enum Lifecycle: String, Sendable {
@@ -68,6 +76,7 @@ actor NodeRuntime {
     // MARK: The Ready loop
 
     var isDriving = false
+    var isFlushScheduled = false
     /// Encoded commands accepted from clients, proposed together at the top of the next loop turn.
     var queuedProposals: [(sequence: UInt64, command: [UInt8])] = []
     /// The highest term known durable (messages of that term may go out before a persist).
@@ -267,6 +276,17 @@ actor NodeRuntime {
             return
         }
         lastContact[message.from] = .now
+        if case .readIndexResponse(let id, let index) = message.payload {
+            // The core would only turn it into a ReadState for the next Ready (an index from
+            // any node that answered as leader is good, whoever leads now); taking it here
+            // saves waiting for a Ready being persisted. Nil: that node could not serve it,
+            // the read is retried.
+            if let index {
+                noteReadIndex(ReadState(id: id, index: index))
+                serveReadsUpToApplied()
+            }
+            return
+        }
         core?.step(message)
         kick()
     }

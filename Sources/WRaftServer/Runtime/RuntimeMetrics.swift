@@ -30,6 +30,15 @@ struct RuntimeMetrics: Sendable {
     let incomingDropped = Counter(label: "wraft_fault_dropped_incoming_total")
     let outgoingDropped = Counter(label: "wraft_fault_dropped_outgoing_total")
     let persistTime = Timer(label: "wraft_persist_seconds")
+    /// From a client write reaching the runtime to its answer (applied, refused or timed out).
+    let writeTime = Timer(label: "wraft_write_seconds")
+    /// From a linearizable read reaching the runtime to its read index being applied here.
+    let readBarrierTime = Timer(label: "wraft_read_barrier_seconds")
+
+    static func nanoseconds(since start: ContinuousClock.Instant) -> Int64 {
+        let elapsed = start.duration(to: .now).components
+        return elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000
+    }
 
     static func roleValue(_ role: Role?) -> Int {
         switch role {
