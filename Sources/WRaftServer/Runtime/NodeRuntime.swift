@@ -218,6 +218,10 @@ actor NodeRuntime {
         queuedProposals = []
         for waiter in membershipWaiters.values { waiter.continuation.resume(returning: .failure(error)) }
         membershipWaiters = [:]
+        // `/op/snapshot` callers: the snapshot will not complete any more.
+        let snapshotCallers = snapshotWaiters
+        snapshotWaiters = []
+        for waiter in snapshotCallers { waiter.resume() }
     }
 
     // MARK: Events
