@@ -153,12 +153,15 @@ extension RealProcessTests {
 
                 // Transfer leadership to a chosen member, then step down.
                 let targetID = try await cluster.client(otherIndex).state().id
+                // Both answer once the transfer is under way, not done: wait for the outcome.
                 try await leader.inject(.transfer(to: targetID))
-                #expect(try await cluster.waitForLeader() == otherIndex)
+                #expect(await eventually(timeoutMs: 5_000) { (try? await cluster.waitForLeader()) == otherIndex })
                 let newLeader = try await cluster.client(otherIndex)
                 try await newLeader.inject(.stepDown)
-                let afterStepDown = try await cluster.waitForLeader()
-                #expect(afterStepDown != otherIndex)
+                #expect(await eventually(timeoutMs: 5_000) {
+                    guard let current = try? await cluster.waitForLeader() else { return false }
+                    return current != otherIndex
+                })
 
                 // Snapshot now: the node's snapshot index moves up to what it applied.
                 let write = try await follower.put("snap", "shot")
