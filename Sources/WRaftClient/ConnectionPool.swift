@@ -162,7 +162,7 @@ final class ConnectionPool: Sendable {
         }
     }
 
-    private func openConnection(deadline: NIODeadline, timeoutMs: Int) async throws(WRaftClientError) -> any Channel {
+    func openConnection(deadline: NIODeadline, timeoutMs: Int) async throws(WRaftClientError) -> any Channel {
         let remainingMs = max(1, (deadline - NIODeadline.now()).nanoseconds / 1_000_000)
         let responseBytesMax = self.responseBytesMax
         let description = address.description

@@ -18,7 +18,7 @@ public final class NodeClient: Sendable {
     public let address: NodeAddress
     /// The deadline of a request that does not name its own.
     public let requestTimeoutMs: Int
-    private let pool: ConnectionPool
+    let pool: ConnectionPool
 
     /// - Parameters:
     ///   - connectionsMax: bound on open connections to the node (concurrent requests beyond it wait).

@@ -119,7 +119,7 @@ struct HTTPBenchCommand: AsyncParsableCommand {
         let start = ContinuousClock.now
         let measureFrom = start + warmup.duration
         let end = measureFrom + duration.duration
-        let results = await withTaskGroup(of: BenchWorkerResult.self) { group in
+        let results = await withTaskGroup(of: ClosedLoopResult.self) { group in
             for worker in 0..<connections {
                 let client = clients[worker % clients.count]
                 group.addTask {
@@ -128,7 +128,7 @@ struct HTTPBenchCommand: AsyncParsableCommand {
                         samplesMax: Self.samplesPerConnectionMax)
                 }
             }
-            var results: [BenchWorkerResult] = []
+            var results: [ClosedLoopResult] = []
             for await result in group { results.append(result) }
             return results
         }
@@ -166,58 +166,27 @@ struct BenchWorkload: Sendable {
         }
     }
 
+    /// The request number `sequence` of connection `worker`: a key drawn from the seed.
+    func request(worker: Int, sequence: UInt64) -> HTTPRequest {
+        var generator = SplitMix64(seed: seed ^ (UInt64(worker) << 40) ^ sequence)
+        let target = "/data/" + Self.key(Int(generator.next() % UInt64(keyCount)))
+        switch mode {
+        case .write:
+            return HTTPRequest(method: "PUT", target: target, body: value)
+        case .read:
+            return HTTPRequest(method: "GET", target: consistency == .local ? target + "?consistency=local" : target)
+        }
+    }
+
     func runWorker(
         _ worker: Int, client: NodeClient, measureFrom: ContinuousClock.Instant, end: ContinuousClock.Instant,
         samplesMax: Int
-    ) async -> BenchWorkerResult {
-        var generator = SplitMix64(seed: seed &+ UInt64(worker) &* 0x9E37_79B9)
-        var result = BenchWorkerResult()
-        while true {
-            let key = Self.key(Int.random(in: 0..<keyCount, using: &generator))
-            let began = ContinuousClock.now
-            guard began < end else { break }
-            let error = await perform(key: key, client: client)
-            let finished = ContinuousClock.now
-            guard began >= measureFrom, finished <= end else { continue }
-            if let error {
-                result.recordError(error)
-            } else {
-                result.completed += 1
-                if result.latenciesMicroseconds.count < samplesMax {
-                    let elapsed = finished - began
-                    let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
-                    result.latenciesMicroseconds.append(UInt32(clamping: micros))
-                }
-            }
+    ) async -> ClosedLoopResult {
+        await client.runClosedLoop(
+            measureFrom: measureFrom, end: end, timeoutMs: 10_000, samplesMax: samplesMax
+        ) { sequence in
+            request(worker: worker, sequence: sequence)
         }
-        return result
-    }
-
-    private func perform(key: String, client: NodeClient) async -> WRaftClientError? {
-        do {
-            switch mode {
-            case .write:
-                try await client.put(key, value)
-            case .read:
-                _ = try await client.get(key, consistency: consistency)
-            }
-            return nil
-        } catch {
-            return error
-        }
-    }
-}
-
-/// One connection's counts and latency samples.
-struct BenchWorkerResult: Sendable {
-    var completed = 0
-    var errors = 0
-    var firstError: String?
-    var latenciesMicroseconds: [UInt32] = []
-
-    mutating func recordError(_ error: WRaftClientError) {
-        errors += 1
-        if firstError == nil { firstError = "\(error)" }
     }
 }
 
@@ -230,10 +199,10 @@ struct BenchReport {
     /// Sorted ascending.
     let latenciesMicroseconds: [UInt32]
 
-    init(results: [BenchWorkerResult], measuredMs: Int) {
+    init(results: [ClosedLoopResult], measuredMs: Int) {
         completed = results.reduce(0) { $0 + $1.completed }
-        errors = results.reduce(0) { $0 + $1.errors }
-        firstError = results.lazy.compactMap(\.firstError).first
+        errors = results.reduce(0) { $0 + $1.failed }
+        firstError = results.lazy.compactMap(\.firstError).first.map { "\($0)" }
         self.measuredMs = measuredMs
         latenciesMicroseconds = results.flatMap(\.latenciesMicroseconds).sorted()
     }

@@ -177,6 +177,31 @@ import WRaftClient
             ])
     }
 
+    @Test func aClosedLoopSendsRequestsInOrderCountsAnswersAndReplacesABrokenConnection() async throws {
+        let calls = Atomic<Int>(0)
+        let server = try FakeHTTPServer { _ in
+            // Every seventh request loses its connection; the loop must carry on with a new one.
+            calls.add(1, ordering: .relaxed).newValue % 7 == 0 ? .close : .respond(status: 200, body: json("{}"))
+        }
+        defer { server.stop() }
+        let client = try NodeClient(server.address)
+        let start = ContinuousClock.now
+        let result = await client.runClosedLoop(
+            measureFrom: start, end: start + .milliseconds(400), timeoutMs: 2_000, samplesMax: 1_000_000
+        ) { sequence in
+            HTTPRequest(method: "PUT", target: "/data/loop-\(sequence)", body: [1, 2, 3])
+        }
+        await client.shutDown()
+
+        #expect(result.completed > 10)
+        #expect(result.failed >= 1)
+        #expect(result.firstError == .connectionClosed(address: server.address))
+        #expect(result.latenciesMicroseconds.count == result.completed)
+        #expect(server.connectionCount >= 2)
+        let targets = server.requests.map(\.target)
+        #expect(targets == (0..<targets.count).map { "/data/loop-\($0)" }, "one request after another, in order")
+    }
+
     @Test func addressesParseAndBadOnesAreRefused() throws {
         #expect(try NodeAddress(parsing: "127.0.0.1:8081") == NodeAddress(host: "127.0.0.1", port: 8081))
         #expect(try NodeAddress(parsing: "[::1]:9") == NodeAddress(host: "::1", port: 9))
