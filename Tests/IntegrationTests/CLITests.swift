@@ -28,10 +28,11 @@ import Darwin
         let tooMany = try await CommandRunner.run(["cluster", "--nodes", "9"])
         #expect(tooMany.status != 0)
         #expect(tooMany.standardError.contains("--nodes"))
-        let port = try freePortWithNothingListening()
-        let refused = try await CommandRunner.run(["put", "k", "v", "--node", "127.0.0.1:\(port)"])
+        let closed = try RefusingPort()
+        let refused = try await CommandRunner.run(["put", "k", "v", "--node", "127.0.0.1:\(closed.port)"])
         #expect(refused.status != 0)
         #expect(refused.standardError.contains("connection refused"))
+        withExtendedLifetime(closed) {}
     }
 }
 

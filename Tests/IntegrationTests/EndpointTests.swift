@@ -230,9 +230,10 @@ extension RealProcessTests {
                 try await expectError(HTTPRequest(method: "GET", target: "/data/k?timeoutMs=soon"), status: 400)
                 try await expectError(HTTPRequest(method: "GET", target: "/data?limit=-3"), status: 400)
                 try await expectError(HTTPRequest(method: "PUT", target: "/data/k?prevIndex=abc", body: [1]), status: 400)
-                let unreachable = try freePortWithNothingListening()
-                let connectBody = Array(#"{"peer": "127.0.0.1:\#(unreachable)"}"#.utf8)
+                let unreachable = try RefusingPort()
+                let connectBody = Array(#"{"peer": "127.0.0.1:\#(unreachable.port)"}"#.utf8)
                 let connect = try await client.send(HTTPRequest(method: "POST", target: "/connect", headers: json, body: connectBody))
+                withExtendedLifetime(unreachable) {}
                 #expect(connect.status >= 400, "connect to a dead address after start: \(connect.status)")
 
                 // Garbage on the raft port: random bytes, then a huge length prefix.

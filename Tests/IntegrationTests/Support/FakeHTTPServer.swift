@@ -31,7 +31,10 @@ final class FakeHTTPServer: Sendable {
     let port: Int
     private let listener: Int32
     private let reply: @Sendable (Request) -> Reply
-    private let record = Mutex<(requests: [Request], connections: Int, open: Int, openMax: Int, sockets: [Int32])>(
+    private let accepting: Bool
+    /// `sockets` are the connections still open: a descriptor is closed under the lock and
+    /// removed at once, so `stop()` never shuts down a number the process has reused since.
+    private let record = Mutex<(requests: [Request], connections: Int, open: Int, openMax: Int, sockets: Set<Int32>)>(
         ([], 0, 0, 0, []))
 
     /// - Parameter accepting: false makes a server that listens but never accepts (the kernel
@@ -56,6 +59,7 @@ final class FakeHTTPServer: Sendable {
         self.listener = descriptor
         self.port = Int(UInt16(bigEndian: address.sin_port))
         self.reply = reply
+        self.accepting = accepting
         if accepting {
             Thread.detachNewThread { [self] in acceptLoop() }
         }
@@ -68,28 +72,36 @@ final class FakeHTTPServer: Sendable {
     /// The most connections open at once.
     var openConnectionsMax: Int { record.withLock { $0.openMax } }
 
-    /// Stops listening and closes every connection.
+    /// Stops listening and ends every connection. The listening descriptor is closed by the
+    /// accept thread once `accept` fails, so its number is never reused while still in use.
     func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
-        let sockets = record.withLock { $0.sockets }
-        for socket in sockets { shutdown(socket, Int32(SHUT_RDWR)) }
+        if !accepting { close(listener) }
+        record.withLock { state in
+            for socket in state.sockets { shutdown(socket, Int32(SHUT_RDWR)) }
+        }
     }
 
     private func acceptLoop() {
         while true {
             let connection = accept(listener, nil, nil)
-            guard connection >= 0 else { return }
+            guard connection >= 0 else {
+                close(listener)
+                return
+            }
             record.withLock { state in
                 state.connections += 1
                 state.open += 1
                 state.openMax = max(state.openMax, state.open)
-                state.sockets.append(connection)
+                state.sockets.insert(connection)
             }
             Thread.detachNewThread { [self] in
                 serve(connection)
-                record.withLock { $0.open -= 1 }
-                close(connection)
+                record.withLock { state in
+                    state.open -= 1
+                    state.sockets.remove(connection)
+                    close(connection)
+                }
             }
         }
     }
