@@ -19,12 +19,13 @@ extension NodeClient {
     public static let closedLoopReconnectsMax = 1_000
 
     /// A closed-loop load on one connection of its own, for benchmarks: sends `request(n)`, and
-    /// when its answer arrives sends `request(n + 1)`, until `end`. The loop runs on the
+    /// when its answer arrives sends `request(n + 1)`, until `end` or `requestsMax` requests.
+    /// The loop runs on the
     /// connection's event loop, so a request costs no task switch; answers between
     /// `measureFrom` and `end` are counted and sampled. A broken connection is replaced.
     public func runClosedLoop(
-        measureFrom: ContinuousClock.Instant, end: ContinuousClock.Instant, timeoutMs: Int, samplesMax: Int,
-        request: @escaping @Sendable (_ sequence: UInt64) -> HTTPRequest
+        measureFrom: ContinuousClock.Instant, end: ContinuousClock.Instant, requestsMax: UInt64 = .max,
+        timeoutMs: Int, samplesMax: Int, request: @escaping @Sendable (_ sequence: UInt64) -> HTTPRequest
     ) async -> ClosedLoopResult {
         let now = ContinuousClock.now
         let measureFromDeadline = NIODeadline.now() + .nanoseconds(Self.nanoseconds(measureFrom - now))
@@ -32,7 +33,7 @@ extension NodeClient {
         var result = ClosedLoopResult()
         var sequence: UInt64 = 0
         var reconnects = 0
-        while NIODeadline.now() < endDeadline && reconnects <= Self.closedLoopReconnectsMax {
+        while NIODeadline.now() < endDeadline && sequence < requestsMax && reconnects <= Self.closedLoopReconnectsMax {
             reconnects += 1
             let connectDeadline = NIODeadline.now() + .milliseconds(Int64(timeoutMs))
             let channel: any Channel
@@ -44,7 +45,8 @@ extension NodeClient {
                 continue
             }
             let window = ClosedLoopWindow(
-                measureFrom: measureFromDeadline, end: endDeadline, timeoutMs: timeoutMs, samplesMax: samplesMax)
+                measureFrom: measureFromDeadline, end: endDeadline, requestsMax: requestsMax, timeoutMs: timeoutMs,
+                samplesMax: samplesMax)
             let promise = channel.eventLoop.makePromise(of: ClosedLoopOutcome.self)
             let start = ClosedLoopStart(
                 channel: channel, hostHeader: address.description, window: window, result: result,
@@ -76,6 +78,7 @@ extension ClosedLoopResult {
 private struct ClosedLoopWindow: Sendable {
     let measureFrom: NIODeadline
     let end: NIODeadline
+    let requestsMax: UInt64
     let timeoutMs: Int
     let samplesMax: Int
 }
@@ -117,7 +120,7 @@ private final class ClosedLoopDriver {
     func sendNext() {
         let window = start.window
         let sentAt = NIODeadline.now()
-        guard sentAt < window.end, start.channel.isActive else {
+        guard sentAt < window.end, sequence < window.requestsMax, start.channel.isActive else {
             start.promise.succeed(ClosedLoopOutcome(result: result, sequence: sequence))
             return
         }
