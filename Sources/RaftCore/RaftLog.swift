@@ -5,7 +5,8 @@
 /// - `entries` are contiguous: `entries[i].index == baseIndex + 1 + i`, terms non-decreasing,
 ///   and no entry's term is below `baseTerm`.
 /// - `baseIndex <= appliedIndex <= committedIndex <= lastIndex`.
-/// - `stableIndex <= lastIndex`: entries after `stableIndex` are not yet durable.
+/// - `stableIndex <= handedOutIndex <= lastIndex`: entries after `stableIndex` are not yet
+///   durable; those after `handedOutIndex` have not yet been handed out to be persisted.
 /// - `snapshot.index >= baseIndex` (entries may be retained behind the snapshot for slow followers).
 struct RaftLog {
     /// The index and term of the entry just before `entries[0]` (compacted away or never held).
@@ -23,6 +24,11 @@ struct RaftLog {
     private(set) var appliedIndex: LogIndex
     /// The highest index known durable.
     private(set) var stableIndex: LogIndex
+    /// The highest index handed out in a `Ready` to be persisted (durable or not yet).
+    private(set) var handedOutIndex: LogIndex
+    /// Entries handed out were removed since the last `markHandedOut()` (see
+    /// `Ready.overwritesHandedOutEntries`).
+    private(set) var hasRemovedHandedOutEntries = false
 
     init(state: PersistentState) {
         baseIndex = state.snapshot.index
@@ -35,6 +41,7 @@ struct RaftLog {
         committedIndex = max(state.hardState.commit, state.snapshot.index)
         appliedIndex = state.snapshot.index
         stableIndex = state.snapshot.index + UInt64(state.entries.count)
+        handedOutIndex = stableIndex
     }
 
     /// Describes why a persisted state cannot be a Raft log, or nil when it can.
@@ -105,9 +112,9 @@ struct RaftLog {
         return result
     }
 
-    /// The entries not yet durable.
-    var unstableEntries: ArraySlice<Entry> {
-        entries[position(of: stableIndex.next)...]
+    /// The entries not yet handed out to be persisted.
+    var entriesToPersist: ArraySlice<Entry> {
+        entries[position(of: handedOutIndex.next)...]
     }
 
     /// Fast backtracking (dissertation 5.3 / etcd findConflictByTerm): the largest index at or
@@ -154,6 +161,10 @@ struct RaftLog {
         precondition(index > baseIndex, "RaftLog.truncate: only held entries are removed")
         entries.removeSubrange(position(of: index)...)
         if stableIndex >= index { stableIndex = index.previous }
+        if handedOutIndex >= index {
+            handedOutIndex = index.previous
+            hasRemovedHandedOutEntries = true
+        }
     }
 
     mutating func commit(to index: LogIndex) {
@@ -166,12 +177,19 @@ struct RaftLog {
         if index > appliedIndex { appliedIndex = index }
     }
 
+    /// Records that every entry not yet handed out is now on its way to storage.
+    mutating func markHandedOut() {
+        handedOutIndex = lastIndex
+        hasRemovedHandedOutEntries = false
+    }
+
     /// Records that the entries of a persisted batch are durable, as far as the log still holds
-    /// them (a later truncation may have replaced some; those are persisted again).
+    /// them (a later truncation may have replaced some; those are persisted again). Batches are
+    /// persisted in the order they were handed out, so everything before the batch is durable too.
     mutating func markStable(_ persisted: [Entry]) {
         for entry in persisted.reversed() where entry.index > stableIndex {
             if term(at: entry.index) == entry.term {
-                stableIndex = entry.index
+                stableIndex = min(entry.index, handedOutIndex)
                 return
             }
         }
@@ -188,12 +206,14 @@ struct RaftLog {
         snapshot = metadata
         committedIndex = metadata.index
         stableIndex = metadata.index
+        handedOutIndex = metadata.index
     }
 
     /// The restored snapshot is durable and installed in the state machine.
     mutating func markSnapshotInstalled(_ metadata: SnapshotMetadata) {
         if metadata.index > appliedIndex { appliedIndex = metadata.index }
         if metadata.index > stableIndex { stableIndex = metadata.index }
+        if metadata.index > handedOutIndex { handedOutIndex = metadata.index }
     }
 
     /// Remembers a durable snapshot and drops entries through `snapshot.index - retaining`.
@@ -215,7 +235,8 @@ struct RaftLog {
         precondition(baseIndex <= appliedIndex, "RaftLog: base <= applied")
         precondition(appliedIndex <= committedIndex, "RaftLog: applied <= committed")
         precondition(committedIndex <= lastIndex, "RaftLog: committed <= last")
-        precondition(stableIndex <= lastIndex, "RaftLog: stable <= last")
+        precondition(stableIndex <= handedOutIndex, "RaftLog: stable <= handed out")
+        precondition(handedOutIndex <= lastIndex, "RaftLog: handed out <= last")
         precondition(snapshot.index >= baseIndex, "RaftLog: snapshot index >= base index")
     }
 

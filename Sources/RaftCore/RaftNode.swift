@@ -56,12 +56,13 @@ public struct RaftNode {
     var pendingSnapshot: SnapshotMetadata?
     /// The hard state as of the last `Ready` handed out.
     var lastReadyHardState: HardState
-    /// Whether a `Ready` was handed out and not yet advanced, and what it held.
-    var outstanding: OutstandingReady?
-
-    struct OutstandingReady {
-        var lastCommittedIndex: LogIndex?
-    }
+    /// Readys handed out and not yet advanced.
+    var outstandingReadys = 0
+    /// A Ready carrying a received snapshot is outstanding: nothing more is handed out until it
+    /// is advanced.
+    var isSnapshotReadyOutstanding = false
+    /// The last committed entry handed out with that snapshot Ready, counted applied on advance.
+    var pendingAppliedIndex: LogIndex?
 
     // MARK: Construction
 

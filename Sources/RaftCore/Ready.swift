@@ -1,13 +1,20 @@
-/// One batch of work the core hands to the runtime. The runtime does it in this fixed order:
+/// One batch of work the core hands to the runtime, which does it in this order:
 ///
-/// 1. persist `snapshot` (if any), then `entries` and `hardState` — durably (fsync);
-/// 2. send `messages` (they may promise what step 1 made durable: a vote, an append ack);
-/// 3. apply `committedEntries` to the state machine, in order (after installing `snapshot`);
-/// 4. serve `readStates` once the state machine has applied their index;
-/// 5. call `RaftNode.advance(_:)` with this same value.
+/// 1. At once, when it takes the Ready: send the messages that promise nothing durable (a
+///    leader's appends and heartbeats in a term already durable: it counts itself only once its
+///    own write is durable, dissertation 10.2.1), and apply `committedEntries` (they are durable
+///    on a quorum) unless the Ready carries a `snapshot`.
+/// 2. Persist `snapshot` (if any), then `entries` and `hardState`, durably (fsync), in the order
+///    the Readys were handed out. Consecutive Readys may share one write (`PersistBatch`).
+/// 3. Send the other `messages` (they may promise what step 2 made durable: a vote, an ack).
+/// 4. For a Ready with a `snapshot`: install it, then apply `committedEntries`.
+/// 5. Serve `readStates` once the state machine has applied their index.
+/// 6. Call `RaftNode.advance(_:)` with this same value, in the order the Readys were handed out.
 ///
-/// Group commit falls out of this: everything proposed while one batch is being persisted is
-/// gathered into the next batch and made durable by one fsync.
+/// The runtime may take the next Ready before earlier ones are persisted (a pipeline), so a
+/// commit never waits for an unrelated fsync; a Ready with a snapshot is a barrier (the core
+/// hands out nothing more until it is advanced). Group commit falls out of this: everything
+/// handed out while one write is in flight is persisted by the next fsync.
 public struct Ready: Sendable {
     /// The hard state to persist, when it changed since the last `Ready`.
     public var hardState: HardState?
@@ -17,18 +24,26 @@ public struct Ready: Sendable {
     /// A snapshot received from the leader to persist and install before applying anything.
     /// The runtime holds its bytes (they arrived beside the `installSnapshot` message).
     public var snapshot: SnapshotMetadata?
-    /// Messages to send once `entries` and `hardState` are durable.
+    /// Messages to send once `entries` and `hardState` are durable (a leader's appends may go
+    /// before, see above).
     public var messages: [Message]
-    /// Committed entries to apply, in index order. Each is already durable (here or in an
-    /// earlier `Ready`) by the time it is applied, since persisting comes first.
+    /// Committed entries to apply, in index order. They are durable on a quorum (not
+    /// necessarily here yet: a commit does not wait for the local write).
     public var committedEntries: [Entry]
+    /// The entries replace entries handed out in an earlier Ready (a new leader overwrote an
+    /// uncommitted suffix). Such a Ready must not share a write with the earlier ones: their
+    /// acknowledgements promise the replaced entries, and must go out before the overwrite is
+    /// durable, never after.
+    public var overwritesHandedOutEntries: Bool
     /// Linearizable reads that became safe (see `ReadState`).
     public var readStates: [ReadState]
 
     public init(
         hardState: HardState? = nil, entries: [Entry] = [], snapshot: SnapshotMetadata? = nil,
-        messages: [Message] = [], committedEntries: [Entry] = [], readStates: [ReadState] = []
+        messages: [Message] = [], committedEntries: [Entry] = [], readStates: [ReadState] = [],
+        overwritesHandedOutEntries: Bool = false
     ) {
+        self.overwritesHandedOutEntries = overwritesHandedOutEntries
         self.hardState = hardState
         self.entries = entries
         self.snapshot = snapshot

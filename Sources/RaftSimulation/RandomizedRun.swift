@@ -71,6 +71,8 @@ public struct RandomizedRun {
         options.entriesRetainedAfterSnapshot = UInt64(random.int(in: 0...5))
         options.crashProbabilityPerStage = random.element(of: [0, 0.001, 0.004]) ?? 0
         options.leaderSendsAppendsBeforePersisting = random.chance(0.5)
+        options.pipelineDepthMax = random.element(of: [1, 2, 4, 16]) ?? 1
+        options.appliesBeforePersisting = random.chance(0.5)
         return options
     }
 
@@ -82,6 +84,12 @@ public struct RandomizedRun {
         options.inflightMessagesMax = random.int(in: 1...2)
         options.crashProbabilityPerStage = 0
         options.network = random.chance(0.5) ? .reliable : NetworkFaults(dropProbability: 0.05, duplicateProbability: 0.05, delayTicks: 1...3)
+        // Slow, pipelined disks: a follower often has writes in flight when a new leader
+        // overwrites them (the case `Ready.overwritesHandedOutEntries` guards).
+        if random.chance(0.5) {
+            options.diskLatencyTicks = 1...4
+            options.pipelineDepthMax = 16
+        }
     }
 
     /// Runs the seed to the end (or to the first violation) and reports.
@@ -91,7 +99,7 @@ public struct RandomizedRun {
         options.liveTrace = liveTrace
         options.traceCapacity = liveTrace == nil ? traceCapacity : 1
         let sim = Simulation(seed: seed, options: options)
-        sim.note("seed=\(seed) nodes=\(options.nodeCount) net=\(options.network) disk=\(options.diskLatencyTicks) skew=\(options.tickRatePermille) snapshotEvery=\(options.snapshotEveryEntries.map(String.init) ?? "never") crash/stage=\(options.crashProbabilityPerStage) preVote=\(options.isPreVoteEnabled) checkQuorum=\(options.isCheckQuorumEnabled) earlyAppends=\(options.leaderSendsAppendsBeforePersisting)")
+        sim.note("seed=\(seed) nodes=\(options.nodeCount) net=\(options.network) disk=\(options.diskLatencyTicks) skew=\(options.tickRatePermille) snapshotEvery=\(options.snapshotEveryEntries.map(String.init) ?? "never") crash/stage=\(options.crashProbabilityPerStage) preVote=\(options.isPreVoteEnabled) checkQuorum=\(options.isCheckQuorumEnabled) earlyAppends=\(options.leaderSendsAppendsBeforePersisting) pipeline=\(options.pipelineDepthMax) earlyApply=\(options.appliesBeforePersisting)")
         var chaos = Chaos(
             random: SimulationRandom(seed: seed ^ 0xA5A5_A5A5_5A5A_5A5A), nextNodeID: UInt64(options.nodeCount) + 1,
             nodeIDMax: nodeIDMax, crashesLeadersAfterProposing: profile == .leaderChurn)

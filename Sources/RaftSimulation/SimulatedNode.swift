@@ -69,6 +69,8 @@ struct PendingReady {
     var durableAt: UInt64
     /// The leader's append messages already went out before the write finished.
     var appendsSentEarly: Bool
+    /// Its committed entries were applied (and reads served) when it was taken.
+    var wasAppliedEarly: Bool
 }
 
 /// Where in the processing of a `Ready` a node can be made to crash.
@@ -87,7 +89,8 @@ final class SimulatedNode {
     var core: RaftNode?
     var durable: DurableState
     var machine = DigestStateMachine()
-    var pending: PendingReady?
+    /// Readys taken and not yet finished, oldest first (`durableAt` never decreases along it).
+    var pending: [PendingReady] = []
     /// Snapshot bytes that arrived beside `installSnapshot` messages, by snapshot index (the
     /// latest few only).
     var receivedSnapshots: [(index: LogIndex, bytes: [UInt8])] = []

@@ -50,7 +50,7 @@ extension Simulation {
 
     func crashNode(_ node: SimulatedNode, at point: String) {
         node.core = nil
-        node.pending = nil
+        node.pending = []
         node.machine = DigestStateMachine()
         node.receivedSnapshots.removeAll()
         node.pendingReports.removeAll()
@@ -70,15 +70,13 @@ extension Simulation {
 
     // MARK: The Ready loop
 
-    /// Finishes a write that became durable, then takes and processes new Readys.
+    /// Finishes the writes that became durable, then takes and processes new Readys.
     func drive(_ node: SimulatedNode) {
-        if let pending = node.pending {
-            guard now >= pending.durableAt else { return }
-            node.pending = nil
-            guard finish(pending, on: node) else { return }
-        }
+        guard finishDurableWrites(on: node) else { return }
         var rounds = 0
-        while rounds < options.readyRoundsPerStepMax, let core = node.core, core.hasReady {
+        while rounds < options.readyRoundsPerStepMax, node.pending.count < options.pipelineDepthMax,
+            let core = node.core, core.hasReady
+        {
             rounds += 1
             guard var ready = node.core?.ready() else { return }
             canonicalize(&ready)
@@ -87,14 +85,30 @@ extension Simulation {
             if sendsEarly {
                 for message in ready.messages where message.payload.isAppend { send(message, from: node) }
             }
+            let appliesEarly = options.appliesBeforePersisting && ready.snapshot == nil
+            if appliesEarly { apply(ready, on: node, isDurable: false) }
             let latency = random.int(in: options.diskLatencyTicks)
-            let pending = PendingReady(ready: ready, durableAt: now + UInt64(latency), appendsSentEarly: sendsEarly)
-            if latency > 0 {
-                node.pending = pending
-                return
-            }
-            guard finish(pending, on: node) else { return }
+            let durableAt = max(node.pending.last?.durableAt ?? 0, now + UInt64(latency))
+            node.pending.append(
+                PendingReady(ready: ready, durableAt: durableAt, appendsSentEarly: sendsEarly, wasAppliedEarly: appliesEarly))
+            guard finishDurableWrites(on: node) else { return }
         }
+    }
+
+    /// Finishes the oldest pending Readys whose write is done, the ones that may share a write
+    /// merged into one (as the server's runtime does). False when the node crashed on the way.
+    private func finishDurableWrites(on node: SimulatedNode) -> Bool {
+        while let first = node.pending.first, now >= first.durableAt {
+            var durable = 1
+            while durable < node.pending.count, now >= node.pending[durable].durableAt { durable += 1 }
+            var batch = PersistBatch(first.ready)
+            var taken = 1
+            while taken < durable, batch.merge(node.pending[taken].ready) { taken += 1 }
+            let finished = Array(node.pending.prefix(taken))
+            node.pending.removeFirst(taken)
+            guard finish(finished, as: batch, on: node) else { return false }
+        }
+        return true
     }
 
     /// Message order within a Ready may follow the core's hash-set iteration, which changes
@@ -107,39 +121,44 @@ extension Simulation {
             .map(\.element)
     }
 
-    /// Persist, send, apply, advance. Returns false when the node crashed on the way.
-    private func finish(_ pending: PendingReady, on node: SimulatedNode) -> Bool {
-        let ready = pending.ready
+    /// Persist (one write for the batch), then per Ready: send, apply, advance. Returns false
+    /// when the node crashed on the way.
+    private func finish(_ finished: [PendingReady], as batch: PersistBatch, on node: SimulatedNode) -> Bool {
         if crashes(node, at: .beforePersist) { return false }
-        persist(ready, on: node)
+        persist(batch, on: node)
         if crashes(node, at: .afterPersist) { return false }
-        for message in ready.messages where !(pending.appendsSentEarly && message.payload.isAppend) {
-            send(message, from: node)
+        for pending in finished {
+            let ready = pending.ready
+            for message in ready.messages where !(pending.appendsSentEarly && message.payload.isAppend) {
+                send(message, from: node)
+            }
+            if crashes(node, at: .afterSend) { return false }
+            if !pending.wasAppliedEarly { apply(ready, on: node, isDurable: true) }
+            if crashes(node, at: .afterApply) { return false }
+            node.core?.advance(ready)
+            observe(node)
         }
-        if crashes(node, at: .afterSend) { return false }
-        apply(ready, on: node)
-        if crashes(node, at: .afterApply) { return false }
-        node.core?.advance(ready)
-        observe(node)
-        takeSnapshotIfDue(on: node)
+        // A snapshot is taken only with no write in flight: the runtime orders snapshot writes
+        // behind the entries they cover.
+        if node.pending.isEmpty { takeSnapshotIfDue(on: node) }
         return true
     }
 
     // MARK: Persist
 
-    private func persist(_ ready: Ready, on node: SimulatedNode) {
-        if let snapshot = ready.snapshot {
+    private func persist(_ batch: PersistBatch, on node: SimulatedNode) {
+        if let snapshot = batch.snapshot {
             persistSnapshot(snapshot, on: node)
         }
-        if !ready.entries.isEmpty {
-            let previousTerm = node.durable.term(at: ready.entries[0].index - 1)
-            if let problem = node.durable.append(ready.entries) {
+        if !batch.entries.isEmpty {
+            let previousTerm = node.durable.term(at: batch.entries[0].index - 1)
+            if let problem = node.durable.append(batch.entries) {
                 fail("ReadyContract", "\(TraceFormat.name(node.id)): \(problem)")
             } else if let previousTerm {
-                checker.observeLogSegment(ready.entries, previousTerm: previousTerm, source: "\(TraceFormat.name(node.id))'s log", at: now)
+                checker.observeLogSegment(batch.entries, previousTerm: previousTerm, source: "\(TraceFormat.name(node.id))'s log", at: now)
             }
         }
-        if let hardState = ready.hardState {
+        if let hardState = batch.hardState {
             persistHardState(hardState, on: node)
         }
     }
@@ -289,12 +308,14 @@ extension Simulation {
 
     // MARK: Apply
 
-    private func apply(_ ready: Ready, on node: SimulatedNode) {
+    /// Applies a Ready's snapshot and committed entries and serves its reads; `isDurable` says
+    /// whether its write is done (then each applied entry must be in the durable log).
+    private func apply(_ ready: Ready, on node: SimulatedNode, isDurable: Bool) {
         if let snapshot = ready.snapshot {
             restoreMachine(from: snapshot, on: node)
         }
         for entry in ready.committedEntries {
-            guard applyCommitted(entry, on: node) else { break }
+            guard applyCommitted(entry, on: node, isDurable: isDurable) else { break }
         }
         for readState in ready.readStates {
             completeRead(readState, on: node)
@@ -316,13 +337,15 @@ extension Simulation {
     }
 
     /// Applies one committed entry; false when the Ready broke the contract.
-    private func applyCommitted(_ entry: Entry, on node: SimulatedNode) -> Bool {
+    private func applyCommitted(_ entry: Entry, on node: SimulatedNode, isDurable: Bool) -> Bool {
         let name = TraceFormat.name(node.id)
         guard entry.index == node.machine.appliedIndex.next else {
             fail("ReadyContract", "\(name) was handed committed entry \(entry.index) after applying \(node.machine.appliedIndex)")
             return false
         }
-        guard node.durable.term(at: entry.index) == entry.term || entry.index <= node.durable.snapshot.index else {
+        // Applied early, an entry may not be durable here yet; State Machine Safety (the checker)
+        // still holds it to what the cluster committed.
+        guard !isDurable || node.durable.term(at: entry.index) == entry.term || entry.index <= node.durable.snapshot.index else {
             fail("Durability", "\(name) applies \(entry.index)@\(entry.term) which is not in its durable log")
             return false
         }

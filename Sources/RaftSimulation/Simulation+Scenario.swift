@@ -186,7 +186,7 @@ extension Simulation {
 
     /// Takes a snapshot of the node's applied state now and compacts its log.
     public func snapshot(_ id: NodeID) {
-        guard let node = node(id), let core = node.core, node.pending == nil else { return }
+        guard let node = node(id), let core = node.core, node.pending.isEmpty else { return }
         takeSnapshot(on: node, core: core, at: node.machine.appliedIndex)
     }
 

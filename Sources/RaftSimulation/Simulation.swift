@@ -29,6 +29,13 @@ public struct SimulationOptions: Sendable {
     /// The leader's append messages go out before its own write is durable (allowed by the
     /// Ready contract; the leader must not count itself before `advance`).
     public var leaderSendsAppendsBeforePersisting = false
+    /// How many Readys a node may have outstanding (handed out, not yet durable and advanced):
+    /// 1 is the lock-step runtime; more is the pipelined one, which merges the Readys that
+    /// queued behind a write into one write (`PersistBatch`).
+    public var pipelineDepthMax = 1
+    /// Committed entries are applied when the Ready is taken, before its write is durable (what
+    /// the server's runtime does: they are durable on a quorum).
+    public var appliesBeforePersisting = false
     /// A node takes at most this many Readys per step, so one step stays bounded.
     public var readyRoundsPerStepMax = 16
     /// How many trace events are kept (nil: all).

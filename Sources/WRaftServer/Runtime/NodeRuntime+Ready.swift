@@ -1,29 +1,36 @@
 import KVStore
 import RaftCore
 
-// The Ready loop (Docs/ARCHITECTURE.md): persist, send, install, apply, serve reads, advance,
-// with at most one Ready outstanding.
+// The Ready pipeline (Docs/ARCHITECTURE.md): Readys are taken as soon as there is work (their
+// appends go out, their commits are applied), and written in order by one persister that
+// merges every Ready queued behind the write in flight into the next fsync.
 extension NodeRuntime {
+    /// How many Readys (and snapshot saves) may wait for storage before the loop stops taking
+    /// more; proposals then gather in the core and go out together once storage catches up.
+    static let persistQueueMax = 64
+
     /// Makes sure the Ready loop runs if there is work. Cheap when it already runs.
     func kick() {
         guard !isDriving, lifecycle == .running else { return }
         guard !queuedProposals.isEmpty || core?.hasReady == true else { return }
         isDriving = true
-        Task { await self.drive() }
+        // A task, not a call: the requests and messages that arrive in this event-loop turn join
+        // the same Ready.
+        Task { self.drive() }
     }
 
-    private func drive() async {
+    private func drive() {
         while lifecycle == .running {
             flushProposals()
-            guard core?.hasReady == true else { break }
-            await processReady()
+            guard persistQueue.count < Self.persistQueueMax, core?.hasReady == true else { break }
+            takeReady()
         }
         isDriving = false
-        // A proposal or message may have arrived between the last check and here.
-        if lifecycle == .running, !queuedProposals.isEmpty || core?.hasReady == true { kick() }
     }
 
-    private func processReady() async {
+    /// Takes one Ready: sends what may go before the write, applies its commits (unless it
+    /// carries a snapshot), and queues it for the persister.
+    private func takeReady() {
         guard let ready = core?.ready() else { return }
         metrics.readyBatches.increment()
         if !ready.entries.isEmpty { metrics.readyEntries.record(ready.entries.count) }
@@ -34,23 +41,12 @@ extension NodeRuntime {
         // append responses) waits for the fsync.
         let (early, late) = partitionMessages(ready)
         if !early.isEmpty { send(early) }
-        // Committed entries are durable on a quorum already (a leader counts itself only once its
-        // own write is durable), so they are applied, and their clients answered, while this
-        // Ready's new entries are being written: a commit does not wait for an unrelated fsync.
-        // A snapshot to install comes first, though, so then applying waits for it.
+        // Committed entries are durable on a quorum already, so they are applied, and their
+        // clients answered, at once: a commit does not wait for an unrelated fsync. A snapshot to
+        // install comes first, though, so then applying waits for it.
         if ready.snapshot == nil { applyAndServeReads(ready) }
-
-        guard await persist(ready) else { return }
-        if let hardState = ready.hardState { durableTerm = max(durableTerm, hardState.term) }
-
-        if !late.isEmpty { send(late) }
-        if let snapshot = ready.snapshot {
-            installSnapshot(snapshot)
-            applyAndServeReads(ready)
-        }
-        core?.advance(ready)
-        updateIndexMetrics(observeStatus())
-        maybeTakeSnapshot()
+        persistQueue.append(.ready(ready, lateMessages: late))
+        startPersisterIfNeeded()
     }
 
     private func applyAndServeReads(_ ready: Ready) {
@@ -77,10 +73,63 @@ extension NodeRuntime {
         return (early, late)
     }
 
-    /// Makes the Ready's state durable: a received snapshot first (its bytes), then entries,
-    /// hard state and the snapshot marker in one fsync. False when storage failed (fatal).
-    private func persist(_ ready: Ready) async -> Bool {
-        if let snapshot = ready.snapshot {
+    // MARK: The persister
+
+    private func startPersisterIfNeeded() {
+        guard !isPersisting, !persistQueue.isEmpty else { return }
+        isPersisting = true
+        Task { await self.runPersister() }
+    }
+
+    /// Writes the queued work in order, one fsync per batch of Readys, until the queue is empty.
+    private func runPersister() async {
+        while lifecycle == .running, let work = persistQueue.popFirst() {
+            switch work {
+            case .ready(let first, let late):
+                var batch = PersistBatch(first)
+                var lateMessages = [late]
+                while case .ready(let next, let nextLate)? = persistQueue.first, batch.merge(next) {
+                    _ = persistQueue.popFirst()
+                    lateMessages.append(nextLate)
+                }
+                guard await persist(batch) else { break }
+                finish(batch, lateMessages: lateMessages)
+            case .snapshot(let metadata, let data):
+                do {
+                    try await storage.saveSnapshot(metadata, data: data)
+                } catch {
+                    failFatally("saving a snapshot: \(error)")
+                    break
+                }
+                didSaveSnapshot(metadata, bytes: data.count)
+            }
+            kick()
+        }
+        isPersisting = false
+        // Work may have been queued while the last write finished.
+        if lifecycle == .running { startPersisterIfNeeded() }
+    }
+
+    /// After a batch is durable: per Ready, in order, the messages that had to wait, a received
+    /// snapshot's install and its commits, then `advance`.
+    private func finish(_ batch: PersistBatch, lateMessages: [[Message]]) {
+        if let hardState = batch.hardState { durableTerm = max(durableTerm, hardState.term) }
+        for (ready, late) in zip(batch.readys, lateMessages) {
+            if !late.isEmpty { send(late) }
+            if let snapshot = ready.snapshot {
+                installSnapshot(snapshot)
+                applyAndServeReads(ready)
+            }
+            core?.advance(ready)
+        }
+        updateIndexMetrics(observeStatus())
+        maybeTakeSnapshot()
+    }
+
+    /// Makes a batch durable: a received snapshot first (its bytes), then entries, hard state
+    /// and the snapshot marker in one fsync. False when storage failed (fatal) or the node stopped.
+    private func persist(_ batch: PersistBatch) async -> Bool {
+        if let snapshot = batch.snapshot {
             guard let received = receivedSnapshots[snapshot.index] else {
                 preconditionFailure("NodeRuntime: the bytes of every snapshot the core installs were received")
             }
@@ -91,21 +140,21 @@ extension NodeRuntime {
                 return false
             }
         }
-        var hardState = ready.hardState
-        if let changed = hardState, ready.entries.isEmpty, ready.snapshot == nil,
+        var hardState = batch.hardState
+        if let changed = hardState, batch.entries.isEmpty, batch.snapshot == nil,
             changed.term == persistedHardState.term, changed.votedFor == persistedHardState.votedFor
         {
             // Only the commit index moved. It is volatile in Raft (a restarted node relearns it
             // from the leader), so it is not worth an fsync of its own: it rides with the next
-            // write, and the committed entries are applied now.
+            // write.
             deferredHardState = changed
-            return true
+            return lifecycle == .running
         }
-        if hardState == nil, !ready.entries.isEmpty || ready.snapshot != nil { hardState = deferredHardState }
-        guard hardState != nil || !ready.entries.isEmpty || ready.snapshot != nil else { return true }
+        if hardState == nil, !batch.entries.isEmpty || batch.snapshot != nil { hardState = deferredHardState }
+        guard hardState != nil || !batch.entries.isEmpty || batch.snapshot != nil else { return lifecycle == .running }
         let started = ContinuousClock.now
         do {
-            try await storage.persist(hardState: hardState, entries: ready.entries, snapshot: ready.snapshot)
+            try await storage.persist(hardState: hardState, entries: batch.entries, snapshot: batch.snapshot)
         } catch {
             failFatally("persisting a Ready: \(error)")
             return false
@@ -115,6 +164,7 @@ extension NodeRuntime {
             deferredHardState = nil
         }
         metrics.persistTime.recordNanoseconds(RuntimeMetrics.nanoseconds(since: started))
+        metrics.persistReadys.record(batch.readys.count)
         return lifecycle == .running
     }
 
@@ -309,17 +359,22 @@ extension NodeRuntime {
         isSnapshotInProgress = true
         // KVStore is copy-on-write: the copy serializes off the actor while applying goes on.
         let frozen = store
-        let storage = self.storage
         Task.detached {
             let data = frozen.snapshot()
-            do {
-                try await storage.saveSnapshot(metadata, data: data)
-                await self.didSaveSnapshot(metadata, bytes: data.count)
-            } catch {
-                await self.failFatally("saving a snapshot: \(error)")
-            }
+            await self.queueSnapshotSave(metadata, data: data)
         }
         return true
+    }
+
+    /// The persister saves the snapshot after every Ready handed out before now, so the log
+    /// entries it covers are written before it (storage deletes the segments it covers).
+    private func queueSnapshotSave(_ metadata: SnapshotMetadata, data: [UInt8]) {
+        guard lifecycle == .running else {
+            didSaveSnapshot(metadata, bytes: data.count)
+            return
+        }
+        persistQueue.append(.snapshot(metadata, data: data))
+        startPersisterIfNeeded()
     }
 
     /// Waits until the snapshot in progress (if any) is durable and the log compacted.

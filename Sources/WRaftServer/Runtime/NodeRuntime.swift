@@ -76,6 +76,9 @@ actor NodeRuntime {
     // MARK: The Ready loop
 
     var isDriving = false
+    /// Work for the persister, in order, and whether it is running.
+    var persistQueue = PersistQueue()
+    var isPersisting = false
     var isFlushScheduled = false
     /// Encoded commands accepted from clients, proposed together at the top of the next loop turn.
     var queuedProposals: [(sequence: UInt64, command: [UInt8])] = []
@@ -195,6 +198,7 @@ actor NodeRuntime {
     func stop() {
         guard lifecycle != .stopped else { return }
         lifecycle = .stopped
+        persistQueue.removeAll()
         for task in backgroundTasks { task.cancel() }
         backgroundTasks = []
         failAllRequests(with: .internalError(message: "the node is shutting down"))

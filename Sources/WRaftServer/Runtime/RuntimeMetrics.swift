@@ -30,6 +30,8 @@ struct RuntimeMetrics: Sendable {
     let incomingDropped = Counter(label: "wraft_fault_dropped_incoming_total")
     let outgoingDropped = Counter(label: "wraft_fault_dropped_outgoing_total")
     let persistTime = Timer(label: "wraft_persist_seconds")
+    /// How many Readys each write (one fsync) persisted together.
+    let persistReadys = Recorder(label: "wraft_persist_readys", aggregate: true)
     /// From a client write reaching the runtime to its answer (applied, refused or timed out).
     let writeTime = Timer(label: "wraft_write_seconds")
     /// From a linearizable read reaching the runtime to its read index being applied here.
