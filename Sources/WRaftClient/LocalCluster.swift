@@ -32,6 +32,9 @@ public actor LocalCluster {
         public var logLevel: String = "info"
         public var electionTimeoutMs: Int?
         public var heartbeatMs: Int?
+        /// Each node's `--threads` (nil: the machine's cores shared among the nodes, at least 1;
+        /// fewer threads than busy processes only adds thread switches).
+        public var threadsPerNode: Int?
         /// More `serve` arguments, given to every node.
         public var extraArguments: [String] = []
         /// nil: node i connects to node 0 and node 0 starts; a seed: a random spanning tree of
@@ -379,6 +382,8 @@ public actor LocalCluster {
             arguments += ["--election-timeout-ms", String(electionTimeoutMs)]
         }
         if let heartbeatMs = options.heartbeatMs { arguments += ["--heartbeat-ms", String(heartbeatMs)] }
+        let threads = options.threadsPerNode ?? max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, options.nodeCount))
+        arguments += ["--threads", String(threads)]
         return arguments + options.extraArguments
     }
 

@@ -29,6 +29,8 @@ struct ClusterCommand: AsyncParsableCommand {
     var seed: UInt64?
     @Option(help: "Election timeout of every node, in milliseconds.") var electionTimeoutMs: Int?
     @Option(help: "Heartbeat interval of every node, in milliseconds.") var heartbeatMs: Int?
+    @Option(help: "Event-loop threads of every node (default: the cores shared among the nodes, at least 1).")
+    var threads: Int?
 
     /// How often dead processes are looked for.
     static let monitorIntervalMs = 500
@@ -36,6 +38,9 @@ struct ClusterCommand: AsyncParsableCommand {
     func validate() throws {
         guard LocalCluster.Options.nodeCountRange.contains(nodes) else {
             throw ValidationError("--nodes must be in \(LocalCluster.Options.nodeCountRange)")
+        }
+        if let threads, !EventLoopThreads.range.contains(threads) {
+            throw ValidationError("--threads must be in \(EventLoopThreads.range)")
         }
         guard (baseHTTPPort == nil) == (baseRaftPort == nil) else {
             throw ValidationError("give both --base-http-port and --base-raft-port, or neither")
@@ -52,6 +57,7 @@ struct ClusterCommand: AsyncParsableCommand {
         options.connectOrderSeed = seed
         options.electionTimeoutMs = electionTimeoutMs
         options.heartbeatMs = heartbeatMs
+        options.threadsPerNode = threads
         options.enableFaults = true
         // The cluster outlives nothing: Ctrl-C stops it, and if this process dies the nodes go too.
         options.exitWithParent = true

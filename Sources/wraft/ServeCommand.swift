@@ -38,12 +38,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Leader heartbeat interval in milliseconds.") var heartbeatMs: Int = 100
     @Option(help: "Take a snapshot every this many applied entries.") var snapshotEntries: Int?
     @Option(help: "Log entries kept behind a snapshot for followers that lag a little.") var snapshotRetainedEntries: Int?
+    @Option(help: "Event-loop threads for HTTP, peers and the node's tasks (default: one per core).")
+    var threads: Int?
     @Flag(help: .hidden) var exitWithParent = false
 
     /// How often `--exit-with-parent` looks for its parent.
     static let parentCheckIntervalMs = 500
 
     func validate() throws {
+        if let threads, !EventLoopThreads.range.contains(threads) {
+            throw ValidationError("--threads must be in \(EventLoopThreads.range)")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }

@@ -11,6 +11,9 @@ enum WRaftMain {
         // and its peer channels share the same few threads instead of handing every request
         // across thread pools. Done first, before any task is enqueued; when it cannot be done
         // the default executor is used and nothing else changes.
+        if let threads = EventLoopThreads.requested(in: CommandLine.arguments) {
+            NIOSingletons.groupLoopCountSuggestion = threads
+        }
         let installed = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         if ProcessInfo.processInfo.environment["WRAFT_DEBUG_EXECUTOR"] != nil {
             print("Swift concurrency on NIO event loops: \(installed)")
