@@ -126,9 +126,13 @@ public struct KVStore: Sendable {
 
     private mutating func execute(_ operation: KVOperation, index: LogIndex, term: Term) -> KVResult {
         let key = StoredKey(bytes: operation.key)
-        let current = items[key]
-        guard Self.holds(operation.condition, current: current) else {
-            return .compareFailed(currentIndex: current?.index)
+        if case .none = operation.condition {
+            // Unconditional: no lookup before the update.
+        } else {
+            let current = items[key]
+            guard Self.holds(operation.condition, current: current) else {
+                return .compareFailed(currentIndex: current?.index)
+            }
         }
         switch operation {
         case .put(_, let value, _):

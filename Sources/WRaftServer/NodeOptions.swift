@@ -25,8 +25,12 @@ public struct NodeOptions: Sendable, Equatable {
     /// `electionTimeoutJitterMs` starts an election.
     public var electionTimeoutMs: Int
     public var electionTimeoutJitterMs: Int
-    /// A snapshot is taken (and the log compacted) every this many applied entries.
+    /// A snapshot is taken (and the log compacted) every this many applied entries (etcd's
+    /// `--snapshot-count` default), or sooner, once `snapshotLogBytes` were applied.
     public var snapshotEntries: Int
+    /// A snapshot is taken once this many bytes of commands were applied since the last one: the
+    /// in-memory log stays bounded whatever the value sizes.
+    public var snapshotLogBytes: Int
     /// Log entries kept behind a snapshot, so a follower that lags a little catches up from the
     /// log rather than needing the whole snapshot.
     public var snapshotRetainedEntries: Int
@@ -50,8 +54,8 @@ public struct NodeOptions: Sendable, Equatable {
     public init(
         host: String = "127.0.0.1", httpPort: Int = 8081, raftPort: Int = 10002, dataDirectory: String,
         isFaultInjectionEnabled: Bool = false, tickMs: Int = 10, heartbeatMs: Int = 100,
-        electionTimeoutMs: Int = 300, electionTimeoutJitterMs: Int = 150, snapshotEntries: Int = 10_000,
-        snapshotRetainedEntries: Int = 1_000, requestTimeoutMs: Int = 5_000, pendingWritesMax: Int = 8_192,
+        electionTimeoutMs: Int = 300, electionTimeoutJitterMs: Int = 150, snapshotEntries: Int = 100_000,
+        snapshotLogBytes: Int = 64 << 20, snapshotRetainedEntries: Int = 1_000, requestTimeoutMs: Int = 5_000, pendingWritesMax: Int = 8_192,
         pendingWriteBytesMax: Int = 256 << 20, pendingReadsMax: Int = 8_192, promotionLagEntriesMax: Int = 100, controlTimeoutMs: Int = 3_000,
         logLevel: Logger.Level = .info
     ) {
@@ -66,6 +70,7 @@ public struct NodeOptions: Sendable, Equatable {
         self.electionTimeoutMs = electionTimeoutMs
         self.electionTimeoutJitterMs = electionTimeoutJitterMs
         self.snapshotEntries = snapshotEntries
+        self.snapshotLogBytes = snapshotLogBytes
         self.snapshotRetainedEntries = snapshotRetainedEntries
         self.requestTimeoutMs = requestTimeoutMs
         self.pendingWritesMax = pendingWritesMax
@@ -95,6 +100,7 @@ public struct NodeOptions: Sendable, Equatable {
             throw .invalid("electionTimeoutJitterMs (\(electionTimeoutJitterMs)) must be >= tickMs (\(tickMs))")
         }
         guard snapshotEntries >= 1 else { throw .invalid("snapshotEntries must be >= 1") }
+        guard snapshotLogBytes >= 1 else { throw .invalid("snapshotLogBytes must be >= 1") }
         guard snapshotRetainedEntries >= 0 else { throw .invalid("snapshotRetainedEntries must be >= 0") }
         guard requestTimeoutMs >= 1 else { throw .invalid("requestTimeoutMs must be >= 1") }
         guard pendingWritesMax >= 1 else { throw .invalid("pendingWritesMax must be >= 1") }

@@ -36,7 +36,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
     @Option(help: "Election timeout in milliseconds (a random jitter is added).") var electionTimeoutMs: Int = 300
     @Option(help: "Leader heartbeat interval in milliseconds.") var heartbeatMs: Int = 100
-    @Option(help: "Take a snapshot every this many applied entries.") var snapshotEntries: Int?
+    @Option(help: "Take a snapshot every this many applied entries (default 100000).") var snapshotEntries: Int?
+    @Option(help: "Take a snapshot once this many bytes of commands were applied since the last (default 64 MiB).")
+    var snapshotLogBytes: Int?
     @Option(help: "Log entries kept behind a snapshot for followers that lag a little.") var snapshotRetainedEntries: Int?
     @Option(help: "Event-loop threads for HTTP, peers and the node's tasks (default: one per core).")
     var threads: Int?
@@ -62,6 +64,7 @@ struct ServeCommand: AsyncParsableCommand {
             logLevel: Logger.Level(rawValue: logLevel) ?? .info)
         options.advertisedHost = advertisedHost
         if let snapshotEntries { options.snapshotEntries = snapshotEntries }
+        if let snapshotLogBytes { options.snapshotLogBytes = snapshotLogBytes }
         if let snapshotRetainedEntries { options.snapshotRetainedEntries = snapshotRetainedEntries }
         do {
             try options.validate()

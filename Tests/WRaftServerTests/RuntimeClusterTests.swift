@@ -192,4 +192,20 @@ struct RuntimeClusterTests {
         #expect(value?.value == [119])
         #expect(await reopened.state().snapshotIndex > 0)
     }
+
+    @Test func aSnapshotIsTakenOnceEnoughCommandBytesWereApplied() async throws {
+        // Entries alone would never trigger one here; 20 writes of 1 KiB pass the byte bound.
+        let cluster = TestCluster(size: 3) { $0.snapshotEntries = 1_000_000; $0.snapshotLogBytes = 16 << 10 }
+        try await cluster.openAll()
+        defer { Task { await cluster.stopAll() } }
+        try await cluster.formAndStart()
+        let leader = try await cluster.waitForLeader()
+        let runtime = try cluster.nodes[leader].runtime
+        #expect(await runtime.state().snapshotIndex == 0)
+        for number in 0..<20 {
+            _ = try await runtime.write(
+                WriteRequest(key: "big\(number)", operation: .put(value: Array(repeating: 7, count: 1_024))), deadline: deadline())
+        }
+        try await TestCluster.waitUntil("a snapshot by bytes applied") { await runtime.state().snapshotIndex > 0 }
+    }
 }

@@ -256,6 +256,7 @@ extension NodeRuntime {
         for entry in entries {
             // After a snapshot install the core may still hand entries the snapshot covers.
             guard entry.index > store.appliedIndex else { continue }
+            appliedBytesSinceSnapshot += entry.data.count
             if let (id, result) = store.apply(entry) {
                 completeWrite(id: id, result: result)
             } else if entry.kind == .membership {
@@ -343,10 +344,13 @@ extension NodeRuntime {
 
     // MARK: Snapshots
 
-    /// Takes a snapshot every `snapshotEntries` applied entries.
+    /// Takes a snapshot every `snapshotEntries` applied entries, or once `snapshotLogBytes` of
+    /// commands were applied since the last one.
     func maybeTakeSnapshot() {
-        guard store.appliedIndex.rawValue >= lastSnapshotIndex.rawValue + UInt64(options.snapshotEntries) else { return }
-        takeSnapshot()
+        let isDueByEntries =
+            store.appliedIndex.rawValue >= lastSnapshotIndex.rawValue + UInt64(options.snapshotEntries)
+        guard isDueByEntries || appliedBytesSinceSnapshot >= options.snapshotLogBytes else { return }
+        if takeSnapshot() { appliedBytesSinceSnapshot = 0 }
     }
 
     /// Snapshots the state machine as of its applied index, saves it (off the actor), then

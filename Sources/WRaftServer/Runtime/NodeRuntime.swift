@@ -96,6 +96,8 @@ actor NodeRuntime {
     /// `/op/snapshot` callers waiting for the snapshot in progress to be durable.
     var snapshotWaiters: [CheckedContinuation<Void, Never>] = []
     var lastSnapshotIndex: LogIndex = .zero
+    /// Command bytes applied since the last snapshot was started (see `snapshotLogBytes`).
+    var appliedBytesSinceSnapshot = 0
 
     // MARK: Client requests
 
