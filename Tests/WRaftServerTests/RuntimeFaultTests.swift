@@ -36,6 +36,33 @@ struct RuntimeFaultTests {
         if case .badRequest = bad {} else { Issue.record("a drop rate above 1 must be refused: \(String(describing: bad))") }
     }
 
+    @Test func aPausedLeaderRefusesWritesAndLinearizableReadsAtOnce() async throws {
+        let cluster = TestCluster(size: 3)
+        try await cluster.openAll()
+        defer { Task { await cluster.stopAll() } }
+        try await cluster.formAndStart()
+        let leader = try await cluster.waitForLeader()
+        let runtime = try cluster.nodes[leader].runtime
+        _ = try await runtime.write(WriteRequest(key: "k", operation: .put(value: [1])), deadline: deadline())
+        try await runtime.inject(.pause)
+        let started = ContinuousClock.now
+        let writeError = await caughtNodeError {
+            _ = try await runtime.write(WriteRequest(key: "k", operation: .put(value: [2])), deadline: deadline(.seconds(5)))
+        }
+        let readError = await caughtNodeError {
+            _ = try await runtime.read(key: "k", consistency: .linearizable, deadline: deadline(.seconds(5)))
+        }
+        // Refused, not left to time out (which would say 504 unknown_outcome).
+        #expect(writeError == .noLeader(retryAfterMs: NodeRuntime.retryAfterMs))
+        #expect(readError == .noLeader(retryAfterMs: NodeRuntime.retryAfterMs))
+        #expect(ContinuousClock.now - started < .seconds(4))
+        // A local read still answers from the paused node's state machine.
+        let local = try await runtime.read(key: "k", consistency: .local, deadline: deadline())
+        #expect(local?.value == [1])
+        try await runtime.inject(.resume)
+        _ = try await cluster.waitForLeader()
+    }
+
     @Test func anIsolatedLeaderServesNothingAndTheMajorityGoesOn() async throws {
         let cluster = TestCluster(size: 3)
         try await cluster.openAll()

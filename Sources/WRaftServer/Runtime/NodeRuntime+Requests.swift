@@ -27,6 +27,9 @@ extension NodeRuntime {
             throw .valueTooLarge(bytes: value.count, limit: KVCommand.valueBytesMax)
         }
         guard lifecycle == .running, core != nil else { throw notRunningError() }
+        // A paused (frozen) node takes no part in Raft: the write could not commit, and refusing
+        // it now says so plainly, where accepting it would end in 504 unknown_outcome.
+        guard !faults.isPaused else { throw .noLeader(retryAfterMs: Self.retryAfterMs) }
         let sequence = nextWriteSequence
         let command = KVCommand(id: requestID(forWrite: sequence), operation: Self.operation(of: request)).encoded()
         guard !writes.isFull(adding: command.count) else { throw .overloaded(retryAfterMs: Self.retryAfterMs) }
@@ -220,6 +223,7 @@ extension NodeRuntime {
 
     private func readBarrier(deadline: ContinuousClock.Instant) async throws(NodeError) {
         guard lifecycle == .running, core != nil else { throw notRunningError() }
+        guard !faults.isPaused else { throw .noLeader(retryAfterMs: Self.retryAfterMs) }
         guard !reads.isFull() else { throw .overloaded(retryAfterMs: Self.retryAfterMs) }
         let sequence = nextReadSequence
         nextReadSequence += 1
