@@ -12,12 +12,19 @@ public struct NodeIdentity: Sendable, Equatable {
     public var raftAddress: String?
     /// `host:port` of the HTTP port, once known.
     public var httpAddress: String?
+    /// The other members' addresses as this node last learned them outside its log (when it
+    /// joined): a node restarted before its log names any member still reaches its peers.
+    public var peers: [PeerAddresses]
 
-    public init(nodeID: NodeID, clusterID: UInt64? = nil, raftAddress: String? = nil, httpAddress: String? = nil) {
+    public init(
+        nodeID: NodeID, clusterID: UInt64? = nil, raftAddress: String? = nil, httpAddress: String? = nil,
+        peers: [PeerAddresses] = []
+    ) {
         self.nodeID = nodeID
         self.clusterID = clusterID
         self.raftAddress = raftAddress
         self.httpAddress = httpAddress
+        self.peers = peers
     }
 
     /// Throws `StorageError.foreignCluster` when this identity already belongs to a cluster
@@ -29,14 +36,28 @@ public struct NodeIdentity: Sendable, Equatable {
     }
 }
 
+/// Another member's addresses, kept in the identity file.
+public struct PeerAddresses: Sendable, Equatable {
+    public var nodeID: NodeID
+    public var raftAddress: String
+    public var httpAddress: String
+
+    public init(nodeID: NodeID, raftAddress: String, httpAddress: String) {
+        self.nodeID = nodeID
+        self.raftAddress = raftAddress
+        self.httpAddress = httpAddress
+    }
+}
+
 /// The `identity` file: readable text, one `key value` line each, the last line a CRC-32C of
-/// the lines before it:
+/// the lines before it (`peer` lines repeat, one per other member, in id order):
 /// ```
 /// wraft-identity 1
 /// node-id 0123456789abcdef
 /// cluster-id 00000000000000ff
 /// raft-address 127.0.0.1:10002
 /// http-address 127.0.0.1:8081
+/// peer 00000000000000aa 127.0.0.1:10003 127.0.0.1:8082
 /// checksum 1a2b3c4d
 /// ```
 enum IdentityFile {
@@ -48,6 +69,10 @@ enum IdentityFile {
         if let clusterID = identity.clusterID { lines.append("cluster-id \(hex(clusterID))") }
         if let address = identity.raftAddress { lines.append("raft-address \(try checkedAddress(address))") }
         if let address = identity.httpAddress { lines.append("http-address \(try checkedAddress(address))") }
+        for peer in identity.peers.sorted(by: { $0.nodeID < $1.nodeID }) {
+            lines.append(
+                "peer \(peer.nodeID) \(try checkedAddress(peer.raftAddress)) \(try checkedAddress(peer.httpAddress))")
+        }
         let body = lines.map { $0 + "\n" }.joined()
         let checksum = CRC32C.checksum(Array(body.utf8))
         return ByteBuffer(string: body + "checksum \(String(checksum, radix: 16))\n")
@@ -74,9 +99,18 @@ enum IdentityFile {
 
     private static func parseFields(_ lines: ArraySlice<Substring>, path: String) throws(StorageError) -> NodeIdentity {
         var fields: [String: String] = [:]
+        var peers: [PeerAddresses] = []
         for line in lines {
             guard let space = line.firstIndex(of: " ") else { throw .corruptIdentity(file: path, reason: "bad line \"\(line)\"") }
             let key = String(line[..<space])
+            if key == "peer" {
+                let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+                guard parts.count == 4, let id = NodeID(hex: String(parts[1])), !parts[2].isEmpty, !parts[3].isEmpty,
+                    !peers.contains(where: { $0.nodeID == id })
+                else { throw .corruptIdentity(file: path, reason: "bad peer line \"\(line)\"") }
+                peers.append(PeerAddresses(nodeID: id, raftAddress: String(parts[2]), httpAddress: String(parts[3])))
+                continue
+            }
             guard fields[key] == nil else { throw .corruptIdentity(file: path, reason: "\(key) appears twice") }
             fields[key] = String(line[line.index(after: space)...])
         }
@@ -92,6 +126,7 @@ enum IdentityFile {
         }
         identity.raftAddress = fields.removeValue(forKey: "raft-address")
         identity.httpAddress = fields.removeValue(forKey: "http-address")
+        identity.peers = peers
         guard fields.isEmpty else {
             throw .corruptIdentity(file: path, reason: "unknown fields \(fields.keys.sorted())")
         }

@@ -186,11 +186,19 @@ import Testing
         try engine.saveIdentity(fresh)
         #expect(try engine.loadIdentity() == fresh)
         let joined = NodeIdentity(
-            nodeID: NodeID(0xDEAD_BEEF), clusterID: 0x1234, raftAddress: "127.0.0.1:10002", httpAddress: "127.0.0.1:8081")
+            nodeID: NodeID(0xDEAD_BEEF), clusterID: 0x1234, raftAddress: "127.0.0.1:10002", httpAddress: "127.0.0.1:8081",
+            peers: [
+                PeerAddresses(nodeID: NodeID(0xB), raftAddress: "127.0.0.1:10004", httpAddress: "127.0.0.1:8083"),
+                PeerAddresses(nodeID: NodeID(0xA), raftAddress: "127.0.0.1:10003", httpAddress: "127.0.0.1:8082"),
+            ])
         try engine.saveIdentity(joined)
         let reopened = try StorageEngine(directory: testDirectory, disk: disk, logger: quietLogger)
         let loaded = try #require(try reopened.loadIdentity())
-        #expect(loaded == joined)
+        #expect(loaded.peers.map(\.nodeID) == [NodeID(0xA), NodeID(0xB)], "peers are written in id order")
+        #expect(loaded.peers.count == 2 && loaded.nodeID == joined.nodeID && loaded.raftAddress == joined.raftAddress)
+        var expected = joined
+        expected.peers.sort { $0.nodeID < $1.nodeID }
+        #expect(loaded == expected)
         try loaded.requireCluster(0x1234, directory: testDirectory)
         #expect(throws: StorageError.foreignCluster(directory: testDirectory, expected: 0x9999, found: 0x1234)) {
             try loaded.requireCluster(0x9999, directory: testDirectory)

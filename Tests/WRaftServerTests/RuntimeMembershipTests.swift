@@ -1,3 +1,4 @@
+import Foundation
 import RaftCore
 import Testing
 
@@ -44,6 +45,56 @@ struct RuntimeMembershipTests {
         // The joiner writes too.
         _ = try await joiner.write(WriteRequest(key: "from-joiner", operation: .put(value: [1])), deadline: deadline())
         #expect(await joiner.state().members.count == 4)
+    }
+
+    @Test func aJoinerRestartedBeforeItsLogNamesAnyoneStillCatchesUp() async throws {
+        let cluster = TestCluster(size: 4)
+        try await cluster.openAll()
+        defer { Task { await cluster.stopAll() } }
+        for node in cluster.nodes[1...2] {
+            _ = try await node.runtime.connect(peerRaftAddress: cluster.nodes[0].options.raftAddress)
+        }
+        try await cluster.nodes[0].runtime.start()
+        let leader = try await cluster.waitForLeader(among: [0, 1, 2])
+        _ = try await cluster.nodes[leader].runtime.write(
+            WriteRequest(key: "before", operation: .put(value: [1])), deadline: deadline())
+
+        // The joiner is paused (no raft traffic) so that it restarts with an empty log: only its
+        // identity file can tell it where its peers are.
+        let joiner = cluster.nodes[3]
+        try await joiner.runtime.inject(.pause)
+        let outcome = try await joiner.runtime.connect(peerRaftAddress: cluster.nodes[leader].options.raftAddress)
+        guard case .joined = outcome else {
+            Issue.record("expected a join, got \(outcome)")
+            return
+        }
+        #expect(try await joiner.runtime.state().lastLogIndex == 0)
+        await joiner.stop()
+        try await joiner.open()
+        try await TestCluster.waitUntil("the restarted joiner catches up") {
+            (try await joiner.runtime.read(key: "before", consistency: .local, deadline: deadline()))?.value == [1]
+        }
+    }
+
+    @Test func aMemberRestartedOnOtherAddressesIsRefusedWithAClearMessage() async throws {
+        let directories = (0..<3).map { _ in FileManager.default.temporaryDirectory.appendingPathComponent("wraft-moved-\(UUID())").path }
+        defer { for directory in directories { try? FileManager.default.removeItem(atPath: directory) } }
+        let cluster = TestCluster(size: 3, directories: directories)
+        try await cluster.openAll()
+        try await cluster.formAndStart()
+        _ = try await cluster.waitForLeader()
+        await cluster.stopAll()
+        let moved = TestCluster(size: 3, directories: directories) { $0.raftPort += 100 }
+        var refusal: (any Error)?
+        do {
+            try await moved.nodes[0].open()
+        } catch {
+            refusal = error
+        }
+        await moved.stopAll()
+        let message = try #require(refusal as? NodeStartupError).description
+        #expect(message.contains("restart it on those addresses"))
+        #expect(message.contains("mem:10002"))
     }
 
     @Test func aRunningNodeInvitesAnEmptyOne() async throws {

@@ -33,7 +33,10 @@ struct DurableStorageAdapter: NodeStorage {
         do {
             return try await storage.loadIdentity().map {
                 NodeIdentityRecord(
-                    nodeID: $0.nodeID, clusterID: $0.clusterID, raftAddress: $0.raftAddress, httpAddress: $0.httpAddress)
+                    nodeID: $0.nodeID, clusterID: $0.clusterID, raftAddress: $0.raftAddress, httpAddress: $0.httpAddress,
+                    peers: Dictionary(
+                        $0.peers.map { ($0.nodeID, MemberAddress(raftAddress: $0.raftAddress, httpAddress: $0.httpAddress)) },
+                        uniquingKeysWith: { first, _ in first }))
             }
         } catch {
             throw NodeStorageError(description: error.description)
@@ -45,7 +48,10 @@ struct DurableStorageAdapter: NodeStorage {
             try await storage.saveIdentity(
                 NodeIdentity(
                     nodeID: identity.nodeID, clusterID: identity.clusterID, raftAddress: identity.raftAddress,
-                    httpAddress: identity.httpAddress))
+                    httpAddress: identity.httpAddress,
+                    peers: identity.peers.map {
+                        PeerAddresses(nodeID: $0.key, raftAddress: $0.value.raftAddress, httpAddress: $0.value.httpAddress)
+                    }))
         } catch {
             throw NodeStorageError(description: error.description)
         }

@@ -49,10 +49,19 @@ extension NodeRuntime {
     }
 
     private func recover(_ identity: NodeIdentityRecord) async throws(NodeStartupError) {
-        if let raftAddress = identity.raftAddress, raftAddress != selfAddress.raftAddress {
-            logger.warning(
-                "this node listened on \(raftAddress) before and now on \(selfAddress.raftAddress): peers still use the old address"
-            )
+        if let clusterID = identity.clusterID {
+            // Its peers know a member by the addresses it announced: on others they would reach
+            // nothing (or another process), and the member would be cut off for good.
+            let announced = MemberAddress(
+                raftAddress: identity.raftAddress ?? selfAddress.raftAddress,
+                httpAddress: identity.httpAddress ?? selfAddress.httpAddress)
+            guard announced == selfAddress else {
+                throw NodeStartupError(
+                    "node \(localID) is a member of cluster \(ClusterIDFormat.string(clusterID)) at raft \(announced.raftAddress), http \(announced.httpAddress); restart it on those addresses (it was given raft \(selfAddress.raftAddress), http \(selfAddress.httpAddress))"
+                )
+            }
+            // A member restarted before its log named anyone still knows where its peers are.
+            for (id, address) in identity.peers where id != localID { book.set(id, address) }
         }
         let state: PersistentState
         do {
@@ -195,8 +204,11 @@ extension NodeRuntime {
     }
 
     func identityRecord(clusterID: UInt64?) -> NodeIdentityRecord {
-        NodeIdentityRecord(
-            nodeID: localID, clusterID: clusterID, raftAddress: selfAddress.raftAddress, httpAddress: selfAddress.httpAddress)
+        var peers: [NodeID: MemberAddress] = [:]
+        for id in book.ids where id != localID { peers[id] = book[id] }
+        return NodeIdentityRecord(
+            nodeID: localID, clusterID: clusterID, raftAddress: selfAddress.raftAddress, httpAddress: selfAddress.httpAddress,
+            peers: peers)
     }
 
     var selfRecord: MemberRecord {

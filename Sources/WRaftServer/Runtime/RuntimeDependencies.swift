@@ -19,12 +19,18 @@ struct NodeIdentityRecord: Sendable, Equatable {
     /// The addresses the node announced to its cluster.
     var raftAddress: String?
     var httpAddress: String?
+    /// The other members' addresses learned when joining (before the log names them).
+    var peers: [NodeID: MemberAddress]
 
-    init(nodeID: NodeID, clusterID: UInt64?, raftAddress: String? = nil, httpAddress: String? = nil) {
+    init(
+        nodeID: NodeID, clusterID: UInt64?, raftAddress: String? = nil, httpAddress: String? = nil,
+        peers: [NodeID: MemberAddress] = [:]
+    ) {
         self.nodeID = nodeID
         self.clusterID = clusterID
         self.raftAddress = raftAddress
         self.httpAddress = httpAddress
+        self.peers = peers
     }
 }
 
