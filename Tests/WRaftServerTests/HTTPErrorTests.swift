@@ -78,10 +78,11 @@ import Testing
     @Test func wrongMethodsAre405JSONWithAllow() async throws {
         try await withHTTPServer(FakeNodeService()) { client in
             let cases: [(String, String, String)] = [
-                ("POST", "/data/k", "GET, PUT, DELETE"), ("PATCH", "/data/k", "GET, PUT, DELETE"), ("PUT", "/data", "GET"),
-                ("GET", "/set", "POST"), ("GET", "/connect", "POST"), ("POST", "/state", "GET"), ("DELETE", "/health", "GET"),
-                ("GET", "/op/pause", "POST"), ("POST", "/", "GET"), ("POST", "/log", "GET"), ("PUT", "/metrics", "GET"),
-                ("GET", "/start", "POST"), ("GET", "/members/remove", "POST"), ("HEAD", "/state", "GET"),
+                ("POST", "/data/k", "GET, HEAD, PUT, DELETE"), ("PATCH", "/data/k", "GET, HEAD, PUT, DELETE"),
+                ("PUT", "/data", "GET, HEAD"), ("GET", "/set", "POST"), ("GET", "/connect", "POST"),
+                ("POST", "/state", "GET, HEAD"), ("DELETE", "/health", "GET, HEAD"), ("GET", "/op/pause", "POST"),
+                ("POST", "/", "GET, HEAD"), ("POST", "/log", "GET, HEAD"), ("PUT", "/metrics", "GET, HEAD"),
+                ("GET", "/start", "POST"), ("GET", "/members/remove", "POST"), ("HEAD", "/set", "POST"),
             ]
             for (method, target, allow) in cases {
                 let response = try await client.request(method, target)
@@ -91,6 +92,40 @@ import Testing
                     #expect(response.errorCode == "method_not_allowed", "\(method) \(target)")
                 }
             }
+        }
+    }
+
+    @Test func headAnswersAsGetWithoutABody() async throws {
+        try await withHTTPServer(FakeNodeService()) { client in
+            for target in ["/state", "/health", "/metrics", "/", "/data"] {
+                let get = try await client.request("GET", target)
+                let head = try await client.request("HEAD", target)
+                #expect(head.status == get.status, "\(target)")
+                #expect(head.body.isEmpty, "\(target)")
+                #expect(head.header("Content-Type") == get.header("Content-Type"), "\(target)")
+            }
+            let missing = try await client.request("HEAD", "/data/absent")
+            #expect(missing.status == 404)
+            #expect(missing.body.isEmpty)
+        }
+    }
+
+    @Test func optionsListsTheMethodsAndAnswersCORSPreflight() async throws {
+        try await withHTTPServer(FakeNodeService()) { client in
+            let preflight = try await client.request(
+                "OPTIONS", "/op/pause", headers: [("Origin", "http://127.0.0.1:8082"), ("Access-Control-Request-Method", "POST")])
+            #expect(preflight.status == 204)
+            #expect(preflight.header("Allow") == "POST, OPTIONS")
+            #expect(preflight.header("Access-Control-Allow-Origin") == "*")
+            #expect(preflight.header("Access-Control-Allow-Methods") == "POST, OPTIONS")
+            #expect(preflight.header("Access-Control-Allow-Headers") == "Content-Type")
+            let data = try await client.request("OPTIONS", "/data/k")
+            #expect(data.status == 204)
+            #expect(data.header("Allow") == "GET, HEAD, PUT, DELETE, OPTIONS")
+            #expect(data.header("Access-Control-Allow-Origin") == nil, "writes are not opened to other origins")
+            let unknown = try await client.request("OPTIONS", "/nope")
+            #expect(unknown.status == 404)
+            #expect(unknown.errorCode == "not_found")
         }
     }
 

@@ -225,7 +225,7 @@ func rawRequest(_ method: String, _ target: String, body: [UInt8]? = nil, header
 }
 
 /// Parses one complete response off the front of `buffer`, or nil when more bytes are needed.
-/// A response to HEAD has no body whatever its `Content-Length` says.
+/// A response to HEAD has no body whatever its `Content-Length` says; a 204 has none at all.
 private func parseResponse(_ buffer: inout ByteBuffer, hasBody: Bool) throws -> RawResponse? {
     let bytes = Array(buffer.readableBytesView)
     let separator: [UInt8] = Array("\r\n\r\n".utf8)
@@ -240,9 +240,16 @@ private func parseResponse(_ buffer: inout ByteBuffer, hasBody: Bool) throws -> 
         guard let colon = line.firstIndex(of: ":") else { return nil }
         return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
     }
-    guard let lengthText = headers.first(where: { $0.name.lowercased() == "content-length" })?.value,
-        let declaredLength = Int(lengthText)
-    else { throw TestClientError.malformedResponse("no Content-Length in \(headText)") }
+    let declaredLength: Int
+    if status == 204 {
+        // RFC 9110: a 204 has no body and carries no Content-Length.
+        declaredLength = 0
+    } else {
+        guard let lengthText = headers.first(where: { $0.name.lowercased() == "content-length" })?.value,
+            let length = Int(lengthText)
+        else { throw TestClientError.malformedResponse("no Content-Length in \(headText)") }
+        declaredLength = length
+    }
     let length = hasBody ? declaredLength : 0
     let bodyStart = headEnd.upperBound
     guard bytes.count - bodyStart >= length else { return nil }

@@ -19,13 +19,17 @@ struct APIResponder<Service: NodeService>: HTTPResponder {
         let endpoint = Endpoint(path: request.uri.path)
         var response: Response
         do {
-            response = try await handle(endpoint, request)
+            response = request.method == .options ? try preflightResponse(endpoint) : try await handle(endpoint, request)
         } catch {
             response = errorResponse(for: error)
             record(error, endpoint: endpoint, method: request.method)
         }
         if endpoint.allowsAnyOrigin {
             response.headers[.accessControlAllowOrigin] = "*"
+        }
+        if request.method == .head {
+            // The GET answer's status and headers (its Content-Length included), without a body.
+            response = response.createHeadResponse()
         }
         metrics.recordDuration(of: endpoint, since: started)
         return response
@@ -75,15 +79,34 @@ struct APIResponder<Service: NodeService>: HTTPResponder {
     private func handleKey(_ rawKey: Substring, _ request: Request) async throws(APIError) -> Response {
         let query = QueryParameters(request.uri.query)
         switch request.method {
-        case .get: return try await getValue(rawKey: rawKey, query)
+        case .get, .head: return try await getValue(rawKey: rawKey, query)
         case .put: return try await putValue(rawKey: rawKey, query, request)
         case .delete: return try await deleteValue(rawKey: rawKey, query)
-        default: throw .methodNotAllowed(allowed: [.get, .put, .delete])
+        default: throw .methodNotAllowed(allowed: [.get, .head, .put, .delete])
         }
     }
 
     private func require(_ request: Request, _ method: HTTPRequest.Method) throws(APIError) {
-        guard request.method == method else { throw .methodNotAllowed(allowed: [method]) }
+        // HEAD is answered as GET (`respond` drops the body).
+        guard request.method == method || (method == .get && request.method == .head) else {
+            throw .methodNotAllowed(allowed: method == .get ? [.get, .head] : [method])
+        }
+    }
+
+    /// `OPTIONS`: the methods the path answers, and for the cross-origin endpoints the CORS
+    /// preflight answer (a dashboard served by one node drives `/op` on the others with JSON).
+    private func preflightResponse(_ endpoint: Endpoint) throws(APIError) -> Response {
+        guard !endpoint.methods.isEmpty else {
+            throw .node(.notFound(message: "no such endpoint; see API.md"))
+        }
+        let methods = (endpoint.methods + [.options]).map(\.rawValue).joined(separator: ", ")
+        var headers: HTTPFields = [.allow: methods]
+        if endpoint.allowsAnyOrigin {
+            headers[.accessControlAllowMethods] = methods
+            headers[.accessControlAllowHeaders] = "Content-Type"
+            headers[.accessControlMaxAge] = "600"
+        }
+        return Response(status: .noContent, headers: headers)
     }
 
     /// Runs one call into the node, wrapping its error for `errorResponse(for:)`.

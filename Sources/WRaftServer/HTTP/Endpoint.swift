@@ -50,6 +50,17 @@ enum Endpoint: Equatable {
 
     /// The dashboard polls every member's `/state` and `/health`, reads `/log`, and injects
     /// faults into the member it acts on, so those answer any origin.
+    /// The methods the endpoint answers besides OPTIONS (HEAD wherever GET is); empty for an
+    /// unknown path.
+    var methods: [HTTPRequest.Method] {
+        switch self {
+        case .key: return [.get, .head, .put, .delete]
+        case .list, .state, .health, .metrics, .dashboard, .log: return [.get, .head]
+        case .set, .connect, .start, .removeMember, .fault: return [.post]
+        case .unknown: return []
+        }
+    }
+
     var allowsAnyOrigin: Bool {
         switch self {
         case .state, .health, .log, .fault: return true
