@@ -151,8 +151,12 @@ import Testing
 
     @Test func malformedHTTPIsRefusedAndTheNodeKeepsServing() async throws {
         try await withHTTPServer(FakeNodeService()) { client in
-            let garbage = try await client.send(Array("NOT HTTP AT ALL\r\n\r\n".utf8))
-            #expect(garbage.status == 400)
+            for bytes in [Array("NOT HTTP AT ALL\r\n\r\n".utf8), [0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x0D, 0x0A, 0x0D, 0x0A]] {
+                let garbage = try await client.send(bytes)
+                #expect(garbage.status == 400)
+                #expect(garbage.errorCode == "bad_request", "an unparsable request gets the API's JSON error")
+                #expect(garbage.header("Connection") == "close")
+            }
             let health = try await client.request("GET", "/health")
             #expect(health.status == 200)
         }

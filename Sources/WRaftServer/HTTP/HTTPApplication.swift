@@ -52,7 +52,8 @@ public func makeHTTPApplication(
         dashboardPage: DashboardPage.load(logger: logger),
         logger: logger,
         metrics: HTTPMetrics())
-    let channelConfiguration = HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(options.idleTimeoutMs)))
+    let channelConfiguration = HTTP1Channel.Configuration(
+        additionalChannelHandlers: [ParseErrorResponder()], idleTimeout: .milliseconds(Int64(options.idleTimeoutMs)))
     return Application(
         responder: responder,
         server: .http1(configuration: channelConfiguration),
