@@ -83,7 +83,7 @@ extension NodeRuntime {
 
     /// Writes the queued work in order, one fsync per batch of Readys, until the queue is empty.
     private func runPersister() async {
-        while lifecycle == .running, let work = persistQueue.popFirst() {
+        persisting: while lifecycle == .running, let work = persistQueue.popFirst() {
             switch work {
             case .ready(let first, let late):
                 var batch = PersistBatch(first)
@@ -92,14 +92,15 @@ extension NodeRuntime {
                     _ = persistQueue.popFirst()
                     lateMessages.append(nextLate)
                 }
-                guard await persist(batch) else { break }
+                // False: storage failed (the node stops) or the node stopped meanwhile.
+                guard await persist(batch) else { break persisting }
                 finish(batch, lateMessages: lateMessages)
             case .snapshot(let metadata, let data):
                 do {
                     try await storage.saveSnapshot(metadata, data: data)
                 } catch {
                     failFatally("saving a snapshot: \(error)")
-                    break
+                    break persisting
                 }
                 didSaveSnapshot(metadata, bytes: data.count)
             }
