@@ -56,6 +56,51 @@ struct RuntimeStorageTests {
         _ = try await reopened.write(WriteRequest(key: "after", operation: .put(value: [1])), deadline: deadline())
     }
 
+    /// Concurrent writers keep several Readys in flight on every node (the pipeline) while
+    /// snapshots are taken every 25 entries and compact the log to nothing behind them: every
+    /// acknowledged write must survive a restart of every node.
+    @Test func pipelinedWritesAndFrequentSnapshotsSurviveARestartOfEveryNode() async throws {
+        let directories = try (0..<3).map { _ in try Self.temporaryDirectory() }
+        defer { for directory in directories { try? FileManager.default.removeItem(atPath: directory) } }
+        let cluster = TestCluster(size: 3, directories: directories) {
+            $0.snapshotEntries = 25
+            $0.snapshotRetainedEntries = 0
+        }
+        try await cluster.openAll()
+        defer { Task { await cluster.stopAll() } }
+        try await cluster.formAndStart()
+        let leader = try await cluster.waitForLeader()
+        let runtimes = try cluster.nodes.map { try $0.runtime }
+        let writersCount = 20
+        let writesPerWriter = 12
+        let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
+            for writer in 0..<writersCount {
+                // Through the leader and both followers (forwarded), all at once.
+                let runtime = runtimes[(leader + writer) % 3]
+                group.addTask {
+                    var keys: [String] = []
+                    for number in 0..<writesPerWriter {
+                        let key = "w\(writer)-\(number)"
+                        _ = try await runtime.write(
+                            WriteRequest(key: key, operation: .put(value: [UInt8(number)])), deadline: deadline(.seconds(10)))
+                        keys.append(key)
+                    }
+                    return keys
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0 += $1 }
+        }
+        #expect(acknowledged.count == writersCount * writesPerWriter)
+
+        await cluster.stopAll()
+        try await cluster.openAll()
+        let newLeader = try await cluster.waitForLeader()
+        let reopened = try cluster.nodes[newLeader].runtime
+        let listed = try await reopened.list(prefix: "w", limit: 1_000, consistency: .linearizable, deadline: deadline())
+        #expect(Set(listed.items.map(\.key)) == Set(acknowledged))
+        #expect(await reopened.state().snapshotIndex > 0)
+    }
+
     @Test func anInitialNodeKeepsItsIdentityAcrossRestarts() async throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
