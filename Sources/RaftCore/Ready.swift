@@ -92,6 +92,8 @@ public struct Status: Sendable, Equatable {
     public var votedFor: NodeID?
     public var leader: NodeID?
     public var commitIndex: LogIndex
+    /// The last committed entry handed out to be applied (the runtime applies them before it
+    /// takes the next Ready; a snapshot Ready's entries count once it is advanced).
     public var appliedIndex: LogIndex
     public var lastLogIndex: LogIndex
     public var snapshotIndex: LogIndex
