@@ -36,40 +36,31 @@ struct APIResponder<Service: NodeService>: HTTPResponder {
     }
 
     private func handle(_ endpoint: Endpoint, _ request: Request) async throws(APIError) -> Response {
+        let methods = endpoint.methods
+        if !methods.isEmpty, !methods.contains(request.method) { throw .methodNotAllowed(allowed: methods) }
         switch endpoint {
         case .key(let rawKey): return try await handleKey(rawKey, request)
         case .list:
-            try require(request, .get)
             return try await listValues(QueryParameters(request.uri.query))
         case .set:
-            try require(request, .post)
             return try await setValue(request)
         case .state:
-            try require(request, .get)
             return await stateResponse()
         case .health:
-            try require(request, .get)
             return await healthResponse()
         case .metrics:
-            try require(request, .get)
             return textResponse(.ok, metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         case .dashboard:
-            try require(request, .get)
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: dashboardPage))
         case .connect:
-            try require(request, .post)
             return try await connect(request)
         case .start:
-            try require(request, .post)
             return try await start()
         case .removeMember:
-            try require(request, .post)
             return try await removeMember(request)
         case .log:
-            try require(request, .get)
             return try await logResponse(QueryParameters(request.uri.query))
         case .fault(let name):
-            try require(request, .post)
             return try await injectFault(named: name, request)
         case .unknown:
             throw .node(.notFound(message: "no endpoint \(request.uri.path.prefix(200)); see API.md"))
@@ -82,14 +73,7 @@ struct APIResponder<Service: NodeService>: HTTPResponder {
         case .get, .head: return try await getValue(rawKey: rawKey, query)
         case .put: return try await putValue(rawKey: rawKey, query, request)
         case .delete: return try await deleteValue(rawKey: rawKey, query)
-        default: throw .methodNotAllowed(allowed: [.get, .head, .put, .delete])
-        }
-    }
-
-    private func require(_ request: Request, _ method: HTTPRequest.Method) throws(APIError) {
-        // HEAD is answered as GET (`respond` drops the body).
-        guard request.method == method || (method == .get && request.method == .head) else {
-            throw .methodNotAllowed(allowed: method == .get ? [.get, .head] : [method])
+        default: preconditionFailure("APIResponder: handle(_:_:) lets through only Endpoint.methods")
         }
     }
 

@@ -48,19 +48,25 @@ enum Endpoint: Equatable {
         }
     }
 
-    /// The dashboard polls every member's `/state` and `/health`, reads `/log`, and injects
-    /// faults into the member it acts on, so those answer any origin.
-    /// The methods the endpoint answers besides OPTIONS (HEAD wherever GET is); empty for an
-    /// unknown path.
+    /// The methods the endpoint answers besides OPTIONS (HEAD wherever GET is, answered as
+    /// GET without the body); empty for an unknown path. The one table of allowed methods: a
+    /// request with another gets `405` and these in `Allow`.
     var methods: [HTTPRequest.Method] {
         switch self {
-        case .key: return [.get, .head, .put, .delete]
-        case .list, .state, .health, .metrics, .dashboard, .log: return [.get, .head]
-        case .set, .connect, .start, .removeMember, .fault: return [.post]
+        case .key: return Self.keyMethods
+        case .list, .state, .health, .metrics, .dashboard, .log: return Self.readMethods
+        case .set, .connect, .start, .removeMember, .fault: return Self.actionMethods
         case .unknown: return []
         }
     }
 
+    // Built once: `methods` is consulted on every request.
+    private static let keyMethods: [HTTPRequest.Method] = [.get, .head, .put, .delete]
+    private static let readMethods: [HTTPRequest.Method] = [.get, .head]
+    private static let actionMethods: [HTTPRequest.Method] = [.post]
+
+    /// The dashboard polls every member's `/state` and `/health`, reads `/log`, and injects
+    /// faults into the member it acts on, so those answer any origin.
     var allowsAnyOrigin: Bool {
         switch self {
         case .state, .health, .log, .fault: return true
