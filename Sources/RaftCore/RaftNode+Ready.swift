@@ -13,9 +13,6 @@ extension RaftNode {
             || log.appliedIndex < log.committedIndex
     }
 
-    /// The number of Readys handed out and not yet advanced.
-    public var outstandingReadyCount: Int { outstandingReadys }
-
     /// Hands out the next batch of work (see `Ready` for what the runtime does with it).
     ///
     /// Pipelining (etcd's asynchronous storage writes, dissertation 10.2.1): `ready()` may be
@@ -54,7 +51,7 @@ extension RaftNode {
         } else if let applied = committed.last?.index {
             log.markApplied(through: applied)
         }
-        outstandingReadys += 1
+        outstandingReadyCount += 1
         return ready
     }
 
@@ -62,8 +59,8 @@ extension RaftNode {
     /// applied. Readys are advanced in the order they were handed out. The leader counts its own
     /// log toward commitment only now that it is durable (dissertation 10.2.1).
     public mutating func advance(_ ready: Ready) {
-        precondition(outstandingReadys > 0, "RaftNode.advance: only after ready()")
-        outstandingReadys -= 1
+        precondition(outstandingReadyCount > 0, "RaftNode.advance: only after ready()")
+        outstandingReadyCount -= 1
         if let snapshot = ready.snapshot {
             precondition(isSnapshotReadyOutstanding, "RaftNode.advance: Readys are advanced in order")
             isSnapshotReadyOutstanding = false

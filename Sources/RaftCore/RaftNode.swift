@@ -56,8 +56,8 @@ public struct RaftNode {
     var pendingSnapshot: SnapshotMetadata?
     /// The hard state as of the last `Ready` handed out.
     var lastReadyHardState: HardState
-    /// Readys handed out and not yet advanced.
-    var outstandingReadys = 0
+    /// The number of Readys handed out and not yet advanced.
+    public internal(set) var outstandingReadyCount = 0
     /// A Ready carrying a received snapshot is outstanding: nothing more is handed out until it
     /// is advanced.
     var isSnapshotReadyOutstanding = false

@@ -39,9 +39,7 @@ struct ClusterCommand: AsyncParsableCommand {
         guard LocalCluster.Options.nodeCountRange.contains(nodes) else {
             throw ValidationError("--nodes must be in \(LocalCluster.Options.nodeCountRange)")
         }
-        if let threads, !EventLoopThreads.range.contains(threads) {
-            throw ValidationError("--threads must be in \(EventLoopThreads.range)")
-        }
+        try EventLoopThreads.validate(threads)
         guard (baseHTTPPort == nil) == (baseRaftPort == nil) else {
             throw ValidationError("give both --base-http-port and --base-raft-port, or neither")
         }

@@ -1,3 +1,5 @@
+import ArgumentParser
+
 /// `--threads`: how many event-loop threads a process runs. They carry its HTTP connections, its
 /// peer connections and its Swift tasks (the node's actor included); storage has a thread of its
 /// own besides.
@@ -7,6 +9,13 @@
 enum EventLoopThreads {
     static let optionName = "--threads"
     static let range = 1...256
+
+    /// Refuses a `--threads` value outside `range` (`serve` and `cluster` both take it).
+    static func validate(_ threads: Int?) throws {
+        if let threads, !range.contains(threads) {
+            throw ValidationError("--threads must be in \(range)")
+        }
+    }
 
     /// The value given with `--threads N` or `--threads=N`, when it is a valid count.
     static func requested(in arguments: [String]) -> Int? {

@@ -48,9 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
     static let parentCheckIntervalMs = 500
 
     func validate() throws {
-        if let threads, !EventLoopThreads.range.contains(threads) {
-            throw ValidationError("--threads must be in \(EventLoopThreads.range)")
-        }
+        try EventLoopThreads.validate(threads)
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }

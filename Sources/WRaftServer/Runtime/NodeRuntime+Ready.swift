@@ -106,9 +106,8 @@ extension NodeRuntime {
             }
             kick()
         }
+        // Nothing is queued between the loop's last look at the queue and here (no await).
         isPersisting = false
-        // Work may have been queued while the last write finished.
-        if lifecycle == .running { startPersisterIfNeeded() }
     }
 
     /// After a batch is durable: per Ready, in order, the messages that had to wait, a received
