@@ -40,24 +40,7 @@ final class FakeHTTPServer: Sendable {
     /// - Parameter accepting: false makes a server that listens but never accepts (the kernel
     ///   completes the TCP handshake, nothing ever answers).
     init(accepting: Bool = true, reply: @escaping @Sendable (Request) -> Reply) throws {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw FakeServerError("socket failed") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, length) == 0 && listen(descriptor, 64) == 0
-                    && getsockname(descriptor, $0, &length) == 0
-            }
-        }
-        guard ok else {
-            close(descriptor)
-            throw FakeServerError("bind/listen failed")
-        }
-        self.listener = descriptor
-        self.port = Int(UInt16(bigEndian: address.sin_port))
+        (listener, port) = try bindLoopbackSocket(listening: true)
         self.reply = reply
         self.accepting = accepting
         if accepting {
