@@ -23,6 +23,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // The pure Raft state machine: standard library only.
@@ -42,11 +46,21 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict),
-        // Peer-to-peer TCP between raft ports.
+        // Certificates: a cluster CA, member and client certificates, public-key fingerprints.
+        .target(
+            name: "WRaftCertificates",
+            dependencies: [
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strict),
+        // Peer-to-peer TCP (mutual TLS) between raft ports.
         .target(
             name: "RaftTransport",
             dependencies: [
-                "RaftCore", "RaftCodec",
+                "RaftCore", "RaftCodec", "WRaftCertificates",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -61,6 +75,8 @@ let package = Package(
         .target(
             name: "WRaftClient",
             dependencies: [
+                "WRaftCertificates",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -75,7 +91,8 @@ let package = Package(
         .target(
             name: "WRaftServer",
             dependencies: [
-                "RaftCore", "RaftCodec", "RaftStorage", "RaftTransport", "KVStore",
+                "RaftCore", "RaftCodec", "RaftStorage", "RaftTransport", "KVStore", "WRaftCertificates",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -95,6 +112,7 @@ let package = Package(
             name: "wraft",
             dependencies: [
                 "WRaftServer", "WRaftClient", "WRaftCheck", "Linearizability", "RaftSimulation", "RaftCore",
+                "WRaftCertificates",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

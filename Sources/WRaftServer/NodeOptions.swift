@@ -51,6 +51,32 @@ public struct NodeOptions: Sendable, Equatable {
     /// The level of the node's log lines (`trace` ... `critical`).
     public var logLevel: Logger.Level
 
+    // MARK: The trust boundary (see SECURITY.md)
+
+    /// Mutual TLS on the raft port (`--peer-cert-file`, `--peer-key-file`,
+    /// `--peer-trusted-ca-file`); nil: plaintext, allowed only on loopback addresses or with
+    /// `isInsecurePlaintextAllowed`. Peers must present a certificate from `trustedCAFile`.
+    public var peerTLS: TLSFiles?
+    /// HTTPS on the HTTP port (`--cert-file`, `--key-file`, and `--trusted-ca-file` for client
+    /// certificates); nil: plain HTTP.
+    public var httpTLS: TLSFiles?
+    /// Whether HTTP clients must present a certificate from `httpTLS.trustedCAFile`
+    /// (`--client-cert-auth`).
+    public var isClientCertificateAuthRequired: Bool
+    /// A file of `TOKEN ROLE` lines (`--auth-token-file`); nil: no bearer tokens are required.
+    public var authTokenFile: String?
+    /// Origins, besides the members' own HTTP addresses, whose pages may send state-changing
+    /// requests (`--cors-allowed-origins`), as `scheme://host[:port]`.
+    public var corsAllowedOrigins: [String]
+    /// Host names, besides the node's own addresses, `localhost`, `127.0.0.1` and `[::1]`, that a
+    /// request's `Host` header may name (`--host-allowlist`).
+    public var hostAllowlist: [String]
+    /// Whether the ports may serve plaintext on non-loopback addresses (`--insecure-plaintext`).
+    public var isInsecurePlaintextAllowed: Bool
+    /// Past this many bytes of keys and values in the store, writes get `507 quota_exceeded`
+    /// (`--quota-bytes`, etcd's default of 2 GiB); deletes still work.
+    public var quotaBytes: Int
+
     public init(
         host: String = "127.0.0.1", httpPort: Int = 8081, raftPort: Int = 10002, dataDirectory: String,
         isFaultInjectionEnabled: Bool = false, tickMs: Int = 10, heartbeatMs: Int = 100,
@@ -79,7 +105,20 @@ public struct NodeOptions: Sendable, Equatable {
         self.promotionLagEntriesMax = promotionLagEntriesMax
         self.controlTimeoutMs = controlTimeoutMs
         self.logLevel = logLevel
+        self.peerTLS = nil
+        self.httpTLS = nil
+        self.isClientCertificateAuthRequired = false
+        self.authTokenFile = nil
+        self.corsAllowedOrigins = []
+        self.hostAllowlist = []
+        self.isInsecurePlaintextAllowed = false
+        self.quotaBytes = Self.quotaBytesDefault
     }
+
+    /// etcd's default backend quota.
+    public static let quotaBytesDefault = 2 << 30
+    /// The bounds `--quota-bytes` accepts: room for one largest write, and at most 64 GiB.
+    public static let quotaBytesRange = (2 << 20)...(64 << 30)
 
     /// Checks every bound; a node refuses to start on options that fail.
     public func validate() throws(NodeOptionsError) {
@@ -110,7 +149,29 @@ public struct NodeOptions: Sendable, Equatable {
         guard pendingReadsMax >= 1 else { throw .invalid("pendingReadsMax must be >= 1") }
         guard promotionLagEntriesMax >= 0 else { throw .invalid("promotionLagEntriesMax must be >= 0") }
         guard controlTimeoutMs >= 1 else { throw .invalid("controlTimeoutMs must be >= 1") }
+        guard Self.quotaBytesRange.contains(quotaBytes) else {
+            throw .invalid("quotaBytes \(quotaBytes) is not in \(Self.quotaBytesRange)")
+        }
+        if let peerTLS {
+            try peerTLS.validate(what: "peer TLS")
+            guard peerTLS.trustedCAFile != nil else {
+                throw .invalid("peer TLS needs --peer-trusted-ca-file: members must prove who they are")
+            }
+        }
+        if let httpTLS { try httpTLS.validate(what: "HTTP TLS") }
+        if isClientCertificateAuthRequired {
+            guard httpTLS?.trustedCAFile != nil else {
+                throw .invalid("--client-cert-auth needs --cert-file, --key-file and --trusted-ca-file")
+            }
+        }
+        guard authTokenFile?.isEmpty != true else { throw .invalid("the auth token file must not be empty") }
+        guard corsAllowedOrigins.count <= Self.allowListCountMax, hostAllowlist.count <= Self.allowListCountMax else {
+            throw .invalid("at most \(Self.allowListCountMax) allowed origins and hosts")
+        }
     }
+
+    /// The most entries `corsAllowedOrigins` and `hostAllowlist` may hold each.
+    public static let allowListCountMax = 64
 
     /// The host part of the addresses this node announces.
     public var announcedHost: String { advertisedHost ?? host }
@@ -126,6 +187,29 @@ public struct NodeOptions: Sendable, Equatable {
 
     private static func ticks(_ milliseconds: Int, tickMs: Int) -> Int {
         (milliseconds + tickMs - 1) / tickMs
+    }
+}
+
+/// The PEM files of one TLS endpoint.
+public struct TLSFiles: Sendable, Equatable {
+    /// This node's certificate chain (PEM).
+    public var certificateFile: String
+    /// The private key of `certificateFile` (PEM).
+    public var privateKeyFile: String
+    /// The CA bundle (PEM) the other side's certificate must chain to; nil: the other side is
+    /// not asked for a certificate.
+    public var trustedCAFile: String?
+
+    public init(certificateFile: String, privateKeyFile: String, trustedCAFile: String? = nil) {
+        self.certificateFile = certificateFile
+        self.privateKeyFile = privateKeyFile
+        self.trustedCAFile = trustedCAFile
+    }
+
+    func validate(what: String) throws(NodeOptionsError) {
+        guard !certificateFile.isEmpty, !privateKeyFile.isEmpty, trustedCAFile?.isEmpty != true else {
+            throw .invalid("\(what): file names must not be empty")
+        }
     }
 }
 

@@ -44,6 +44,26 @@ struct ServeCommand: AsyncParsableCommand {
     var threads: Int?
     @Flag(help: .hidden) var exitWithParent = false
 
+    // The trust boundary (etcd's flag names where etcd has the flag).
+    @Option(help: "This member's certificate for the raft port (PEM); with --peer-key-file and --peer-trusted-ca-file turns on mutual TLS between members.")
+    var peerCertFile: String?
+    @Option(help: "The private key of --peer-cert-file (PEM).") var peerKeyFile: String?
+    @Option(help: "The CA (PEM) every member's certificate must be issued by.") var peerTrustedCaFile: String?
+    @Option(help: "The HTTP port's certificate (PEM): serve HTTPS.") var certFile: String?
+    @Option(help: "The private key of --cert-file (PEM).") var keyFile: String?
+    @Option(help: "The CA (PEM) client certificates must be issued by (with --client-cert-auth).") var trustedCaFile: String?
+    @Flag(help: "Require a client certificate from --trusted-ca-file on the HTTP port.") var clientCertAuth = false
+    @Option(help: "A file of `TOKEN ROLE` lines (roles: read, write, admin): every request but /health needs `Authorization: Bearer TOKEN`.")
+    var authTokenFile: String?
+    @Option(help: "Comma-separated origins (scheme://host[:port]) whose pages may change state, besides the members' own.")
+    var corsAllowedOrigins: String?
+    @Option(help: "Comma-separated host names a request's Host header may name, besides this node's own addresses and localhost.")
+    var hostAllowlist: String?
+    @Flag(help: "Serve plaintext on non-loopback addresses (anyone who can reach the ports can read and drive the cluster).")
+    var insecurePlaintext = false
+    @Option(help: "Past this many bytes of keys and values, writes get 507 quota_exceeded (default 2 GiB).")
+    var quotaBytes: Int?
+
     /// How often `--exit-with-parent` looks for its parent.
     static let parentCheckIntervalMs = 500
 
@@ -64,12 +84,42 @@ struct ServeCommand: AsyncParsableCommand {
         if let snapshotEntries { options.snapshotEntries = snapshotEntries }
         if let snapshotLogBytes { options.snapshotLogBytes = snapshotLogBytes }
         if let snapshotRetainedEntries { options.snapshotRetainedEntries = snapshotRetainedEntries }
+        options.peerTLS = try Self.tlsFiles(
+            certificate: peerCertFile, key: peerKeyFile, trustedCA: peerTrustedCaFile, flagPrefix: "--peer-")
+        options.httpTLS = try Self.tlsFiles(certificate: certFile, key: keyFile, trustedCA: trustedCaFile, flagPrefix: "--")
+        options.isClientCertificateAuthRequired = clientCertAuth
+        options.authTokenFile = authTokenFile
+        options.corsAllowedOrigins = Self.commaSeparated(corsAllowedOrigins)
+        options.hostAllowlist = Self.commaSeparated(hostAllowlist)
+        options.isInsecurePlaintextAllowed = insecurePlaintext
+        if let quotaBytes { options.quotaBytes = quotaBytes }
         do {
             try options.validate()
         } catch {
             throw ValidationError("\(error)")
         }
         return options
+    }
+
+    /// The TLS files of one port: all of certificate and key, or none.
+    private static func tlsFiles(
+        certificate: String?, key: String?, trustedCA: String?, flagPrefix: String
+    ) throws -> TLSFiles? {
+        switch (certificate, key) {
+        case (nil, nil):
+            guard trustedCA == nil else {
+                throw ValidationError("\(flagPrefix)trusted-ca-file needs \(flagPrefix)cert-file and \(flagPrefix)key-file")
+            }
+            return nil
+        case (let certificate?, let key?):
+            return TLSFiles(certificateFile: certificate, privateKeyFile: key, trustedCAFile: trustedCA)
+        default:
+            throw ValidationError("give both \(flagPrefix)cert-file and \(flagPrefix)key-file, or neither")
+        }
+    }
+
+    private static func commaSeparated(_ list: String?) -> [String] {
+        (list ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     func run() async throws {
