@@ -128,7 +128,11 @@ let package = Package(
         .testTarget(
             name: "RaftTransportTests",
             dependencies: [
-                "RaftTransport", "RaftCodec", "RaftCore",
+                "RaftTransport", "RaftCodec", "RaftCore", "WRaftCertificates",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -147,6 +151,15 @@ let package = Package(
             ],
             swiftSettings: strict),
         // Real node processes on 127.0.0.1; depends on the executable so `swift test` builds it.
-        .testTarget(name: "IntegrationTests", dependencies: ["wraft", "WRaftClient"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "wraft", "WRaftClient",
+                // Peer-attack tests make their own CA and member certificates.
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strict),
     ]
 )
