@@ -154,8 +154,9 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "wraft", "WRaftClient",
-                // Peer-attack tests make their own CA and member certificates.
+                "wraft", "WRaftClient", "RaftCore", "RaftCodec",
+                .product(name: "NIOCore", package: "swift-nio"),
+                // Peer-attack tests forge raft frames and make their own CA and member certificates.
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
