@@ -80,6 +80,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
             ],
             swiftSettings: strict),
         // `wraft check`: a Jepsen-style run against a local cluster, recorded and checked.
@@ -135,6 +136,16 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "KVStoreTests", dependencies: ["KVStore"], swiftSettings: strict),
+        .testTarget(
+            name: "WRaftCertificatesTests",
+            dependencies: [
+                "WRaftCertificates",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"], swiftSettings: strict),
         .testTarget(
             name: "WRaftCheckTests", dependencies: ["WRaftCheck", "Linearizability", "WRaftClient"],
@@ -147,6 +158,15 @@ let package = Package(
             ],
             swiftSettings: strict),
         // Real node processes on 127.0.0.1; depends on the executable so `swift test` builds it.
-        .testTarget(name: "IntegrationTests", dependencies: ["wraft", "WRaftClient"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "wraft", "WRaftClient", "WRaftCertificates",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict),
     ]
 )
