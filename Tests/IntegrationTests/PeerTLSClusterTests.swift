@@ -3,6 +3,12 @@ import Testing
 import WRaftCertificates
 import WRaftClient
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension RealProcessTests {
     /// `LocalCluster` with peer TLS: certificates made in the cluster's folder, every node started
     /// with the peer TLS flags, the cluster formed and taking writes, certificates reused on restart.
@@ -24,8 +30,23 @@ extension RealProcessTests {
         }
 
         @Test func aTLSClusterFormsTakesWritesAndReusesItsCertificatesOnRestart() async throws {
+            // The nodes inherit this process's limits: lower the soft open-file limit while they
+            // start, so their raising it to the hard limit is seen even where soft == hard already.
+            #if canImport(Glibc)
+            let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+            #else
+            let resource = RLIMIT_NOFILE
+            #endif
+            var original = rlimit()
+            #expect(getrlimit(resource, &original) == 0)
+            var lowered = original
+            lowered.rlim_cur = min(original.rlim_max, 1_024)
+            #expect(setrlimit(resource, &lowered) == 0)
+            var isRestored = false
+            defer { if !isRestored { _ = setrlimit(resource, &original) } }
             try await ClusterFixture.withCluster(nodes: 3, name: "peer-tls", seed: 5, configure: { $0.isPeerTLSEnabled = true }) {
                 cluster in
+                isRestored = setrlimit(resource, &original) == 0
                 let certificates = cluster.certificateDirectory
                 let authority = try CertificateFiles.readAuthority(from: certificates)
                 for node in await cluster.nodes {
