@@ -165,12 +165,15 @@ public struct KVStore: Sendable {
 
     /// Up to `limit` entries whose keys start with `prefix`, in ascending key order, and whether
     /// more such entries follow. A `limit` below 1 lists nothing (`hasMore` still tells).
-    public func list(prefix: [UInt8], limit: Int)
+    /// With `after`, the listing starts after that key (the continuation of an earlier page).
+    public func list(prefix: [UInt8], after: [UInt8]? = nil, limit: Int)
         -> (items: [(key: [UInt8], value: [UInt8], index: LogIndex)], hasMore: Bool)
     {
         var found: [(key: [UInt8], value: [UInt8], index: LogIndex)] = []
         var hasMore = false
-        items.forEach(from: StoredKey(bytes: prefix)) { key, stored in
+        let start = after.map { $0.lexicographicallyPrecedes(prefix) ? prefix : $0 } ?? prefix
+        items.forEach(from: StoredKey(bytes: start)) { key, stored in
+            if let after, key.bytes == after { return true }
             guard key.bytes.starts(with: prefix) else { return false }
             guard found.count < limit else {
                 hasMore = true

@@ -20,13 +20,24 @@ public protocol NodeService: Sendable {
     /// `GET /data/{key}`: nil when the key does not exist.
     func read(key: String, consistency: ReadConsistency, deadline: ContinuousClock.Instant) async throws(NodeError)
         -> ReadOutcome?
-    /// `GET /data?prefix=&limit=`: keys in order, starting with `prefix`.
-    func list(prefix: String, limit: Int, consistency: ReadConsistency, deadline: ContinuousClock.Instant)
-        async throws(NodeError) -> ListOutcome
+    /// `GET /data?prefix=&limit=&cursor=`: keys in order, starting with `prefix`, after the key
+    /// `after` when given (a page's continuation).
+    func list(
+        prefix: String, after: String?, limit: Int, consistency: ReadConsistency, deadline: ContinuousClock.Instant
+    ) async throws(NodeError) -> ListOutcome
     /// `GET /log?from=&limit=`.
     func log(from: LogIndex, limit: Int) async -> LogView
     /// `POST /op/...`: inject or clear a fault on this node.
     func inject(_ fault: FaultCommand) async throws(NodeError)
+}
+
+extension NodeService {
+    /// The first page of keys starting with `prefix`.
+    public func list(prefix: String, limit: Int, consistency: ReadConsistency, deadline: ContinuousClock.Instant)
+        async throws(NodeError) -> ListOutcome
+    {
+        try await list(prefix: prefix, after: nil, limit: limit, consistency: consistency, deadline: deadline)
+    }
 }
 
 /// A write: what to do to which key, and under which condition.
@@ -159,6 +170,9 @@ public enum NodeError: Error, Sendable, Equatable {
     case peerUnreachable(message: String)
     /// 500 internal: a storage failure or similar; the message says what.
     case internalError(message: String)
+    /// 507 quota_exceeded: the write would grow the store to `bytes`, past `--quota-bytes`
+    /// (`limit`); deletes still work.
+    case quotaExceeded(bytes: Int, limit: Int)
 }
 
 /// One member as shown by `/state`.

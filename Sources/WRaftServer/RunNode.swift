@@ -35,6 +35,13 @@ public func runNode(options: NodeOptions, logger: Logger, metricsText: @escaping
 private func runNode(
     options: NodeOptions, logger: Logger, metricsText: @escaping @Sendable () -> String, storageLoop: any EventLoop
 ) async throws {
+    // A bad token file stops the node before it touches its data dir.
+    let security: HTTPSecurity
+    do {
+        security = try HTTPSecurity(options: options)
+    } catch {
+        throw NodeStartupError(error.description)
+    }
     let storage: DurableStorageAdapter
     do {
         // `--data-dir a/b/c` works like `mkdir -p` (the store makes the last level itself).
@@ -91,9 +98,16 @@ private func runNode(
     }
     var httpOptions = HTTPOptions()
     httpOptions.defaultTimeoutMs = options.requestTimeoutMs
-    let application = makeHTTPApplication(
-        service: runtime, host: options.host, port: options.httpPort, options: httpOptions, metricsText: metricsText,
-        logger: logger)
+    let application: any ApplicationProtocol
+    do {
+        application = try makeHTTPApplication(
+            service: runtime, host: options.host, port: options.httpPort, options: httpOptions,
+            security: security, metricsText: metricsText, logger: logger)
+    } catch {
+        await runtime.stop()
+        await transport.shutdown()
+        throw NodeStartupError("\(error)")
+    }
     logger.notice(
         "node \(identity.nodeID) serving: http \(selfAddress.httpAddress), raft \(selfAddress.raftAddress), data \(options.dataDirectory)"
     )

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RaftCore
 import ServiceLifecycle
 import Testing
@@ -21,6 +22,7 @@ actor FakeNodeService: NodeService {
         case write(WriteRequest)
         case read(String, ReadConsistency)
         case list(prefix: String, limit: Int, ReadConsistency)
+        case listAfter(prefix: String, after: String, limit: Int)
         case log(from: LogIndex, limit: Int)
         case inject(FaultCommand)
     }
@@ -108,11 +110,17 @@ actor FakeNodeService: NodeService {
         return store[key].map { ReadOutcome(value: $0.value, index: $0.index, term: term) }
     }
 
-    func list(prefix: String, limit: Int, consistency: ReadConsistency, deadline: ContinuousClock.Instant)
-        async throws(NodeError) -> ListOutcome
-    {
-        try record(.list(prefix: prefix, limit: limit, consistency), deadline: deadline)
-        let keys = store.keys.filter { $0.hasPrefix(prefix) }.sorted()
+    func list(
+        prefix: String, after: String?, limit: Int, consistency: ReadConsistency, deadline: ContinuousClock.Instant
+    ) async throws(NodeError) -> ListOutcome {
+        if let after {
+            try record(.listAfter(prefix: prefix, after: after, limit: limit), deadline: deadline)
+        } else {
+            try record(.list(prefix: prefix, limit: limit, consistency), deadline: deadline)
+        }
+        // Byte order, as the store orders keys.
+        let keys = store.keys.filter { $0.hasPrefix(prefix) }.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            .filter { key in after.map { Array($0.utf8).lexicographicallyPrecedes(Array(key.utf8)) } ?? true }
         let items = keys.prefix(limit).compactMap { key in
             store[key].map { ListOutcome.Item(key: key, value: $0.value, index: $0.index) }
         }
@@ -122,7 +130,8 @@ actor FakeNodeService: NodeService {
     func log(from: LogIndex, limit: Int) async -> LogView {
         calls.append(.log(from: from, limit: limit))
         let entries = (0..<UInt64(min(limit, 12))).map { offset in
-            let index = from.rawValue + offset
+            // Wrapping: the fake must not trap where a real node would (that is the HTTP layer's job).
+            let index = from.rawValue &+ offset
             return index % 10 == 0
                 ? LogView.Item(index: index, term: 2, type: "noop", summary: "leader's first entry")
                 : LogView.Item(index: index, term: 2, type: "command", summary: "put k\(offset) (1 bytes)")
@@ -169,14 +178,19 @@ let exchangeTimeout: Duration = .seconds(20)
 /// `Content-Length` (the server always sends one). Every wait is bounded by `exchangeTimeout`.
 struct RawHTTPConnection {
     let port: Int
+    /// HTTPS when set: the client side of TLS for every connection.
+    var tls: NIOSSLContext? = nil
 
     /// Sends `requests` one after another on one keep-alive connection; returns the responses.
     func exchange(_ requests: [[UInt8]]) async throws -> [RawResponse] {
         try await withTimeout(exchangeTimeout) {
             let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(host: "127.0.0.1", port: port) { channel in
+                .connect(host: "127.0.0.1", port: port) { [tls] channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: nil))
+                        }
+                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
             return try await channel.executeThenClose { inbound, outbound in
@@ -184,7 +198,7 @@ struct RawHTTPConnection {
                 var received = ByteBuffer()
                 var iterator = inbound.makeAsyncIterator()
                 for request in requests {
-                    try await outbound.write(ByteBuffer(bytes: request))
+                    try await outbound.write(ByteBuffer(bytes: withPort(request)))
                     let isHead = request.starts(with: Array("HEAD ".utf8))
                     while true {
                         if let response = try parseResponse(&received, hasBody: !isHead) {
@@ -198,6 +212,16 @@ struct RawHTTPConnection {
                 return responses
             }
         }
+    }
+
+    /// `rawRequest` names the host `127.0.0.1` without a port: name this server's port, as a
+    /// client does (the node refuses a `Host` that is not its own address and port).
+    private func withPort(_ request: [UInt8]) -> [UInt8] {
+        let plain = Array("\r\nHost: 127.0.0.1\r\n".utf8)
+        guard let range = request.firstRange(of: plain) else { return request }
+        var fixed = request
+        fixed.replaceSubrange(range, with: Array("\r\nHost: 127.0.0.1:\(port)\r\n".utf8))
+        return fixed
     }
 
     func send(_ request: [UInt8]) async throws -> RawResponse {
@@ -214,8 +238,14 @@ struct RawHTTPConnection {
     }
 }
 
+/// One request's bytes. `Host: 127.0.0.1` (the connection adds its port) unless `headers` name a
+/// host; `Content-Type: application/json` with a body, unless `headers` name a type.
 func rawRequest(_ method: String, _ target: String, body: [UInt8]? = nil, headers: [(String, String)] = []) -> [UInt8] {
-    var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    var head = "\(method) \(target) HTTP/1.1\r\n"
+    if !headers.contains(where: { $0.0.lowercased() == "host" }) { head += "Host: 127.0.0.1\r\n" }
+    if body != nil, !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
+        head += "Content-Type: application/json\r\n"
+    }
     for (name, value) in headers { head += "\(name): \(value)\r\n" }
     if let body, !headers.contains(where: { $0.0.lowercased() == "transfer-encoding" }) {
         head += "Content-Length: \(body.count)\r\n"
@@ -275,14 +305,16 @@ func withTimeout<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Senda
 func withHTTPServer(
     _ service: FakeNodeService,
     options: HTTPOptions = HTTPOptions(),
+    security: HTTPSecurity = HTTPSecurity(),
     metricsText: @escaping @Sendable () -> String = { "# TYPE wraft_up gauge\nwraft_up 1\n" },
     _ body: @escaping @Sendable (RawHTTPConnection) async throws -> Void
 ) async throws {
     var logger = Logger(label: "wraft.http.test")
     logger.logLevel = .warning
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-    let application = makeHTTPApplication(
-        service: service, host: "127.0.0.1", port: 0, options: options, metricsText: metricsText, logger: logger,
+    let application = try makeHTTPApplication(
+        service: service, host: "127.0.0.1", port: 0, options: options, security: security, metricsText: metricsText,
+        logger: logger,
         onServerRunning: { port in portContinuation.yield(port) })
     // Stopped the way a node stops it: a graceful shutdown of its service group.
     let serviceGroup = ServiceGroup(services: [application], logger: logger)

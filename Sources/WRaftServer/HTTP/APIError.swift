@@ -10,6 +10,16 @@ enum APIError: Error, Equatable {
     case methodNotAllowed(allowed: [HTTPRequest.Method])
     /// A JSON request body over `HTTPOptions.jsonBodyBytesMax`.
     case bodyTooLarge(limit: Int)
+    /// 421: the `Host` header does not name this node (a DNS-rebinding page, or a wrong address).
+    case misdirected(host: String?)
+    /// 403: a state-changing request from a page whose origin is neither a member's nor allowed.
+    case forbiddenOrigin(String)
+    /// 401: tokens are configured and the request carries none that is known.
+    case unauthenticated(String)
+    /// 403: the token is known, but its role is below what the endpoint needs.
+    case forbidden(needed: AccessRole, held: AccessRole)
+    /// 415: a JSON endpoint got a body that does not say `Content-Type: application/json`.
+    case unsupportedMediaType(String?)
 
     static func badRequest(_ message: String) -> APIError {
         .node(.badRequest(code: "bad_request", message: message))
@@ -38,6 +48,26 @@ func errorResponse(for error: APIError) -> Response {
         allowed = methods
     case .bodyTooLarge(let limit):
         (status, code, message) = (.contentTooLarge, "body_too_large", "the request body exceeds \(limit) bytes")
+    case .misdirected(let host):
+        let named = host.map { "\"\($0.prefix(100))\"" } ?? "no host"
+        (status, code, message) = (
+            .misdirectedRequest, "misdirected_request",
+            "the Host header names \(named), not this node; use its address, localhost, or a --host-allowlist name"
+        )
+    case .forbiddenOrigin(let origin):
+        (status, code, message) = (
+            .forbidden, "forbidden_origin",
+            "requests from the page at \"\(origin.prefix(100))\" may not change state: it is no member's address and not in --cors-allowed-origins"
+        )
+    case .unauthenticated(let why):
+        (status, code, message) = (.unauthorized, "unauthenticated", why)
+    case .forbidden(let needed, let held):
+        (status, code, message) = (.forbidden, "forbidden", "this needs a token with the \(needed) role; this token has \(held)")
+    case .unsupportedMediaType(let given):
+        let what = given.map { "Content-Type \"\($0.prefix(100))\"" } ?? "no Content-Type"
+        (status, code, message) = (
+            .unsupportedMediaType, "unsupported_media_type", "the body is JSON and must say Content-Type: application/json, not \(what)"
+        )
     case .node(let nodeError):
         (status, code, message) = statusCodeAndMessage(of: nodeError)
         retryAfterMs = retryAfterMilliseconds(of: nodeError)
@@ -53,6 +83,9 @@ func errorResponse(for error: APIError) -> Response {
     }
     if !allowed.isEmpty {
         response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+    }
+    if case .unauthenticated = error {
+        response.headers[.wwwAuthenticate] = "Bearer"
     }
     return response
 }
@@ -74,8 +107,16 @@ private func statusCodeAndMessage(of error: NodeError) -> (HTTPResponse.Status, 
         return (.forbidden, "faults_disabled", "fault injection is off; start the node with --enable-faults")
     case .peerUnreachable(let message): return (.badGateway, "peer_unreachable", message)
     case .internalError(let message): return (.internalServerError, "internal", message)
+    case .quotaExceeded(let bytes, let limit):
+        return (
+            insufficientStorage, "quota_exceeded",
+            "the store would hold \(bytes) bytes, past its quota of \(limit) (--quota-bytes); delete keys to make room"
+        )
     }
 }
+
+/// 507: HTTPTypes names no constant for it.
+private let insufficientStorage = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
 
 private func retryAfterMilliseconds(of error: NodeError) -> Int? {
     switch error {

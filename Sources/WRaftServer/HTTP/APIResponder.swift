@@ -9,6 +9,10 @@ struct APIResponder<Service: NodeService>: HTTPResponder {
 
     let service: Service
     let options: HTTPOptions
+    let hostPolicy: HostPolicy
+    let tokens: AuthTokens?
+    /// The port the server listens on, for the `Host` check.
+    let boundPort: BoundPort
     let metricsText: @Sendable () -> String
     let dashboardPage: ByteBuffer
     let logger: Logger
@@ -18,14 +22,21 @@ struct APIResponder<Service: NodeService>: HTTPResponder {
         let started = ContinuousClock.now
         let endpoint = Endpoint(path: request.uri.path)
         var response: Response
+        // An allowed page sees every answer, errors included (a dashboard shows why it failed).
+        var allowedOrigin: String?
         do {
-            response = request.method == .options ? try preflightResponse(endpoint) : try await handle(endpoint, request)
+            allowedOrigin = try await admit(request, endpoint)
+            response = request.method == .options
+                ? try preflightResponse(endpoint, allowedOrigin: allowedOrigin) : try await handle(endpoint, request)
         } catch {
             response = errorResponse(for: error)
             record(error, endpoint: endpoint, method: request.method)
         }
-        if endpoint.allowsAnyOrigin {
-            response.headers[.accessControlAllowOrigin] = "*"
+        // The answer depends on the request's Origin: shared caches must not mix them up.
+        response.headers[.vary] = "Origin"
+        if let allowedOrigin {
+            response.headers[.accessControlAllowOrigin] = allowedOrigin
+            response.headers[.accessControlExposeHeaders] = "X-Raft-Index, X-Raft-Term, Retry-After"
         }
         if request.method == .head {
             // The GET answer's status and headers (its Content-Length included), without a body.
@@ -77,17 +88,17 @@ struct APIResponder<Service: NodeService>: HTTPResponder {
         }
     }
 
-    /// `OPTIONS`: the methods the path answers, and for the cross-origin endpoints the CORS
-    /// preflight answer (a dashboard served by one node drives `/op` on the others with JSON).
-    private func preflightResponse(_ endpoint: Endpoint) throws(APIError) -> Response {
+    /// `OPTIONS`: the methods the path answers, and for an allowed origin the CORS preflight
+    /// answer (a dashboard served by one member drives the others with JSON and a token).
+    private func preflightResponse(_ endpoint: Endpoint, allowedOrigin: String?) throws(APIError) -> Response {
         guard !endpoint.methods.isEmpty else {
             throw .node(.notFound(message: "no such endpoint; see API.md"))
         }
         let methods = (endpoint.methods + [.options]).map(\.rawValue).joined(separator: ", ")
         var headers: HTTPFields = [.allow: methods]
-        if endpoint.allowsAnyOrigin {
+        if allowedOrigin != nil {
             headers[.accessControlAllowMethods] = methods
-            headers[.accessControlAllowHeaders] = "Content-Type"
+            headers[.accessControlAllowHeaders] = "Content-Type, Authorization"
             headers[.accessControlMaxAge] = "600"
         }
         return Response(status: .noContent, headers: headers)
@@ -112,6 +123,11 @@ struct APIResponder<Service: NodeService>: HTTPResponder {
         case .node(let nodeError): code = errorCode(of: nodeError)
         case .methodNotAllowed: code = "method_not_allowed"
         case .bodyTooLarge: code = "body_too_large"
+        case .misdirected: code = "misdirected_request"
+        case .forbiddenOrigin: code = "forbidden_origin"
+        case .unauthenticated: code = "unauthenticated"
+        case .forbidden: code = "forbidden"
+        case .unsupportedMediaType: code = "unsupported_media_type"
         }
         metrics.countError(code: code)
         logger.debug(
@@ -134,6 +150,7 @@ private func errorCode(of error: NodeError) -> String {
     case .faultsDisabled: return "faults_disabled"
     case .peerUnreachable: return "peer_unreachable"
     case .internalError: return "internal"
+    case .quotaExceeded: return "quota_exceeded"
     }
 }
 

@@ -72,8 +72,8 @@ extension APIResponder {
     func logResponse(_ query: QueryParameters) async throws(APIError) -> Response {
         let limit = try query.integer("limit", in: 1...options.logLimitMax) ?? options.logLimitDefault
         let from: LogIndex
-        if let first = try query.unsigned("from") {
-            from = LogIndex(first)
+        if let first = try query.logIndex("from") {
+            from = first
         } else {
             let state = await service.state()
             let newest = max(LogIndex(state.lastLogIndex) - UInt64(limit - 1), LogIndex(state.snapshotIndex).next)

@@ -44,19 +44,22 @@ extension APIResponder {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: found.value)))
     }
 
-    /// `GET /data?prefix=P&limit=N`.
+    /// `GET /data?prefix=P&limit=N&cursor=C`.
     func listValues(_ query: QueryParameters) async throws(APIError) -> Response {
         let prefix = try query.string("prefix") ?? ""
         guard prefix.utf8.count <= options.keyBytesMax else {
             throw .badKey("the prefix is \(prefix.utf8.count) bytes; keys are at most \(options.keyBytesMax)")
         }
         let limit = try query.integer("limit", in: 1...options.listLimitMax) ?? options.listLimitDefault
+        let after = try query.string("cursor").map { cursor throws(APIError) in
+            try ListCursor.key(decoding: cursor, prefix: prefix, keyBytesMax: options.keyBytesMax)
+        }
         let consistency = try readConsistency(query)
         let deadline = try options.deadline(query)
         let outcome = try await call { () async throws(NodeError) in
-            try await service.list(prefix: prefix, limit: limit, consistency: consistency, deadline: deadline)
+            try await service.list(prefix: prefix, after: after, limit: limit, consistency: consistency, deadline: deadline)
         }
-        return jsonResponse(.ok, listJSON(outcome))
+        return jsonResponse(.ok, listJSON(outcome, bytesMax: options.listBytesMax))
     }
 
     /// `POST /set`: `{"key": "k", "value": "v"}` puts, `{"key": "k", "delete": true}` deletes.
@@ -108,25 +111,81 @@ func writeOutcomeJSON(_ outcome: WriteOutcome) -> ByteBuffer {
     return writer.buffer
 }
 
-/// `{"items": [{"key","value","index"}], "more": bool}`. A value that is valid UTF-8 is a JSON
-/// string as is; any other value is base64 with `"encoding": "base64"` beside it.
-func listJSON(_ outcome: ListOutcome) -> ByteBuffer {
-    let estimatedBytes = outcome.items.reduce(32) { $0 + $1.key.utf8.count + $1.value.count + 48 }
-    var writer = JSONWriter(capacity: estimatedBytes)
+/// `{"items": [{"key","value","index"}], "more": bool, "next"?: cursor}`. A value that is valid
+/// UTF-8 is a JSON string as is; any other value is base64 with `"encoding": "base64"` beside it.
+/// Items stop before the JSON would pass `bytesMax` bytes (the first item always goes in, so a
+/// client paging with `next` always progresses); `more` is then true, and `next` names the last
+/// key written.
+func listJSON(_ outcome: ListOutcome, bytesMax: Int) -> ByteBuffer {
+    var writer = JSONWriter(capacity: 4_096)
     writer.beginObject()
     writer.key("items")
     writer.beginArray()
+    var lastKey: String?
+    var isCut = false
     for item in outcome.items {
-        writer.beginObject()
-        writer.field("key", item.key)
-        writeValue(item.value, into: &writer)
-        writer.field("index", item.index)
-        writer.endObject()
+        var itemWriter = JSONWriter(capacity: item.key.utf8.count + item.value.count + 64)
+        itemWriter.beginObject()
+        itemWriter.field("key", item.key)
+        writeValue(item.value, into: &itemWriter)
+        itemWriter.field("index", item.index)
+        itemWriter.endObject()
+        // 300: room for the closing fields and a cursor of the longest key.
+        if lastKey != nil, writer.buffer.readableBytes + itemWriter.buffer.readableBytes + 300 > bytesMax {
+            isCut = true
+            break
+        }
+        writer.element(raw: itemWriter.buffer)
+        lastKey = item.key
     }
     writer.endArray()
-    writer.field("more", outcome.hasMore)
+    let hasMore = isCut || outcome.hasMore
+    writer.field("more", hasMore)
+    if hasMore, let lastKey {
+        writer.field("next", ListCursor.encode(key: lastKey))
+    }
     writer.endObject()
     return writer.buffer
+}
+
+/// The `next` cursor of a list answer: the last key returned, base64url without padding (URL-safe
+/// as is). Opaque to clients; only this node's `?cursor=` reads it.
+enum ListCursor {
+    static func encode(key: String) -> String {
+        let base64 = Data(key.utf8).base64EncodedString()
+        return String(base64.compactMap { character -> Character? in
+            switch character {
+            case "+": return "-"
+            case "/": return "_"
+            case "=": return nil
+            default: return character
+            }
+        })
+    }
+
+    /// The key a cursor names; `400 bad_request` unless it is a cursor of a key with `prefix`.
+    static func key(decoding cursor: String, prefix: String, keyBytesMax: Int) throws(APIError) -> String {
+        // base64 of the longest key, and nothing else.
+        guard cursor.utf8.count <= (keyBytesMax + 2) / 3 * 4,
+            cursor.utf8.allSatisfy({ isBase64URL($0) })
+        else { throw .badRequest("cursor is not a cursor this node gave (\"next\" of a list answer)") }
+        var text = String(cursor.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
+        while text.utf8.count % 4 != 0 { text.append("=") }
+        guard let data = Data(base64Encoded: text), let key = String(validating: Array(data), as: UTF8.self),
+            (1...keyBytesMax).contains(key.utf8.count), key.utf8.starts(with: prefix.utf8)
+        else { throw .badRequest("cursor does not name a key with this prefix; pass the \"next\" of the previous answer") }
+        return key
+    }
+
+    private static func isBase64URL(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "_"):
+            return true
+        default:
+            return false
+        }
+    }
 }
 
 private func writeValue(_ value: [UInt8], into writer: inout JSONWriter) {
@@ -172,7 +231,11 @@ struct SetBody: Decodable {
         switch (prevValue, prevIndex) {
         case (nil, nil): return .none
         case (let value?, nil): return .valueEquals(try decodedValue(value, field: "prevValue"))
-        case (nil, let index?): return .indexEquals(LogIndex(index))
+        case (nil, let index?):
+            guard index <= HTTPOptions.logIndexMax else {
+                throw .badRequest("prevIndex must be an integer in 0...\(HTTPOptions.logIndexMax), not \(index)")
+            }
+            return .indexEquals(LogIndex(index))
         case (.some, .some): throw .badRequest("give prevValue or prevIndex, not both")
         }
     }

@@ -65,12 +65,24 @@ enum Endpoint: Equatable {
     private static let readMethods: [HTTPRequest.Method] = [.get, .head]
     private static let actionMethods: [HTTPRequest.Method] = [.post]
 
-    /// The dashboard polls every member's `/state` and `/health`, reads `/log`, and injects
-    /// faults into the member it acts on, so those answer any origin.
-    var allowsAnyOrigin: Bool {
+    /// The least role a bearer token needs for `method` on this endpoint when tokens are
+    /// configured; nil: open to all (`/health`, and the dashboard page, which holds no data).
+    func requiredRole(for method: HTTPRequest.Method) -> AccessRole? {
         switch self {
-        case .state, .health, .log, .fault: return true
-        default: return false
+        case .health, .dashboard: return nil
+        case .key: return method == .get || method == .head ? .read : .write
+        case .list, .state, .log, .metrics, .unknown: return .read
+        case .set: return .write
+        case .connect, .start, .removeMember, .fault: return .admin
+        }
+    }
+
+    /// Whether the endpoint's request body, if any, is JSON (it must then say so in
+    /// `Content-Type`; `/start` and most `/op/...` take none, and may carry none other).
+    var takesJSONBody: Bool {
+        switch self {
+        case .set, .connect, .start, .removeMember, .fault: return true
+        case .key, .list, .state, .health, .metrics, .dashboard, .log, .unknown: return false
         }
     }
 

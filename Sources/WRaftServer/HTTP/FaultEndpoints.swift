@@ -33,10 +33,11 @@ extension APIResponder {
         case "delay":
             let body = try await readJSON(DelayBody.self, request)
             let range = 0...options.faultDelayMsMax
-            guard range.contains(body.ms), range.contains(body.jitterMs ?? 0) else {
-                throw .badRequest("ms and jitterMs must lie in 0...\(options.faultDelayMsMax)")
+            let ms = try wholeMilliseconds(body.ms, field: "ms", in: range)
+            let jitterMs = try body.jitterMs.map { value throws(APIError) in
+                try wholeMilliseconds(value, field: "jitterMs", in: range)
             }
-            return .delay(ms: body.ms, jitterMs: body.jitterMs ?? 0)
+            return .delay(ms: ms, jitterMs: jitterMs ?? 0)
         case "drop":
             let body = try await readJSON(DropBody.self, request)
             guard body.rate >= 0, body.rate <= 1 else { throw .badRequest("rate must lie in 0...1") }
@@ -55,9 +56,20 @@ struct IsolateBody: Decodable {
     var peers: [String]?
 }
 
+/// Read as JSON numbers of any size (an `Int` field would refuse a huge one without naming it),
+/// then range-checked by `wholeMilliseconds`.
 struct DelayBody: Decodable {
-    var ms: Int
-    var jitterMs: Int?
+    var ms: Double
+    var jitterMs: Double?
+}
+
+/// A JSON number that must be a whole count of milliseconds in `range`; else `400` naming `field`.
+private func wholeMilliseconds(_ value: Double, field: String, in range: ClosedRange<Int>) throws(APIError) -> Int {
+    guard value.isFinite, value.rounded() == value, value >= Double(range.lowerBound), value <= Double(range.upperBound)
+    else {
+        throw .badRequest("\(field) must be a whole number in \(range.lowerBound)...\(range.upperBound), not \(value)")
+    }
+    return Int(value)
 }
 
 struct DropBody: Decodable {

@@ -1,5 +1,7 @@
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import NIOCore
 
@@ -27,39 +29,129 @@ import NIOCore
 ///   `{"started": true}`, `/members/remove` `{"removed": id}`, `/op/...` `{"op", "ok": true}`,
 ///   `/health` 200 or 503 `not_serving` with `serving`, `status`, `role`; `/log` without `from`
 ///   gives the last `limit` entries.
-/// - `Access-Control-Allow-Origin: *` on `/state`, `/health`, `/log` and `/op/...`, which the
-///   dashboard calls on every member.
+/// - Every request names the node in `Host` (its bind and advertised host, `localhost`,
+///   `127.0.0.1`, `[::1]`, or `security.hostAllowlist`, at its HTTP port), else
+///   `421 misdirected_request`: a DNS-rebinding page cannot reach it.
+/// - A state-changing request (not GET/HEAD) carrying `Origin` comes from this page's own origin,
+///   a member's HTTP address (`http://`, and `https://` under HTTPS; a loopback member under each
+///   loopback name) or `security.corsAllowedOrigins`, else `403 forbidden_origin`. An allowed
+///   origin is reflected in `Access-Control-Allow-Origin` (never `*`), with `Vary: Origin`, on
+///   every answer, and preflights (`OPTIONS`) allow `Content-Type` and `Authorization`.
+/// - With `security.tokens`, every endpoint but `/health` and the dashboard page needs
+///   `Authorization: Bearer TOKEN` of a role: `read` (GET of `/data`, `/state`, `/log`, `/metrics`),
+///   `write` (+ `PUT`/`DELETE /data`, `/set`), `admin` (+ `/connect`, `/start`, `/members/remove`,
+///   `/op/...`). None or an unknown token: `401 unauthenticated` with `WWW-Authenticate: Bearer`;
+///   too weak a role: `403 forbidden`.
+/// - A JSON endpoint (`/set`, `/connect`, `/start`, `/members/remove`, `/op/...`) given a body, or
+///   any `Content-Type`, needs `Content-Type: application/json`, else `415 unsupported_media_type`.
+/// - Client numbers are range-checked: an index (`from`, `prevIndex`) is at most
+///   `HTTPOptions.logIndexMax`, `limit` and `timeoutMs` lie in their bounds; else `400 bad_request`
+///   naming the parameter.
+/// - `GET /data` answers stop at `listLimitMax` items or `listBytesMax` bytes of JSON (at least one
+///   item); with `"more": true` comes `"next"`, an opaque cursor: `?cursor=` continues after it,
+///   with the same `prefix` (a bad cursor: `400 bad_request`).
+/// - Connections: at most `connectionsMax`; non-loopback sources share all but
+///   `connectionsReservedForLoopback` of them, at most `connectionsPerSourceMax` each. A request
+///   must arrive whole within `requestReceiveMs` of its first byte, else the connection closes.
+/// - Past the store's quota a write is `507 quota_exceeded`; deletes still work.
+/// - With `security.tls`, HTTPS only; with `isClientCertificateAuthRequired`, the TLS handshake
+///   fails for a client without a certificate from `tls.trustedCAFile`.
 ///
 /// - Parameters:
 ///   - host: the address to listen on (`127.0.0.1`, `0.0.0.0`, ...).
 ///   - port: the port to listen on; `0` picks a free one, reported to `onServerRunning`.
 ///   - options: the API's bounds; they must pass `HTTPOptions.validate()`.
+///   - security: allowed names and origins, tokens, TLS.
 ///   - onServerRunning: called once the server listens, with the port it is bound to.
+/// - Throws: `HTTPServerSetupError` when a TLS file cannot be read.
 public func makeHTTPApplication(
     service: some NodeService,
     host: String,
     port: Int,
     options: HTTPOptions,
+    security: HTTPSecurity = HTTPSecurity(),
     metricsText: @escaping @Sendable () -> String,
     logger: Logger,
     onServerRunning: @escaping @Sendable (_ boundPort: Int) async -> Void = { _ in }
-) -> some ApplicationProtocol {
+) throws(HTTPServerSetupError) -> some ApplicationProtocol {
     precondition((try? options.validate()) != nil, "makeHTTPApplication: the HTTPOptions pass validate()")
+    var security = security
+    security.ownHosts.append(host)
+    let boundPort = BoundPort(port)
     let responder = APIResponder(
         service: service,
         options: options,
+        hostPolicy: HostPolicy(security),
+        tokens: security.tokens,
+        boundPort: boundPort,
         metricsText: metricsText,
         dashboardPage: DashboardPage.load(logger: logger),
         logger: logger,
         metrics: HTTPMetrics())
+    let tlsConfiguration = try security.tls.map { files throws(HTTPServerSetupError) in
+        try makeServerTLSConfiguration(files, requiresClientCertificate: security.isClientCertificateAuthRequired)
+    }
     let channelConfiguration = HTTP1Channel.Configuration(
-        additionalChannelHandlers: [ParseErrorResponder()], idleTimeout: .milliseconds(Int64(options.idleTimeoutMs)))
+        additionalChannelHandlers: [RequestProgressHandler(), ParseErrorResponder()],
+        idleTimeout: .milliseconds(Int64(options.idleTimeoutMs)))
+    let limiter = ConnectionLimiter(options: options)
+    let receiveTimeout = TimeAmount.milliseconds(Int64(options.requestReceiveMs))
+    let server = HTTPServerBuilder { respond in
+        let http = HTTP1Channel(responder: respond, configuration: channelConfiguration)
+        guard let tlsConfiguration else {
+            return GuardedChildChannel(base: http, limiter: limiter, receiveTimeout: receiveTimeout)
+        }
+        let tls = try TLSChannel(http, tlsConfiguration: tlsConfiguration)
+        return GuardedChildChannel(base: tls, limiter: limiter, receiveTimeout: receiveTimeout)
+    }
     return Application(
         responder: responder,
-        server: .http1(configuration: channelConfiguration),
+        server: server,
         configuration: ApplicationConfiguration(
             address: .hostname(host, port: port),
             availableConnectionsDelegate: MaximumAvailableConnections(options.connectionsMax, logger: logger)),
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+        onServerRunning: { channel in
+            let bound = channel.localAddress?.port ?? port
+            boundPort.set(bound)
+            await onServerRunning(bound)
+        },
         logger: logger)
+}
+
+/// The server side of HTTPS: this node's certificate chain and key and, when client
+/// certificates are required, the CA they must chain to (TLS 1.2 at least).
+func makeServerTLSConfiguration(_ files: TLSFiles, requiresClientCertificate: Bool) throws(HTTPServerSetupError)
+    -> TLSConfiguration
+{
+    do {
+        let chain = try NIOSSLCertificate.fromPEMFile(files.certificateFile)
+        guard !chain.isEmpty else {
+            throw HTTPServerSetupError(description: "no certificate in \(files.certificateFile)")
+        }
+        let key = try NIOSSLPrivateKey(file: files.privateKeyFile, format: .pem)
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        if requiresClientCertificate {
+            guard let caFile = files.trustedCAFile else {
+                throw HTTPServerSetupError(description: "client certificates need a trusted CA file")
+            }
+            let authorities = try NIOSSLCertificate.fromPEMFile(caFile)
+            guard !authorities.isEmpty else { throw HTTPServerSetupError(description: "no certificate in \(caFile)") }
+            configuration.trustRoots = .certificates(authorities)
+            // The server asks for and requires a client certificate chaining to `trustRoots`;
+            // a client has no host name to check.
+            configuration.certificateVerification = .noHostnameVerification
+        }
+        return configuration
+    } catch let error as HTTPServerSetupError {
+        throw error
+    } catch {
+        throw HTTPServerSetupError(description: "cannot load the HTTPS certificate or key: \(error)")
+    }
+}
+
+/// The HTTP server could not be built (a TLS file is missing or malformed).
+public struct HTTPServerSetupError: Error, Sendable, CustomStringConvertible {
+    public var description: String
 }

@@ -36,6 +36,14 @@ struct JSONWriter {
         needsComma = true
     }
 
+    /// An array element already encoded as JSON (by another writer).
+    mutating func element(raw json: ByteBuffer) {
+        writeCommaIfNeeded()
+        var json = json
+        buffer.writeBuffer(&json)
+        needsComma = true
+    }
+
     /// An object key; the next call writes its value.
     mutating func key(_ name: StaticString) {
         writeCommaIfNeeded()

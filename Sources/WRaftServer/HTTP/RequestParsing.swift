@@ -102,18 +102,20 @@ struct QueryParameters {
     func integer(_ name: String, in range: ClosedRange<Int>) throws(APIError) -> Int? {
         guard let text = try string(name) else { return nil }
         guard let value = Int(text), range.contains(value) else {
-            throw .badRequest("\(name) must be an integer in \(range.lowerBound)...\(range.upperBound), not \"\(text)\"")
+            throw .badRequest("\(name) must be an integer in \(range.lowerBound)...\(range.upperBound), not \"\(text.prefix(40))\"")
         }
         return value
     }
 
-    /// A decimal unsigned 64-bit parameter; nil when absent.
-    func unsigned(_ name: String) throws(APIError) -> UInt64? {
+    /// A log index parameter (`from`, `prevIndex`) in `0...HTTPOptions.logIndexMax`; nil when
+    /// absent. The bound leaves room above any index a client names, so no arithmetic on it
+    /// can overflow.
+    func logIndex(_ name: String) throws(APIError) -> LogIndex? {
         guard let text = try string(name) else { return nil }
-        guard let value = UInt64(text) else {
-            throw .badRequest("\(name) must be a non-negative integer, not \"\(text)\"")
+        guard let value = UInt64(text), value <= HTTPOptions.logIndexMax else {
+            throw .badRequest("\(name) must be an integer in 0...\(HTTPOptions.logIndexMax), not \"\(text.prefix(40))\"")
         }
-        return value
+        return LogIndex(value)
     }
 }
 
@@ -137,11 +139,11 @@ func readConsistency(_ query: QueryParameters) throws(APIError) -> ReadConsisten
 /// `?prevValue=V` or `?prevIndex=N` (not both).
 func writeCondition(_ query: QueryParameters) throws(APIError) -> WriteRequest.Condition {
     let previousValue = try query.bytes("prevValue")
-    let previousIndex = try query.unsigned("prevIndex")
+    let previousIndex = try query.logIndex("prevIndex")
     switch (previousValue, previousIndex) {
     case (nil, nil): return .none
     case (let value?, nil): return .valueEquals(value)
-    case (nil, let index?): return .indexEquals(LogIndex(index))
+    case (nil, let index?): return .indexEquals(index)
     case (.some, .some): throw .badRequest("give prevValue or prevIndex, not both")
     }
 }
@@ -185,6 +187,9 @@ func decodeJSON<Body: Decodable>(_ type: Body.Type, from buffer: ByteBuffer, emp
         throw .badJSON("a field has the wrong type at \(codingPathText(context.codingPath))")
     } catch let DecodingError.valueNotFound(_, context) {
         throw .badJSON("a field is null at \(codingPathText(context.codingPath))")
+    } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+        // A number that does not fit the field's type (JSONDecoder refuses it; never a trap).
+        throw .badRequest("\(codingPathText(context.codingPath)) is out of range or malformed")
     } catch {
         throw .badJSON("the body is not valid JSON of the expected shape")
     }

@@ -196,12 +196,12 @@ extension NodeRuntime {
         return ReadOutcome(value: found.value, index: found.index.rawValue, term: found.term.rawValue)
     }
 
-    func list(prefix: String, limit: Int, consistency: ReadConsistency, deadline: ContinuousClock.Instant)
-        async throws(NodeError) -> ListOutcome
-    {
+    func list(
+        prefix: String, after: String?, limit: Int, consistency: ReadConsistency, deadline: ContinuousClock.Instant
+    ) async throws(NodeError) -> ListOutcome {
         guard limit >= 0 else { throw .badRequest(code: "bad_request", message: "limit must be >= 0") }
         try await waitUntilReadable(consistency: consistency, deadline: deadline)
-        let found = store.list(prefix: Array(prefix.utf8), limit: limit)
+        let found = store.list(prefix: Array(prefix.utf8), after: after.map { Array($0.utf8) }, limit: limit)
         let items = found.items.map { item in
             ListOutcome.Item(key: String(decoding: item.key, as: UTF8.self), value: item.value, index: item.index.rawValue)
         }
