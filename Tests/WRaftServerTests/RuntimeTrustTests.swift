@@ -163,6 +163,30 @@ struct RuntimeTrustTests {
         _ = try await joiner.write(WriteRequest(key: "k", operation: .put(value: [1])), deadline: deadline())
     }
 
+    /// A member restarted with another key would never be heard again: it refuses to start,
+    /// and says why; with its own key it restarts fine.
+    @Test func aMemberRestartedWithAnotherKeyRefusesToStart() async throws {
+        let cluster = TestCluster(size: 3, keys: true)
+        try await cluster.openAll()
+        defer { Task { await cluster.stopAll() } }
+        try await cluster.formAndStart()
+        _ = try await cluster.waitForLeader()
+        let node = cluster.nodes[2]
+        await node.stop()
+        let rekeyed = TestNode(
+            index: 2, network: node.network, options: node.options, makeStorage: { [storage = node.storage] in storage },
+            fingerprint: testFingerprint(42))
+        do {
+            try await rekeyed.open()
+            Issue.record("a member restarted with another key must refuse to start")
+            await rekeyed.stop()
+        } catch let error as NodeStartupError {
+            #expect(error.description.contains("original key"))
+        }
+        try await node.open()
+        _ = try await cluster.waitForLeader()
+    }
+
     /// `lastContact` grew by every forged sender id; now only members are tracked.
     @Test func forgedSenderIdsLeaveNoTraceInLastContact() async throws {
         let cluster = TestCluster(size: 3)
