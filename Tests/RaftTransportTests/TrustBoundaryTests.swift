@@ -22,8 +22,12 @@ import WRaftCertificates
         try a.know([b])
         try b.know([a])
         let raw = try await RawClient.connect(port: a.port)
-        try await raw.send(frameBytes(heartbeat(from: 77, to: 1, term: 1 << 63 - 1), clusterID: 0xA))
-        #expect(await eventually { a.transport.statistics.messagesDroppedUnauthorized == 1 })
+        let forged = frameBytes(heartbeat(from: 77, to: 1, term: 1 << 63 - 1), clusterID: 0xA)
+        try await raw.send(forged + forged)
+        #expect(await eventually { a.transport.statistics.messagesDroppedUnauthorized == 2 })
+        // One log line for the connection, however many frames it forges.
+        #expect(
+            a.logLines.count(of: "dropping messages from a sender that is not a member, or not the key of this connection") == 1)
         b.transport.send([heartbeat(from: 2, to: 1, commit: 3)])
         #expect(await a.inbox.waitForMessages(1))
         #expect(a.inbox.messages == [heartbeat(from: 2, to: 1, commit: 3)])
