@@ -187,6 +187,29 @@ struct RuntimeTrustTests {
         _ = try await cluster.waitForLeader()
     }
 
+    /// A plaintext cluster's member restarted with peer TLS could hear nobody (no member is
+    /// known by key): it refuses to start and says so.
+    @Test func aPlaintextMemberRestartedWithTLSRefusesToStart() async throws {
+        let cluster = TestCluster(size: 3)
+        try await cluster.openAll()
+        defer { Task { await cluster.stopAll() } }
+        try await cluster.formAndStart()
+        _ = try await cluster.waitForLeader()
+        let node = cluster.nodes[1]
+        await node.stop()
+        let keyed = TestNode(
+            index: 1, network: node.network, options: node.options, makeStorage: { [storage = node.storage] in storage },
+            fingerprint: testFingerprint(7))
+        do {
+            try await keyed.open()
+            Issue.record("a plaintext member restarted with a key must refuse to start")
+            await keyed.stop()
+        } catch let error as NodeStartupError {
+            #expect(error.description.contains("formed without peer TLS"))
+        }
+        try await node.open()
+    }
+
     /// `lastContact` grew by every forged sender id; now only members are tracked.
     @Test func forgedSenderIdsLeaveNoTraceInLastContact() async throws {
         let cluster = TestCluster(size: 3)
