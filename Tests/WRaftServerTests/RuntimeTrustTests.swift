@@ -210,6 +210,35 @@ struct RuntimeTrustTests {
         try await node.open()
     }
 
+    /// Mutated control payloads (a valid merge and join with bytes flipped) are always answered
+    /// with a decodable response, and never add a member whose record is invalid.
+    @Test func mutatedControlPayloadsAreAnsweredAndNeverAddABadRecord() async throws {
+        let cluster = TestCluster(size: 1)
+        try await cluster.openAll()
+        defer { Task { await cluster.stopAll() } }
+        let runtime = try cluster.nodes[0].runtime
+        let record = MemberRecord(
+            id: NodeID(0x77).description, raftAddress: "mem:20000", httpAddress: "mem:20001",
+            publicKeyFingerprint: testFingerprint(1).hex)
+        let seeds = [
+            ControlCoding.encode(ControlRequest.merge(members: [record])),
+            ControlCoding.encode(ControlRequest.join(member: record, timeoutMs: 10, isForwarded: false)),
+        ]
+        var generator = SeededGenerator(seed: 8)
+        for round in 0..<1_000 {
+            var bytes = seeds[round % seeds.count]
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            let reply = await runtime.handleControl(bytes, requester: nil)
+            #expect((try? ControlCoding.decode(ControlResponse.self, from: reply)) != nil, "round \(round)")
+        }
+        for (_, address) in await runtime.book.addresses {
+            #expect(MemberAddressSyntax.problem(with: address.raftAddress) == nil)
+            #expect(MemberAddressSyntax.problem(with: address.httpAddress) == nil)
+        }
+    }
+
     /// `lastContact` grew by every forged sender id; now only members are tracked.
     @Test func forgedSenderIdsLeaveNoTraceInLastContact() async throws {
         let cluster = TestCluster(size: 3)
