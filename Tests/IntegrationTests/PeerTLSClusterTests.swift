@@ -87,5 +87,17 @@ extension RealProcessTests {
                 #expect(try await cluster.client(0).get("tls-0")?.text == "value-0")
             }
         }
+
+        @Test func benchComparesPlaintextAndPeerTLSSideBySide() async throws {
+            let outcome = try await CommandRunner.run(
+                ["bench", "--start", "3", "--compare-peer-tls", "--duration", "1s", "--warmup", "200ms", "--connections", "8",
+                 "--value-bytes", "64"],
+                timeoutMs: 120_000)
+            #expect(outcome.status == 0, "\(outcome.standardOutput)\n\(outcome.standardError)")
+            #expect(outcome.standardOutput.contains("== plaintext between members =="))
+            #expect(outcome.standardOutput.contains("(mutual TLS between members)"))
+            #expect(outcome.standardOutput.contains("peer mTLS: "))
+            print(outcome.standardOutput)
+        }
     }
 }
