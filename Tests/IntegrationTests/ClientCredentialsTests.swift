@@ -55,6 +55,22 @@ import WRaftClient
         #expect(server.requests.last?.headers["authorization"] == nil)
     }
 
+    @Test func addressesParseWithOrWithoutAScheme() throws {
+        let secure = try NodeAddress(parsing: "https://node1.example.com:8443/")
+        #expect(secure == NodeAddress(host: "node1.example.com", port: 8443, isSecure: true))
+        #expect(secure.url == "https://node1.example.com:8443")
+        #expect(secure.description == "node1.example.com:8443", "the Host header has no scheme")
+        #expect(try NodeAddress(parsing: "HTTP://[::1]:9") == NodeAddress(host: "::1", port: 9))
+        #expect(try NodeAddress(parsing: "https://[::1]:9").url == "https://[::1]:9")
+        for bad in ["https://", "https://:1", "ftp://h:1", "https://user@h:1", "https://h:1/path", "https://h:0"] {
+            #expect(throws: WRaftClientError.invalidAddress(bad)) { try NodeAddress(parsing: bad) }
+        }
+        // TLS files for a plain address are a mistake the caller hears about.
+        #expect(throws: WRaftClientError.self) {
+            try NodeClient(address: NodeAddress(host: "127.0.0.1", port: 1), tls: ClientTLS(trustedCAFile: "/ca.pem"), bearerToken: nil)
+        }
+    }
+
     @Test func aTokenThatCouldSplitAHeaderIsRefusedBeforeAnythingIsSent() async throws {
         let server = try FakeHTTPServer { _ in .respond(status: 200) }
         defer { server.stop() }
