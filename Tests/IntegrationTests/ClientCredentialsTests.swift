@@ -169,6 +169,33 @@ import WRaftClient
         await server.stop()
     }
 
+    @Test func theTLSProbeTellsAMemberFromAStrangerAndFromPlaintext() async throws {
+        let directory = try Self.makeCertificates("probe")
+        let stranger = try Self.makeCertificates("probe-stranger")
+        defer {
+            try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent)
+            try? FileManager.default.removeItem(atPath: (stranger as NSString).deletingLastPathComponent)
+        }
+        let server = try await FakeHTTPSServer(
+            certificateFile: directory + "/node.pem", keyFile: directory + "/node-key.pem", clientCAFile: directory + "/ca.pem"
+        ) { _ in Self.readAnswer }
+        let member = await TLSProbe.handshake(
+            host: "127.0.0.1", port: server.port, certificateFile: directory + "/client.pem",
+            keyFile: directory + "/client-key.pem", trustedCAFile: directory + "/ca.pem")
+        #expect(throws: Never.self) { try member.get() }
+        let intruder = await TLSProbe.handshake(
+            host: "127.0.0.1", port: server.port, certificateFile: stranger + "/client.pem", keyFile: stranger + "/client-key.pem",
+            trustedCAFile: directory + "/ca.pem")
+        #expect(throws: (any Error).self, "the server refuses a certificate from another CA") { try intruder.get() }
+        await server.stop()
+        let plaintext = try FakeHTTPServer { _ in .respond(status: 200) }
+        defer { plaintext.stop() }
+        let plain = await TLSProbe.handshake(
+            host: "127.0.0.1", port: plaintext.port, certificateFile: directory + "/client.pem",
+            keyFile: directory + "/client-key.pem", trustedCAFile: directory + "/ca.pem", timeoutMs: 2_000)
+        #expect(throws: (any Error).self, "a plaintext port is no TLS port") { try plain.get() }
+    }
+
     /// A fake node holding keys k00...k(count-1) that pages them `limit` at a time with an opaque cursor.
     static func pagingServer(count: Int, cursor: @escaping @Sendable (_ lastIndex: Int) -> String?) throws -> FakeHTTPServer {
         try FakeHTTPServer { request in
