@@ -85,7 +85,8 @@ extension ByteBuffer {
 }
 
 /// Splits a byte stream into frames. It rejects an oversized length as soon as the prefix is
-/// read, so a hostile length never makes the connection buffer that many bytes.
+/// read, and never reserves memory for a declared length: a connection buffers only the bytes
+/// it was actually sent.
 struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
     typealias InboundOut = Frame
 
@@ -103,9 +104,9 @@ struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         guard length <= frameBytesMax else { throw FrameError.oversized(length: length, max: frameBytesMax) }
         guard length >= Frame.headerBytes else { throw FrameError.undersized(length: length) }
         guard buffer.readableBytes >= Frame.lengthPrefixBytes + length else {
-            // Make room for the whole frame now, so a large one arriving in many reads is
-            // gathered without the buffer growing (and copying) again and again.
-            buffer.reserveCapacity(minimumWritableBytes: Frame.lengthPrefixBytes + length - buffer.readableBytes)
+            // Nothing is reserved for the declared length: the buffer grows (by doubling) with
+            // the bytes that actually arrive, so a prefix claiming 8 MiB followed by silence
+            // costs what was sent, not what was promised.
             return nil
         }
         let kindByte: UInt8 = buffer.getInteger(at: buffer.readerIndex + Frame.lengthPrefixBytes) ?? 0

@@ -1,10 +1,12 @@
 import Logging
 import NIOCore
 import RaftCore
+import WRaftCertificates
 
 /// Serves one accepted connection: Raft messages, snapshot transfers and control requests.
 /// Anything malformed, oversized or from another cluster closes this connection (one log line);
-/// the transport carries on.
+/// the transport carries on. A message whose claimed sender is not admitted (see
+/// `TransportCore.admits`) is dropped and counted, never delivered.
 final class InboundConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = Frame
     typealias OutboundOut = ByteBuffer
@@ -17,6 +19,14 @@ final class InboundConnectionHandler: ChannelInboundHandler {
     /// Messages decoded from the current read, handed over together at `channelReadComplete`:
     /// the consumer then wakes once per read rather than once per message.
     private var pending: [Message] = []
+    /// Closes the connection unless a first valid frame arrives in time; cancelled by that frame.
+    private var firstFrameDeadline: Scheduled<Void>?
+    /// The key the TLS peer proved (nil: plaintext, or not looked up yet).
+    private var connectionFingerprint: PublicKeyFingerprint?
+    private var hasLookedUpFingerprint = false
+    /// The last sender admitted on this connection, and the sender table's generation then: a
+    /// connection carries one peer's messages, so the table is consulted once per change.
+    private var admittedSender: (id: NodeID, generation: UInt64)?
 
     /// A snapshot transfer in progress: the message from its first chunk and the bytes so far.
     private struct SnapshotReassembly {
@@ -32,10 +42,12 @@ final class InboundConnectionHandler: ChannelInboundHandler {
         case foreignCluster(UInt64)
         case unexpectedFrame(FrameKind)
         case snapshot(String)
+        case noFirstFrame(Duration)
 
         var description: String {
             switch self {
             case .foreignCluster(let id): return "frame from cluster \(id), not ours"
+            case .noFirstFrame(let timeout): return "no complete frame within \(timeout) of connecting"
             case .unexpectedFrame(let kind): return "unexpected \(kind) frame"
             case .snapshot(let why): return "snapshot transfer refused: \(why)"
             }
@@ -49,16 +61,48 @@ final class InboundConnectionHandler: ChannelInboundHandler {
         self.logger = logger
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        // Covers the TLS handshake too: no frame can arrive before it completes.
+        let timeout = core.options.firstFrameTimeout
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        firstFrameDeadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            let (handler, context) = loopBound.value
+            handler.reject(context: context, error: Rejection.noFirstFrame(timeout))
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        firstFrameDeadline?.cancel()
+        firstFrameDeadline = nil
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !isRejected else { return }
         let frame = unwrapInboundIn(data)
         core.metrics.recordBytesReceived(Frame.lengthPrefixBytes + Frame.headerBytes + frame.payload.readableBytes)
+        if core.tlsContexts != nil, !hasLookedUpFingerprint {
+            hasLookedUpFingerprint = true
+            connectionFingerprint = context.channel.peerPublicKeyFingerprint()
+        }
         do {
-            guard core.accepts(frameClusterID: frame.clusterID) else { throw Rejection.foreignCluster(frame.clusterID) }
+            guard core.accepts(frameClusterID: frame.clusterID, kind: frame.kind) else {
+                throw Rejection.foreignCluster(frame.clusterID)
+            }
             try handle(frame, context: context)
+            firstFrameDeadline?.cancel()
+            firstFrameDeadline = nil
         } catch {
             reject(context: context, error: error)
         }
+    }
+
+    /// Whether `sender`'s messages are accepted on this connection (see `TransportCore.admits`).
+    private func isAdmitted(_ sender: NodeID) -> Bool {
+        let generation = core.sendersGeneration
+        if let admitted = admittedSender, admitted.id == sender, admitted.generation == generation { return true }
+        guard core.admits(sender: sender, connectionFingerprint: connectionFingerprint) else { return false }
+        admittedSender = (sender, generation)
+        return true
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -114,6 +158,11 @@ final class InboundConnectionHandler: ChannelInboundHandler {
             logger.debug("dropped a message for another node", metadata: ["raft.to": "\(message.to)"])
             return
         }
+        guard isAdmitted(message.from) else {
+            core.metrics.recordDropped(.unauthorizedSender, message.payload)
+            logger.debug("dropped a message from a sender this connection does not prove", metadata: ["raft.from": "\(message.from)"])
+            return
+        }
         core.metrics.recordReceived(message.payload)
         pending.append(message)
     }
@@ -143,6 +192,10 @@ final class InboundConnectionHandler: ChannelInboundHandler {
         let message = try MessageCoding.decode(chunk.message, kind: .snapshotChunk)
         guard case .installSnapshot = message.payload, message.from == chunk.sender, message.to == core.localID else {
             throw Rejection.snapshot("first chunk must carry an installSnapshot message from its sender to us")
+        }
+        guard isAdmitted(chunk.sender) else {
+            core.metrics.recordDropped(.unauthorizedSender, message.payload)
+            throw Rejection.snapshot("\(chunk.sender) is not an admitted sender on this connection")
         }
         guard core.beginSnapshotReceive(from: chunk.sender, transferID: chunk.transferID) else {
             throw Rejection.snapshot("snapshotReceivesMax \(core.options.snapshotReceivesMax) transfers in progress")
@@ -205,9 +258,10 @@ final class InboundConnectionHandler: ChannelInboundHandler {
             Self.respond(ControlFrame(correlationID: correlationID, status: .overloaded, body: []), on: channel)
             return
         }
+        let requester = ControlRequester(fingerprint: connectionFingerprint)
         Task { [body = request.body] in
             await answerControlRequest(
-                body, correlationID: correlationID, handler: handler, core: core, channel: channel)
+                body, requester: requester, correlationID: correlationID, handler: handler, core: core, channel: channel)
         }
     }
 
@@ -224,6 +278,8 @@ final class InboundConnectionHandler: ChannelInboundHandler {
     private func reject(context: ChannelHandlerContext, error: any Error) {
         guard !isRejected else { return }
         isRejected = true
+        firstFrameDeadline?.cancel()
+        firstFrameDeadline = nil
         abandonSnapshot()
         if Self.isProtocolViolation(error) {
             core.metrics.recordConnectionRejected()
@@ -249,9 +305,10 @@ final class InboundConnectionHandler: ChannelInboundHandler {
 
 /// Runs the control handler off the event loop and writes its answer.
 private func answerControlRequest(
-    _ body: [UInt8], correlationID: UInt64, handler: ControlHandler, core: TransportCore, channel: any Channel
+    _ body: [UInt8], requester: ControlRequester, correlationID: UInt64, handler: ControlHandler, core: TransportCore,
+    channel: any Channel
 ) async {
-    let response = await handler(body)
+    let response = await handler(body, requester)
     core.releaseControlSlot()
     let isTooLarge = response.count > core.options.controlBytesMax
     InboundConnectionHandler.respond(

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RaftCore
 import Synchronization
 
@@ -131,8 +132,14 @@ final class PeerLink: Sendable {
             .connectTimeout(TimeAmount(options.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.writeBufferWaterMark, value: Self.writeBufferWaterMark)
-            .channelInitializer { channel in
+            .channelInitializer { [core] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls = core.tlsContexts {
+                        // Host names are not checked (members are often known by IP): the chain
+                        // is, and the listener binds each member to its key.
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls.client, serverHostname: nil))
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         IdleStateHandler(writeTimeout: TimeAmount(options.writeStallTimeout)))
                     try channel.pipeline.syncOperations.addHandler(OutboundPeerHandler(link: self))

@@ -1,8 +1,10 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RaftCore
 import Synchronization
+import WRaftCertificates
 
 /// Carries Raft traffic between the raft ports of a cluster's nodes over TCP.
 ///
@@ -12,7 +14,10 @@ import Synchronization
 /// - Snapshots stream in chunks on a connection of their own, so heartbeats never queue behind
 ///   them; the receiver delivers message and bytes together once complete.
 /// - Control requests (the server's cluster-formation RPCs) are opaque bytes answered by the
-///   handler installed with `setControlHandler(_:)`.
+///   handler installed with `setControlHandler(_:)`, which learns who asked (`ControlRequester`).
+/// - Only admitted senders are heard: a Raft message or snapshot claiming `from = X` is delivered
+///   only when X was given with `setPeer` and, with `options.tls`, only on a connection whose
+///   certificate holds X's key (mutual TLS, chains checked against the cluster CA).
 ///
 /// Received messages and snapshots arrive, in order per connection, on `incoming`, which has one
 /// consumer (the node's runtime).
@@ -44,7 +49,8 @@ public final class PeerTransport: Sendable {
         self.localID = localID
         self.options = options
         self.group = group
-        self.core = TransportCore(localID: localID, options: options, logger: logger)
+        self.core = TransportCore(
+            localID: localID, options: options, logger: logger, tlsContexts: try options.tls?.makeContexts())
     }
 
     /// Messages and snapshots received from peers. One consumer; finishes at `shutdown()`.
@@ -70,12 +76,15 @@ public final class PeerTransport: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 guard !core.isShutDown else { return channel.close() }
-                guard core.registerInbound(channel) else {
+                if let refusal = core.registerInbound(channel) {
                     core.metrics.recordConnectionRejected()
-                    core.logger.debug("refused an inbound connection: inboundConnectionsMax reached")
+                    core.logger.debug("refused an inbound connection", metadata: ["reason": "\(refusal)"])
                     return channel.close()
                 }
                 return channel.eventLoop.makeCompletedFuture {
+                    if let tls = core.tlsContexts {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.server))
+                    }
                     // Read-idle events let the handler drop a snapshot transfer that stalled.
                     try channel.pipeline.syncOperations.addHandler(
                         IdleStateHandler(readTimeout: TimeAmount(core.options.snapshotStallTimeout)))
@@ -115,18 +124,32 @@ public final class PeerTransport: Sendable {
 
     // MARK: Peers
 
-    /// Sets the cluster id stamped on outgoing frames and required of incoming ones (0 while
-    /// it is not known yet, which accepts any).
+    /// Sets the cluster id stamped on outgoing frames and required of incoming Raft traffic
+    /// (0 while it is not known yet, which accepts any; once set, frames stamped 0 are refused).
     public func setClusterID(_ id: UInt64) {
         core.setClusterID(id)
     }
 
-    /// Sets (or, with nil, removes) the raft address `host:port` of peer `id`. A changed address
-    /// drops the old connection and its outbox. Setting our own id does nothing.
+    /// Sets (or, with nil, removes) the raft address `host:port` of peer `id`, a plaintext
+    /// peer: `setPeer(_:address:fingerprint:)` without a key.
     public func setPeerAddress(_ id: NodeID, address: String?) throws(TransportError) {
+        try setPeer(id, address: address, fingerprint: nil)
+    }
+
+    /// Sets (or, with a nil address, removes) peer `id`: where its raft port is, and the key it
+    /// proves itself with under TLS. A peer set here is admitted: its messages are accepted
+    /// (under TLS only on connections authenticated with `fingerprint`'s key; a peer without a
+    /// fingerprint is then never heard). A changed address drops the old connection and its
+    /// outbox. Setting our own id does nothing.
+    public func setPeer(_ id: NodeID, address: String?, fingerprint: PublicKeyFingerprint?) throws(TransportError) {
         var parsed: PeerAddress?
         if let address { parsed = try PeerAddress(parsing: address) }
         guard id != localID else { return }
+        if parsed == nil {
+            core.removeSender(id)
+        } else {
+            core.setSender(id, fingerprint: fingerprint)
+        }
         let replaced: PeerLink? = registry.withLock { registry in
             let existing = registry.links[id]
             guard existing?.address != parsed else { return nil }

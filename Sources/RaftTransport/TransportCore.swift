@@ -1,7 +1,9 @@
 import Logging
 import NIOCore
+import NIOSSL
 import RaftCore
 import Synchronization
+import WRaftCertificates
 
 /// What the transport delivers to its consumer.
 public enum Incoming: Sendable, Equatable {
@@ -53,9 +55,20 @@ public struct IncomingStream: AsyncSequence, Sendable {
     }
 }
 
-/// Answers a control request (the server's cluster-formation RPCs): request bytes in, response
-/// bytes out.
-public typealias ControlHandler = @Sendable ([UInt8]) async -> [UInt8]
+/// Who sent a control request, as far as the connection proves it.
+public struct ControlRequester: Sendable, Equatable {
+    /// The fingerprint of the public key the requester's TLS certificate holds (its chain was
+    /// verified against the cluster CA); nil on a plaintext transport.
+    public var fingerprint: PublicKeyFingerprint?
+
+    public init(fingerprint: PublicKeyFingerprint?) {
+        self.fingerprint = fingerprint
+    }
+}
+
+/// Answers a control request (the server's cluster-formation RPCs): request bytes and who sent
+/// them in, response bytes out.
+public typealias ControlHandler = @Sendable ([UInt8], ControlRequester) async -> [UInt8]
 
 /// The state the transport's pieces share (listener, connection handlers, peer links): identity,
 /// options, logging, metrics, the cluster id, the `incoming` stream and the bookkeeping of
@@ -76,13 +89,30 @@ final class TransportCore: Sendable {
     /// The snapshot transfer being received from each sender, by transfer id. A new transfer
     /// from the same sender replaces the old one (which must be dead: senders send one at a time).
     private let snapshotReceives = Mutex<[NodeID: UInt64]>([:])
-    /// Open inbound connections, closed at shutdown so peers notice at once.
-    private let inboundChannels = Mutex<[ObjectIdentifier: any Channel]>([:])
+    /// Open inbound connections, closed at shutdown so peers notice at once, and how many come
+    /// from each source address.
+    private let inboundChannels = Mutex(InboundRegistry())
+    /// The peers whose Raft messages are accepted, with the key each must prove (see `setSender`).
+    private let senders = Mutex<[NodeID: PublicKeyFingerprint?]>([:])
+    /// Bumped at every change of `senders`, so a connection can keep its verdict on its sender
+    /// until the table changes (one atomic load per frame instead of a lock).
+    private let sendersGenerationValue = Atomic<UInt64>(1)
+    /// The TLS contexts of the listener and of outbound connections; nil when plaintext.
+    let tlsContexts: (server: NIOSSLContext, client: NIOSSLContext)?
 
-    init(localID: NodeID, options: TransportOptions, logger: Logger) {
+    private struct InboundRegistry {
+        var channels: [ObjectIdentifier: any Channel] = [:]
+        var countBySource: [String: Int] = [:]
+    }
+
+    init(
+        localID: NodeID, options: TransportOptions, logger: Logger,
+        tlsContexts: (server: NIOSSLContext, client: NIOSSLContext)? = nil
+    ) {
         self.localID = localID
         self.options = options
         self.logger = logger
+        self.tlsContexts = tlsContexts
         (stream, continuation) = AsyncStream.makeStream(
             of: Incoming.self, bufferingPolicy: .bufferingOldest(options.incomingMessagesMax))
     }
@@ -95,11 +125,51 @@ final class TransportCore: Sendable {
         clusterIDValue.store(id, ordering: .relaxed)
     }
 
-    /// Whether a frame stamped with `frameClusterID` may be accepted: either side not knowing
-    /// its cluster yet (0) is fine; two different known ids are not.
-    func accepts(frameClusterID: UInt64) -> Bool {
-        let ours = clusterID
-        return frameClusterID == 0 || ours == 0 || frameClusterID == ours
+    /// Whether a frame of `kind` stamped with `frameClusterID` may be accepted. Raft traffic
+    /// (messages, snapshot chunks) must carry our cluster id once we know it: 0 is accepted only
+    /// while we do not (an `initial` node), so a forged frame cannot skip the check by claiming
+    /// not to know. Control requests are cluster-agnostic by design (formation talks across
+    /// clusters to find conflicts); they are authorized by the control handler.
+    func accepts(frameClusterID: UInt64, kind: FrameKind) -> Bool {
+        switch kind {
+        case .controlRequest, .controlResponse:
+            return true
+        case .raftMessage, .snapshotChunk, .snapshotAck:
+            let ours = clusterID
+            return ours == 0 || frameClusterID == ours
+        }
+    }
+
+    // MARK: Senders
+
+    /// Admits Raft messages from `id` (a member, or a joiner being added) that, under TLS, come
+    /// on a connection authenticated with `fingerprint`'s key. `removeSender` undoes it.
+    func setSender(_ id: NodeID, fingerprint: PublicKeyFingerprint?) {
+        let isChanged = senders.withLock { senders in
+            guard senders[id] != .some(fingerprint) else { return false }
+            senders[id] = .some(fingerprint)
+            return true
+        }
+        if isChanged { sendersGenerationValue.add(1, ordering: .releasing) }
+    }
+
+    func removeSender(_ id: NodeID) {
+        let isRemoved = senders.withLock { $0.removeValue(forKey: id) != nil }
+        if isRemoved { sendersGenerationValue.add(1, ordering: .releasing) }
+    }
+
+    /// Changes whenever the admitted senders change.
+    var sendersGeneration: UInt64 { sendersGenerationValue.load(ordering: .acquiring) }
+
+    /// Whether a Raft message claiming to come from `sender` is accepted on a connection whose
+    /// TLS peer proved `connectionFingerprint` (nil: plaintext). The sender must be admitted and,
+    /// under TLS, known by exactly that key: a member without a recorded key cannot be verified,
+    /// so it is refused too.
+    func admits(sender: NodeID, connectionFingerprint: PublicKeyFingerprint?) -> Bool {
+        guard sender != localID, let recorded = senders.withLock({ $0[sender] }) else { return false }
+        guard tlsContexts != nil else { return true }
+        guard let recorded, let connectionFingerprint else { return false }
+        return recorded == connectionFingerprint
     }
 
     var isShutDown: Bool { isShutDownValue.load(ordering: .relaxed) }
@@ -206,24 +276,42 @@ final class TransportCore: Sendable {
 
     // MARK: Inbound connections
 
-    /// Tracks an accepted connection until it closes; false (and nothing tracked) when
-    /// `inboundConnectionsMax` are already open.
-    func registerInbound(_ channel: any Channel) -> Bool {
+    /// Why an inbound connection was not taken.
+    enum InboundRefusal: Equatable {
+        case tooManyConnections
+        case tooManyFromSource(String)
+    }
+
+    /// Tracks an accepted connection until it closes; nil when taken, else why not (nothing is
+    /// tracked then): `inboundConnectionsMax` are already open, or
+    /// `inboundConnectionsPerSourceMax` from the same source address.
+    func registerInbound(_ channel: any Channel) -> InboundRefusal? {
         let key = ObjectIdentifier(channel)
-        let isRegistered = inboundChannels.withLock { channels in
-            guard channels.count < options.inboundConnectionsMax else { return false }
-            channels[key] = channel
-            return true
+        // A connection without an IP address (a Unix socket in tests) counts under one key.
+        let source = channel.remoteAddress?.ipAddress ?? "unknown"
+        let refusal: InboundRefusal? = inboundChannels.withLock { registry in
+            guard registry.channels.count < options.inboundConnectionsMax else { return .tooManyConnections }
+            let fromSource = registry.countBySource[source, default: 0]
+            guard fromSource < options.inboundConnectionsPerSourceMax else { return .tooManyFromSource(source) }
+            registry.channels[key] = channel
+            registry.countBySource[source] = fromSource + 1
+            return nil
         }
-        guard isRegistered else { return false }
+        guard refusal == nil else { return refusal }
         channel.closeFuture.whenComplete { [self] _ in
-            _ = inboundChannels.withLock { $0.removeValue(forKey: key) }
+            inboundChannels.withLock { registry in
+                guard registry.channels.removeValue(forKey: key) != nil else { return }
+                let remaining = registry.countBySource[source, default: 1] - 1
+                precondition(remaining >= 0, "TransportCore: a source's connection count never goes negative")
+                // Dropping zero counts keeps the map bounded by the open connections.
+                registry.countBySource[source] = remaining == 0 ? nil : remaining
+            }
         }
-        return true
+        return nil
     }
 
     func closeInboundChannels() {
-        let channels = inboundChannels.withLock { $0.values }
+        let channels = inboundChannels.withLock { $0.channels.values }
         for channel in channels { channel.close(promise: nil) }
     }
 }

@@ -11,6 +11,9 @@ public struct TransportStatistics: Sendable, Equatable {
     public var messagesDropped = 0
     /// Of `messagesDropped`, those refused because a peer's outbox was full.
     public var messagesDroppedOutboxFull = 0
+    /// Of `messagesDropped`, messages and snapshots refused on arrival because their claimed
+    /// sender is not an admitted member, or (under TLS) the connection did not prove its key.
+    public var messagesDroppedUnauthorized = 0
     public var bytesSent = 0
     public var bytesReceived = 0
     /// Connection attempts made after a failure or a lost connection.
@@ -31,6 +34,8 @@ enum DropReason: String, CaseIterable {
     case incomingFull = "incoming_full"
     case shutDown = "shut_down"
     case wrongRecipient = "wrong_recipient"
+    /// The claimed sender is not a member (or admitted joiner), or not the connection's key.
+    case unauthorizedSender = "unauthorized_sender"
     /// Queued for a peer whose connection attempt then failed (stale by the time it is back).
     case unreachable
 }
@@ -77,6 +82,7 @@ final class TransportMetrics: Sendable {
     private let messagesReceived = Atomic<Int>(0)
     private let messagesDropped = Atomic<Int>(0)
     private let messagesDroppedOutboxFull = Atomic<Int>(0)
+    private let messagesDroppedUnauthorized = Atomic<Int>(0)
     private let bytesSent = Atomic<Int>(0)
     private let bytesReceived = Atomic<Int>(0)
     private let reconnects = Atomic<Int>(0)
@@ -106,6 +112,7 @@ final class TransportMetrics: Sendable {
         result.messagesReceived = messagesReceived.load(ordering: .relaxed)
         result.messagesDropped = messagesDropped.load(ordering: .relaxed)
         result.messagesDroppedOutboxFull = messagesDroppedOutboxFull.load(ordering: .relaxed)
+        result.messagesDroppedUnauthorized = messagesDroppedUnauthorized.load(ordering: .relaxed)
         result.bytesSent = bytesSent.load(ordering: .relaxed)
         result.bytesReceived = bytesReceived.load(ordering: .relaxed)
         result.reconnects = reconnects.load(ordering: .relaxed)
@@ -140,6 +147,7 @@ final class TransportMetrics: Sendable {
         droppedByReasonAndKind[Self.droppedKey(reason, kindName)]?.increment()
         messagesDropped.add(1, ordering: .relaxed)
         if reason == .outboxFull { messagesDroppedOutboxFull.add(1, ordering: .relaxed) }
+        if reason == .unauthorizedSender { messagesDroppedUnauthorized.add(1, ordering: .relaxed) }
     }
 
     func recordDropped(_ reason: DropReason, _ payload: Payload) {

@@ -34,6 +34,16 @@ public struct TransportOptions: Sendable, Equatable {
     public var snapshotStallTimeout: Duration = .seconds(10)
     /// The most inbound connections open at once; further ones are closed on arrival.
     public var inboundConnectionsMax: Int = 1024
+    /// The most inbound connections open at once from one source IP address; further ones from
+    /// that address are closed on arrival, so one host cannot take every slot. A member opens
+    /// one long-lived connection plus short ones for snapshots and control calls.
+    public var inboundConnectionsPerSourceMax: Int = 64
+    /// An inbound connection must finish its TLS handshake and deliver its first complete frame
+    /// within this long of being accepted, or it is closed: a connection that sends nothing
+    /// useful does not hold a slot.
+    public var firstFrameTimeout: Duration = .seconds(5)
+    /// Mutual TLS on every connection (listener and outbound); nil: plaintext.
+    public var tls: TransportTLS?
     /// The most control requests served at once; past it a request is answered `overloaded`.
     public var controlRequestsInFlightMax: Int = 64
     /// The largest control request or response body.
@@ -65,6 +75,11 @@ public struct TransportOptions: Sendable, Equatable {
         try require(snapshotReceivesMax >= 1, "snapshotReceivesMax must be >= 1")
         try require(snapshotStallTimeout > .zero, "snapshotStallTimeout must be positive")
         try require(inboundConnectionsMax >= 1, "inboundConnectionsMax must be >= 1")
+        // Above `inboundConnectionsMax` it simply never binds.
+        try require(inboundConnectionsPerSourceMax >= 1, "inboundConnectionsPerSourceMax must be >= 1")
+        try require(firstFrameTimeout > .zero, "firstFrameTimeout must be positive")
+        try require(firstFrameTimeout <= .seconds(60), "firstFrameTimeout must be <= 60 s")
+        try tls?.validate()
         try require(controlRequestsInFlightMax >= 1, "controlRequestsInFlightMax must be >= 1")
         try require(controlBytesMax >= 1, "controlBytesMax must be >= 1")
         try require(

@@ -72,6 +72,8 @@ public struct CheckOptions: Sendable {
     /// Passed to every node when set.
     public var electionTimeoutMs: Int?
     public var heartbeatMs: Int?
+    /// Mutual TLS between the cluster's members (`LocalCluster.Options.isPeerTLSEnabled`).
+    public var isPeerTLSEnabled: Bool = true
 
     /// The bounds `validate()` enforces.
     public static let clientCountRange = 1...256

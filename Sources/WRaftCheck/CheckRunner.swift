@@ -308,6 +308,7 @@ private struct CheckRun {
         clusterOptions.connectOrderSeed = options.seed
         clusterOptions.electionTimeoutMs = options.electionTimeoutMs
         clusterOptions.heartbeatMs = options.heartbeatMs
+        clusterOptions.isPeerTLSEnabled = options.isPeerTLSEnabled
         clusterOptions.logLevel = "info"
         return clusterOptions
     }
@@ -325,10 +326,10 @@ private struct CheckRun {
         return path
     }
 
-    /// Removes the nodes' data dirs and logs, keeping the history files.
+    /// Removes the nodes' data dirs, logs and certificates, keeping the history files.
     private func removeNodeFiles(in directory: String) {
         let contents = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        for name in contents where name.hasPrefix("node-") {
+        for name in contents where name.hasPrefix("node-") || name == "certs" {
             try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(name))
         }
     }

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 #if canImport(Glibc)
@@ -39,14 +40,21 @@ final class ConnectionPool: Sendable {
     private let connectionsMax: Int
     private let responseBytesMax: Int
     private let eventLoopGroup: any EventLoopGroup
+    /// The TLS context of an `https://` address (or why there is none); nil for plain HTTP.
+    private let tlsContext: Result<NIOSSLContext, WRaftClientError>?
     private let state = Mutex(State())
 
-    init(address: NodeAddress, connectionsMax: Int, responseBytesMax: Int, eventLoopGroup: any EventLoopGroup) {
+    init(
+        address: NodeAddress, connectionsMax: Int, responseBytesMax: Int, eventLoopGroup: any EventLoopGroup,
+        tlsContext: Result<NIOSSLContext, WRaftClientError>? = nil
+    ) {
         precondition(connectionsMax >= 1, "ConnectionPool: connectionsMax is at least 1")
+        precondition(address.isSecure == (tlsContext != nil), "ConnectionPool: an https address has a TLS context")
         self.address = address
         self.connectionsMax = connectionsMax
         self.responseBytesMax = responseBytesMax
         self.eventLoopGroup = eventLoopGroup
+        self.tlsContext = tlsContext
     }
 
     /// A connection ready for one exchange; throws `.timeout` when none frees up before `deadline`.
@@ -166,10 +174,26 @@ final class ConnectionPool: Sendable {
         let remainingMs = max(1, (deadline - NIODeadline.now()).nanoseconds / 1_000_000)
         let responseBytesMax = self.responseBytesMax
         let description = address.description
-        let bootstrap = ClientBootstrap(group: eventLoopGroup)
+        let sslContext: NIOSSLContext?
+        switch tlsContext {
+        case .none: sslContext = nil
+        case .success(let context): sslContext = context
+        case .failure(let error): throw error
+        }
+        // TLS sends the name dialled as SNI and checks it against the DNS SANs; an address
+        // literal is checked against the IP SANs instead.
+        let serverHostname = address.host.isIPAddressLiteral ? nil : address.host
+        let loop = eventLoopGroup.next()
+        let handshake = loop.makePromise(of: Void.self)
+        let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(remainingMs))
             .channelInitializer { channel in
                 do {
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname))
+                        try channel.pipeline.syncOperations.addHandler(TLSHandshakeObserver(promise: handshake))
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(
                         HTTPExchangeHandler(responseBytesMax: responseBytesMax, peerDescription: description))
@@ -178,13 +202,35 @@ final class ConnectionPool: Sendable {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
             }
+        let channel: any Channel
         do {
             if let socketAddress = try? SocketAddress(ipAddress: address.host, port: address.port) {
-                return try await bootstrap.connect(to: socketAddress).get()
+                channel = try await bootstrap.connect(to: socketAddress).get()
+            } else {
+                channel = try await bootstrap.connect(host: address.host, port: address.port).get()
             }
-            return try await bootstrap.connect(host: address.host, port: address.port).get()
         } catch {
+            handshake.fail(error)
             throw mapConnectError(error, timeoutMs: timeoutMs)
+        }
+        guard sslContext != nil else {
+            handshake.succeed()
+            return channel
+        }
+        // The request goes out only on a finished handshake: a refused certificate is a failure
+        // to connect (certainly not applied), not a lost request.
+        let timer = loop.scheduleTask(deadline: deadline) {
+            handshake.fail(WRaftClientError.timeout(afterMs: timeoutMs))
+        }
+        do {
+            try await handshake.futureResult.get()
+            timer.cancel()
+            return channel
+        } catch {
+            timer.cancel()
+            channel.close(promise: nil)
+            if let clientError = error as? WRaftClientError { throw clientError }
+            throw .connectFailed(address: description, reason: "TLS handshake failed: \(error)")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import WRaftCertificates
 
 #if canImport(Glibc)
 import Glibc
@@ -50,6 +51,12 @@ public actor LocalCluster {
         public var exitWithParent: Bool = true
         /// Attempts with new free ports when a port is taken meanwhile.
         public var launchAttemptsMax: Int = 3
+        /// Mutual TLS on every raft port: a CA and a certificate per node are made in
+        /// `DIRECTORY/certs` (and reused when the same directory is started again), and every node
+        /// is started with `--peer-cert-file`, `--peer-key-file` and `--peer-trusted-ca-file`.
+        /// The HTTP API stays plain HTTP on `host`. Off by default for the test harnesses' speed;
+        /// `wraft cluster` and `wraft check` turn it on.
+        public var isPeerTLSEnabled: Bool = false
 
         public init(executablePath: String, nodeCount: Int = 3, directory: String) {
             self.executablePath = executablePath
@@ -75,6 +82,16 @@ public actor LocalCluster {
                 throw .invalidOptions("timeouts and attempts must be positive")
             }
         }
+    }
+
+    /// The folder of the cluster's CA and node certificates (`DIRECTORY/certs`).
+    public nonisolated var certificateDirectory: String {
+        (options.directory as NSString).appendingPathComponent("certs")
+    }
+
+    /// The certificate name of node `index` (its files are `node-INDEX.pem` and `node-INDEX-key.pem`).
+    public nonisolated func certificateName(_ index: Int) -> String {
+        "node-\(index)"
     }
 
     /// One node of the cluster.
@@ -200,6 +217,9 @@ public actor LocalCluster {
             try addNodeRecord(index: index, ports: try ports(for: index))
         }
         for node in nodeList {
+            try await prepareCertificate(node.index)
+        }
+        for node in nodeList {
             try spawn(node.index)
         }
         for node in nodeList {
@@ -284,6 +304,7 @@ public actor LocalCluster {
         let index = nodeList.count
         guard index < Options.nodesMax else { throw .invalidOptions("at most \(Options.nodesMax) nodes") }
         try addNodeRecord(index: index, ports: try ports(for: index))
+        try await prepareCertificate(index)
         try spawn(index)
         try await waitUntilReachable(index)
         return index
@@ -307,6 +328,7 @@ public actor LocalCluster {
     public func restart(_ index: Int) async throws(LocalClusterError) {
         guard index < nodeList.count else { throw .unknownNode(index) }
         if isRunning(index) { await stop(index) }
+        try await prepareCertificate(index)
         try spawn(index)
         try await waitUntilReachable(index)
     }
@@ -384,7 +406,30 @@ public actor LocalCluster {
         if let heartbeatMs = options.heartbeatMs { arguments += ["--heartbeat-ms", String(heartbeatMs)] }
         let threads = options.threadsPerNode ?? max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, options.nodeCount))
         arguments += ["--threads", String(threads)]
+        if options.isPeerTLSEnabled {
+            let name = certificateName(node.index)
+            arguments += [
+                "--peer-cert-file", CertificateFiles.certificatePath(name: name, in: certificateDirectory),
+                "--peer-key-file", CertificateFiles.keyPath(name: name, in: certificateDirectory),
+                "--peer-trusted-ca-file", CertificateFiles.authorityCertificatePath(in: certificateDirectory),
+            ]
+        }
         return arguments + options.extraArguments
+    }
+
+    /// With peer TLS: makes (or reuses) the cluster's CA and node `index`'s certificate, valid
+    /// for the cluster's host and `localhost`.
+    private func prepareCertificate(_ index: Int) async throws(LocalClusterError) {
+        guard options.isPeerTLSEnabled else { return }
+        do {
+            var hosts = [try CertificateHost(parsing: options.host)]
+            if options.host != "localhost" { hosts.append(.dnsName("localhost")) }
+            let authority = try CertificateFiles.readOrMakeAuthority(in: certificateDirectory)
+            _ = try await CertificateFiles.readOrIssue(
+                name: certificateName(index), hosts: hosts, by: authority, in: certificateDirectory)
+        } catch {
+            throw .certificates(node: index, reason: "\(error)")
+        }
     }
 
     private func waitUntilReachable(_ index: Int) async throws(LocalClusterError) {

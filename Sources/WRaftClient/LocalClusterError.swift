@@ -18,6 +18,8 @@ public enum LocalClusterError: Error, Sendable, CustomStringConvertible {
     case portsUnavailable(String)
     /// No node with that index.
     case unknownNode(Int)
+    /// The cluster's CA or a node's certificate could not be made or reused.
+    case certificates(node: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -39,6 +41,8 @@ public enum LocalClusterError: Error, Sendable, CustomStringConvertible {
             return "no free ports: \(reason)"
         case .unknownNode(let index):
             return "no node \(index) in this cluster"
+        case .certificates(let node, let reason):
+            return "node \(node): certificates: \(reason)"
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// A client of one WRaft node's HTTP API (shared/API.md): keep-alive HTTP/1.1 over SwiftNIO,
 /// a deadline on every request, typed errors.
@@ -18,33 +19,84 @@ public final class NodeClient: Sendable {
     public let address: NodeAddress
     /// The deadline of a request that does not name its own.
     public let requestTimeoutMs: Int
+    /// Sent as `Authorization: Bearer TOKEN` with every request; nil: none.
+    let bearerToken: String?
     let pool: ConnectionPool
+
+    /// The longest bearer token sent.
+    public static let tokenBytesMax = 4_096
 
     /// - Parameters:
     ///   - connectionsMax: bound on open connections to the node (concurrent requests beyond it wait).
     ///   - requestTimeoutMs: deadline of each request, connecting included, unless one is given.
     ///   - responseBytesMax: an answer with a larger body fails with `.responseTooLarge`.
-    public init(
+    ///
+    /// An `https://` address is verified against the system's trust roots; use
+    /// `init(address:tls:bearerToken:...)` to trust a cluster's CA or send a token.
+    public convenience init(
         address: NodeAddress, connectionsMax: Int = 4, requestTimeoutMs: Int = 10_000,
         responseBytesMax: Int = NodeClient.defaultResponseBytesMax,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        let tlsContext: Result<NIOSSLContext, WRaftClientError>? =
+            address.isSecure
+            ? Result(catching: { () throws(WRaftClientError) -> NIOSSLContext in try ClientTLS().makeContext() }) : nil
+        self.init(
+            address: address, connectionsMax: connectionsMax, requestTimeoutMs: requestTimeoutMs,
+            responseBytesMax: responseBytesMax, eventLoopGroup: eventLoopGroup, tlsContext: tlsContext, bearerToken: nil)
+    }
+
+    /// A client that speaks HTTPS to an `https://` address with `tls` (the CA to trust, a client
+    /// certificate) and sends `bearerToken` with every request. Throws `.invalidTLSConfiguration`
+    /// when a file cannot be loaded and `.invalidToken` for a token a header cannot carry.
+    public convenience init(
+        address: NodeAddress, tls: ClientTLS?, bearerToken: String?, connectionsMax: Int = 4,
+        requestTimeoutMs: Int = 10_000, responseBytesMax: Int = NodeClient.defaultResponseBytesMax,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) throws(WRaftClientError) {
+        if let bearerToken { try Self.checkToken(bearerToken) }
+        if tls != nil && !address.isSecure {
+            throw .invalidTLSConfiguration("TLS files were given for \(address.url): use https://\(address.description)")
+        }
+        let tlsContext: Result<NIOSSLContext, WRaftClientError>? =
+            address.isSecure ? .success(try (tls ?? ClientTLS()).makeContext()) : nil
+        self.init(
+            address: address, connectionsMax: connectionsMax, requestTimeoutMs: requestTimeoutMs,
+            responseBytesMax: responseBytesMax, eventLoopGroup: eventLoopGroup, tlsContext: tlsContext,
+            bearerToken: bearerToken)
+    }
+
+    private init(
+        address: NodeAddress, connectionsMax: Int, requestTimeoutMs: Int, responseBytesMax: Int,
+        eventLoopGroup: any EventLoopGroup, tlsContext: Result<NIOSSLContext, WRaftClientError>?, bearerToken: String?
     ) {
         precondition(requestTimeoutMs > 0, "NodeClient: requestTimeoutMs is positive")
         precondition(responseBytesMax > 0, "NodeClient: responseBytesMax is positive")
         self.address = address
         self.requestTimeoutMs = requestTimeoutMs
+        self.bearerToken = bearerToken
         self.pool = ConnectionPool(
             address: address, connectionsMax: connectionsMax, responseBytesMax: responseBytesMax,
-            eventLoopGroup: eventLoopGroup)
+            eventLoopGroup: eventLoopGroup, tlsContext: tlsContext)
     }
 
-    /// A client of the node at `HOST:PORT`.
+    /// A client of the node at `HOST:PORT` (or `http(s)://HOST:PORT`).
     public convenience init(
         _ address: String, connectionsMax: Int = 4, requestTimeoutMs: Int = 10_000
     ) throws(WRaftClientError) {
         self.init(
             address: try NodeAddress(parsing: address), connectionsMax: connectionsMax,
             requestTimeoutMs: requestTimeoutMs)
+    }
+
+    /// Checks a token from untrusted text (a flag, the environment): 1...`tokenBytesMax` bytes of
+    /// visible ASCII, so it can never split or inject a header.
+    public static func checkToken(_ token: String) throws(WRaftClientError) {
+        guard !token.isEmpty else { throw .invalidToken("empty") }
+        guard token.utf8.count <= tokenBytesMax else { throw .invalidToken("longer than \(tokenBytesMax) bytes") }
+        guard token.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) else {
+            throw .invalidToken("only visible ASCII characters, no spaces or line breaks")
+        }
     }
 
     deinit {
@@ -65,6 +117,10 @@ public final class NodeClient: Sendable {
         let deadline = NIODeadline.now() + .milliseconds(Int64(timeoutMs))
         let channel = try await pool.lease(deadline: deadline, timeoutMs: timeoutMs)
         let promise = channel.eventLoop.makePromise(of: ExchangeResult.self)
+        var request = request
+        if let bearerToken, !request.headers.contains(where: { $0.name.lowercased() == "authorization" }) {
+            request.headers.append(("Authorization", "Bearer " + bearerToken))
+        }
         let pending = PendingExchange(
             request: request, hostHeader: address.description, deadline: deadline, timeoutMs: timeoutMs,
             promise: promise)
@@ -174,12 +230,15 @@ public final class NodeClient: Sendable {
         return try decodeJSON(WriteResult.self, from: response)
     }
 
-    /// `GET /data?prefix=&limit=`: keys in order.
+    /// `GET /data?prefix=&limit=&cursor=`: keys in order. When the answer has `more`, its `next`
+    /// is the `cursor` of the following page.
     public func list(
-        prefix: String = "", limit: Int? = nil, consistency: ReadConsistency = .linearizable, timeoutMs: Int? = nil
+        prefix: String = "", limit: Int? = nil, cursor: String? = nil, consistency: ReadConsistency = .linearizable,
+        timeoutMs: Int? = nil
     ) async throws(WRaftClientError) -> ListResult {
         var query: [(String, String)] = [("prefix", prefix)]
         if let limit { query.append(("limit", String(limit))) }
+        if let cursor { query.append(("cursor", cursor)) }
         if consistency == .local { query.append(("consistency", "local")) }
         if let timeoutMs { query.append(("timeoutMs", String(timeoutMs))) }
         let response = try await expectSuccess(

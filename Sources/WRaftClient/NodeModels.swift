@@ -211,16 +211,21 @@ public struct ListResult: Sendable, Equatable, Codable {
     public var items: [Item]
     /// True when more keys with the prefix follow the last one returned.
     public var more: Bool
+    /// With `more`: the opaque continuation cursor of the next page (`?cursor=`); nil from a
+    /// node that pages by `limit` only.
+    public var next: String?
 
-    public init(items: [Item], more: Bool) {
+    public init(items: [Item], more: Bool, next: String? = nil) {
         self.items = items
         self.more = more
+        self.next = next
     }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         items = try container.decodeIfPresent([Item].self, forKey: .items) ?? []
         more = try container.decodeIfPresent(Bool.self, forKey: .more) ?? false
+        next = try container.decodeIfPresent(String.self, forKey: .next)
     }
 }
 

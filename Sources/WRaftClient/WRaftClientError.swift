@@ -24,6 +24,10 @@ public enum WRaftClientError: Error, Sendable, Equatable, CustomStringConvertibl
     case responseTooLarge(bytesMax: Int)
     /// The client was shut down.
     case shutDown
+    /// The HTTPS settings cannot be used (a missing or malformed CA, certificate or key file).
+    case invalidTLSConfiguration(String)
+    /// The bearer token cannot be sent (empty, too long, or holding characters a header cannot carry).
+    case invalidToken(String)
 
     /// True when the request may have been applied although no success was seen: the caller must
     /// treat the outcome as unknown. False when it certainly was not applied, or was answered.
@@ -34,7 +38,7 @@ public enum WRaftClientError: Error, Sendable, Equatable, CustomStringConvertibl
         case .http(let status, _, _, _):
             // 504 unknown_outcome says so; a 500 may come after a proposal was made.
             return status == 504 || status == 500
-        case .invalidAddress, .connectionRefused, .connectFailed, .shutDown:
+        case .invalidAddress, .connectionRefused, .connectFailed, .shutDown, .invalidTLSConfiguration, .invalidToken:
             return false
         }
     }
@@ -73,6 +77,10 @@ public enum WRaftClientError: Error, Sendable, Equatable, CustomStringConvertibl
             return "answer larger than \(bytesMax) bytes"
         case .shutDown:
             return "the client was shut down"
+        case .invalidTLSConfiguration(let reason):
+            return "HTTPS: \(reason)"
+        case .invalidToken(let reason):
+            return "invalid token: \(reason)"
         }
     }
 }

@@ -6,6 +6,7 @@ import NIOPosix
 import RaftCore
 import RaftStorage
 import RaftTransport
+import WRaftCertificates
 
 /// Runs one WRaft node until SIGTERM or SIGINT (then shuts down cleanly): opens the data dir
 /// (recovering a node that already belongs to a cluster), starts the raft port, the runtime and
@@ -55,19 +56,36 @@ private func runNode(
         throw NodeStartupError("cannot open the data dir \(options.dataDirectory): \(error)")
     }
     let identity = try await NodeRuntime.loadOrCreateIdentity(storage: storage, logger: logger)
+    var transportOptions = TransportOptions()
+    var fingerprint: PublicKeyFingerprint?
+    if let peerTLS = options.peerTLS {
+        // `NodeOptions.validate` made sure a trusted CA is named.
+        do {
+            let tls = try TransportTLS(
+                certificateFile: peerTLS.certificateFile, privateKeyFile: peerTLS.privateKeyFile,
+                trustedCAFile: peerTLS.trustedCAFile ?? "")
+            transportOptions.tls = tls
+            fingerprint = try tls.localFingerprint()
+        } catch {
+            throw NodeStartupError("peer TLS: \(error)")
+        }
+    }
     let peers: PeerTransport
     let raftPort: Int
     do {
         peers = try PeerTransport(
-            localID: identity.nodeID, options: TransportOptions(), group: MultiThreadedEventLoopGroup.singleton,
+            localID: identity.nodeID, options: transportOptions, group: MultiThreadedEventLoopGroup.singleton,
             logger: logger)
         raftPort = try await peers.start(host: options.host, port: options.raftPort)
     } catch {
         throw NodeStartupError("cannot listen on the raft port \(options.host):\(options.raftPort): \(error)")
     }
     let transport = PeerTransportAdapter(transport: peers, logger: logger)
+    // An IPv6 host goes in brackets, or the port would be ambiguous (and peers refuse it).
+    let announcedHost = options.announcedHost.contains(":") ? "[\(options.announcedHost)]" : options.announcedHost
     let selfAddress = MemberAddress(
-        raftAddress: "\(options.announcedHost):\(raftPort)", httpAddress: "\(options.announcedHost):\(options.httpPort)")
+        raftAddress: "\(announcedHost):\(raftPort)", httpAddress: "\(announcedHost):\(options.httpPort)",
+        fingerprint: fingerprint)
     let (failures, failure) = AsyncStream.makeStream(of: String.self)
     let runtime: NodeRuntime
     do {

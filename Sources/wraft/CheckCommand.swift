@@ -68,6 +68,8 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: "Election timeout of every node, in milliseconds.") var electionTimeoutMs: Int?
     @Option(help: "Heartbeat interval of every node, in milliseconds.") var heartbeatMs: Int?
     @Option(help: "Check a history file written by an earlier run instead of running.") var replay: String?
+    @Flag(help: "Run the cluster's raft ports in plaintext (default: mutual TLS with certificates made in the cluster's folder).")
+    var insecure = false
 
     func validate() throws {
         do {
@@ -92,6 +94,7 @@ struct CheckCommand: AsyncParsableCommand {
         options.historyPath = history
         options.electionTimeoutMs = electionTimeoutMs
         options.heartbeatMs = heartbeatMs
+        options.isPeerTLSEnabled = !insecure
         return options
     }
 

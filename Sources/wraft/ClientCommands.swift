@@ -114,14 +114,26 @@ struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List keys and values in key order.",
-        discussion: "Prints one `key = value  (index N)` line per key.")
+        discussion: """
+            Prints one `key = value  (index N)` line per key. A node answers at most --limit keys \
+            (and fewer when the values are large); with --all the command follows the node's \
+            continuation cursor page after page until every key with the prefix is printed.
+            Examples:
+              wraft list --prefix user/
+              wraft list --all --limit 1000
+            """)
 
     /// Bound on `--limit`.
     static let limitMax = 10_000
+    /// Bound on the pages `--all` asks for (at `--limit` keys each), so a node that never says
+    /// "done" cannot keep the command running for ever.
+    static let pagesMax = 100_000
 
     @OptionGroup var connection: NodeConnectionOptions
     @Option(help: "Only keys starting with this.") var prefix: String = ""
-    @Option(help: "At most this many keys (1...\(ListCommand.limitMax)).") var limit: Int = 100
+    @Option(help: "At most this many keys (per page with --all) (1...\(ListCommand.limitMax)).") var limit: Int = 100
+    @Flag(help: "Follow the continuation cursor until every key is listed (at most \(ListCommand.pagesMax) pages).")
+    var all = false
     @Flag(help: "Read this node's state as it is (may be stale).") var local = false
 
     func validate() throws {
@@ -130,17 +142,57 @@ struct ListCommand: AsyncParsableCommand {
 
     func run() async throws {
         let timeoutMs = connection.serverTimeoutMs
-        let (prefix, limit) = (prefix, limit)
+        let (prefix, limit, all) = (prefix, limit, all)
         let consistency: ReadConsistency = local ? .local : .linearizable
-        let result = try await withNodeClient(connection) { client throws(WRaftClientError) in
-            try await client.list(prefix: prefix, limit: limit, consistency: consistency, timeoutMs: timeoutMs)
+        let outcome = try await withNodeClient(connection) { client throws(WRaftClientError) in
+            try await Self.listPages(
+                client: client, prefix: prefix, limit: limit, all: all, consistency: consistency, timeoutMs: timeoutMs,
+                print: { item in
+                    let value = item.encoding == "base64" ? "\(item.value) (base64)" : item.value
+                    print("\(item.key) = \(value)  (index \(item.index))")
+                })
         }
-        for item in result.items {
-            let value = item.encoding == "base64" ? "\(item.value) (base64)" : item.value
-            print("\(item.key) = \(value)  (index \(item.index))")
+        if outcome.printed == 0 { print("(no keys\(prefix.isEmpty ? "" : " starting with '\(prefix)'"))") }
+        switch outcome.end {
+        case .done: break
+        case .more: print("(more keys follow: use --all, or raise --limit)")
+        case .noCursor: print("(more keys follow, but this node gives no continuation cursor: raise --limit)")
+        case .pageBound: throw CLIError("stopped after \(Self.pagesMax) pages; more keys follow")
         }
-        if result.items.isEmpty { print("(no keys\(prefix.isEmpty ? "" : " starting with '\(prefix)'"))") }
-        if result.more { print("(more keys follow: raise --limit)") }
+    }
+
+    /// How a listing ended.
+    enum End: Equatable {
+        case done
+        /// One page was asked for and more keys follow.
+        case more
+        /// More keys follow but the node sent no cursor to continue from.
+        case noCursor
+        /// `pagesMax` pages were read and more keys follow.
+        case pageBound
+    }
+
+    /// Reads one page, or with `all` every page, printing items as they come (nothing is
+    /// accumulated, so any number of keys can be listed). A cursor that does not advance is
+    /// the node's error, reported rather than followed for ever.
+    static func listPages(
+        client: NodeClient, prefix: String, limit: Int, all: Bool, consistency: ReadConsistency, timeoutMs: Int,
+        pagesMax: Int = ListCommand.pagesMax, print: (ListResult.Item) -> Void
+    ) async throws(WRaftClientError) -> (printed: Int, end: End) {
+        var cursor: String?
+        var printed = 0
+        for _ in 0..<pagesMax {
+            let page = try await client.list(
+                prefix: prefix, limit: limit, cursor: cursor, consistency: consistency, timeoutMs: timeoutMs)
+            for item in page.items { print(item) }
+            printed += page.items.count
+            guard page.more else { return (printed, .done) }
+            guard all else { return (printed, .more) }
+            guard let next = page.next, !next.isEmpty else { return (printed, .noCursor) }
+            guard next != cursor else { throw .badResponse("the node returned the same list cursor twice") }
+            cursor = next
+        }
+        return (printed, .pageBound)
     }
 }
 

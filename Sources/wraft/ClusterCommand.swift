@@ -12,6 +12,9 @@ struct ClusterCommand: AsyncParsableCommand {
             and prints every node's URLs (open the HTTP URL in a browser for the dashboard). \
             Ctrl-C stops every node cleanly. Without base ports the nodes take free ports.
             Run it again with the same --dir and base ports to restart that cluster on its data.
+            The raft ports speak mutual TLS: a CA and a certificate per node are made in \
+            --dir/certs (and reused on a restart of the same --dir); --insecure turns that off. \
+            The HTTP API stays plain HTTP on 127.0.0.1, so the dashboard opens without a warning.
             Examples:
               wraft cluster
               wraft cluster --nodes 5 --base-http-port 8081 --base-raft-port 10002 --dir /tmp/wraft
@@ -31,6 +34,7 @@ struct ClusterCommand: AsyncParsableCommand {
     @Option(help: "Heartbeat interval of every node, in milliseconds.") var heartbeatMs: Int?
     @Option(help: "Event-loop threads of every node (default: the cores shared among the nodes, at least 1).")
     var threads: Int?
+    @Flag(help: "Run the raft ports in plaintext, without making certificates.") var insecure = false
 
     /// How often dead processes are looked for.
     static let monitorIntervalMs = 500
@@ -57,6 +61,7 @@ struct ClusterCommand: AsyncParsableCommand {
         options.heartbeatMs = heartbeatMs
         options.threadsPerNode = threads
         options.enableFaults = true
+        options.isPeerTLSEnabled = !insecure
         // The cluster outlives nothing: Ctrl-C stops it, and if this process dies the nodes go too.
         options.exitWithParent = true
 
@@ -101,6 +106,11 @@ struct ClusterCommand: AsyncParsableCommand {
                 "node \(node.index)  http://\(node.httpAddress)/  raft \(node.raftAddress)  pid \(node.processID ?? 0)\(role)"
             )
             printNow("        log \(node.logFile)")
+        }
+        if cluster.options.isPeerTLSEnabled {
+            printNow("raft ports: mutual TLS (CA and certificates in \(cluster.certificateDirectory))")
+        } else {
+            printNow("raft ports: plaintext (--insecure)")
         }
         if let first = nodes.first {
             printNow("try:  wraft put hello world --node \(first.httpAddress)")

@@ -20,8 +20,15 @@ struct ServeCommand: AsyncParsableCommand {
             the README), or let `wraft cluster` do it. A node restarted on the same --data-dir \
             comes back `running` in its cluster by itself. Logs go to standard error; metrics are \
             served at /metrics in Prometheus text.
-            Example:
+            Plaintext is served only on loopback addresses (127.0.0.1, ::1, localhost). On any other \
+            address each port needs TLS (make certificates with `wraft certs`), or the node refuses \
+            to start; --insecure-plaintext overrides that, with a warning at every start. With \
+            --host 0.0.0.0, set --advertised-host to the address the other machines reach this one at.
+            Examples:
               wraft serve --http-port 8081 --raft-port 10002 --data-dir /tmp/wraft/node1
+              wraft serve --host 0.0.0.0 --advertised-host 10.0.0.1 --data-dir /var/lib/wraft \\
+                  --peer-cert-file certs/node1.pem --peer-key-file certs/node1-key.pem --peer-trusted-ca-file certs/ca.pem \\
+                  --cert-file certs/node1.pem --key-file certs/node1-key.pem
             """)
 
     @Option(help: "The HTTP port (clients, operators, dashboard).") var httpPort: Int = 8081
@@ -135,11 +142,28 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "wraft")
         logger.logLevel = level
         if exitWithParent { watchParent(logger: logger) }
+        try applyStartupPolicy(options, logger: logger)
         do {
             try await runNode(options: options, logger: logger, metricsText: { registry.emitToString() })
         } catch {
             logger.critical("node stopped: \(error)")
             throw CLIError("\(error)")
+        }
+    }
+
+    /// Refuses plaintext on a network address and a wildcard advertised address (SECURITY.md),
+    /// warns at every start under `--insecure-plaintext`, and raises the open-file limit.
+    private func applyStartupPolicy(_ options: NodeOptions, logger: Logger) throws {
+        do {
+            for warning in try StartupPolicy.check(options).warnings { logger.warning("\(warning)") }
+        } catch {
+            logger.critical("node not started: \(error)")
+            throw CLIError("\(error)")
+        }
+        if let limit = StartupPolicy.raiseOpenFileLimit() {
+            logger.info("open-file limit \(limit.after) (was \(limit.before), hard limit \(limit.hard))")
+        } else {
+            logger.warning("cannot read the open-file limit")
         }
     }
 

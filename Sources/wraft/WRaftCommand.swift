@@ -32,7 +32,7 @@ struct WRaftCommand: AsyncParsableCommand {
             --node HOST:PORT` against any of its nodes.
             """,
         subcommands: [
-            ServeCommand.self, ClusterCommand.self,
+            ServeCommand.self, ClusterCommand.self, CertsCommand.self,
             PutCommand.self, GetCommand.self, DeleteCommand.self, ListCommand.self, StateCommand.self,
             BenchCommand.self, CheckCommand.self,
         ])

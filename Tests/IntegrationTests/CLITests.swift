@@ -12,7 +12,7 @@ import Darwin
 @Suite struct CLIHelpTests {
     @Test(arguments: [
         [], ["serve"], ["cluster"], ["put"], ["get"], ["delete"], ["list"], ["state"], ["bench"], ["bench", "http"],
-        ["bench", "core"], ["check"],
+        ["bench", "core"], ["check"], ["certs"], ["certs", "init"], ["certs", "issue"],
     ])
     func everyCommandHasUsefulHelp(command: [String]) async throws {
         let outcome = try await CommandRunner.run(command + ["--help"])
@@ -102,6 +102,15 @@ extension RealProcessTests {
             #expect(urls.count == 3, "\(output)")
             #expect(pids.count == 3)
             #expect(output.contains("(leader)"))
+            // Mutual TLS between the nodes by default: a CA and a certificate per node in --dir/certs.
+            #expect(output.contains("raft ports: mutual TLS"), "\(output)")
+            for file in ["ca.pem", "ca-key.pem", "node-0.pem", "node-0-key.pem", "node-2.pem"] {
+                #expect(FileManager.default.fileExists(atPath: directory + "/data/certs/" + file), "\(file)")
+            }
+            for pid in pids {
+                let arguments = PeerTLSClusterTests.arguments(of: pid)
+                #expect(arguments.contains("--peer-trusted-ca-file"), "node \(pid): \(arguments)")
+            }
 
             let client = try NodeClient(try #require(urls.first))
             try await client.put("from-test", "1")

@@ -6,12 +6,20 @@ extension RealProcessTests {
     /// stale local state under partitions is caught.
     @Suite struct CheckCommandTests {
         @Test func aShortCheckRunWithEveryNemesisPasses() async throws {
+            let directory = ClusterFixture.makeDirectory("check-tls") + "/cluster"
+            defer { try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent) }
             let outcome = try await CommandRunner.run(
-                ["check", "--nodes", "3", "--duration", "20s", "--nemesis", "kill,pause,partition,drop", "--seed", "3"],
+                ["check", "--nodes", "3", "--duration", "20s", "--nemesis", "kill,pause,partition,drop", "--seed", "3",
+                 "--dir", directory, "--keep"],
                 timeoutMs: 240_000)
             #expect(outcome.status == 0, "seed=3\n\(outcome.standardOutput.suffix(3_000))\n\(outcome.standardError.suffix(1_000))")
             #expect(outcome.standardOutput.contains("PASS"))
             #expect(outcome.standardOutput.contains("every key linearizable"))
+            // With peer TLS by default: the cluster's CA and node certificates were made and used.
+            #expect(FileManager.default.fileExists(atPath: directory + "/certs/ca.pem"))
+            #expect(FileManager.default.fileExists(atPath: directory + "/certs/node-2-key.pem"))
+            let log = (try? String(contentsOfFile: directory + "/node-0.log", encoding: .utf8)) ?? ""
+            #expect(log.contains("open-file limit"), "node 0's log")
         }
 
         @Test func staleLocalReadsUnderPartitionsAreCaught() async throws {

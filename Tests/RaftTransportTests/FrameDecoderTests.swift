@@ -81,6 +81,19 @@ import Testing
         }
     }
 
+    /// A prefix declaring a frame of 8 MiB followed by one byte used to reserve the whole 8 MiB
+    /// in the connection's buffer; now the buffer holds what arrived, not what was promised.
+    @Test func aDeclaredLengthReservesNothing() throws {
+        var decoder = FrameDecoder(frameBytesMax: 8 << 20)
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt32(8 << 20))
+        buffer.writeInteger(FrameKind.raftMessage.rawValue)
+        let capacityBefore = buffer.capacity
+        #expect(try decoder.decode(buffer: &buffer) == nil)
+        #expect(buffer.capacity == capacityBefore)
+        #expect(buffer.capacity < 64 << 10)
+    }
+
     @Test func acceptsAFrameOfExactlyTheMaximumLength() throws {
         let processor = makeProcessor()
         let payload = [UInt8](repeating: 1, count: frameBytesMax - Frame.headerBytes)

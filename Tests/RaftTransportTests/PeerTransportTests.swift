@@ -36,6 +36,7 @@ import Testing
         let b = try await Node.start(2)
         defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
         try a.know([b])
+        try b.know([a])
         // Small frames are copied into shared write buffers, large ones written alone: the
         // interleaving must survive.
         let batch: [Message] = (1...300).map { index in
@@ -83,6 +84,7 @@ import Testing
         #expect(a.transport.peerStatus()[2] != .connected)
 
         let b = try await Node.start(2, port: port)
+        try b.know([a])
         defer { Task { await b.transport.shutdown() } }
         // Raft keeps sending (heartbeats); the link reconnects by itself and delivers.
         let delivered = await b.inbox.waitUntil { items in
@@ -104,6 +106,7 @@ import Testing
         let b = try await Node.start(2)
         defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
         try a.know([b])
+        try b.know([a])
 
         // One call queues everything before the lazy connection exists: 10 fit, 90 are dropped.
         a.transport.send((1...100).map { heartbeat(from: 1, to: 2, commit: $0) })
@@ -123,6 +126,7 @@ import Testing
         let b = try await Node.start(2)
         defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
         try a.know([b])
+        try b.know([a])
 
         // Each append is about 40 KB: three fit in 128 KiB, the other five are dropped.
         a.transport.send((1...8).map { append(from: 1, to: 2, valueBytes: 40_000, index: $0) })
@@ -148,6 +152,7 @@ import Testing
         let port = try await b.start(host: "127.0.0.1", port: 0)
         defer { Task { await a.transport.shutdown(); await b.shutdown() } }
         try a.transport.setPeerAddress(2, address: "127.0.0.1:\(port)")
+        try b.setPeerAddress(1, address: a.address)
 
         // About 40 KB each: three fit in 128 KiB.
         a.transport.send((1...5).map { append(from: 1, to: 2, valueBytes: 40_000, index: $0) })
@@ -210,6 +215,7 @@ import Testing
         let b = try await Node.start(2)
         defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
         try b.know([a])
+        try a.know([b])
         b.transport.send([heartbeat(from: 2, to: 1, commit: 1)])
         #expect(await a.inbox.waitForMessages(1))
 
@@ -231,6 +237,7 @@ import Testing
         let b = try await Node.start(2)
         defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
         try b.know([a])
+        try a.know([b])
         let seeds = seedCount(default: 5)
         for seed in 0..<UInt64(seeds) {
             var generator = SeededGenerator(seed: seed)
@@ -271,6 +278,7 @@ import Testing
         c.transport.setClusterID(0xA)
         try b.know([a])
         try c.know([a])
+        try a.know([b, c])
 
         b.transport.send([heartbeat(from: 2, to: 1)])
         #expect(await eventually { a.transport.statistics.connectionsRejected >= 1 })
@@ -280,14 +288,35 @@ import Testing
         #expect(a.logLines.count(of: "closing inbound connection") >= 1)
     }
 
-    @Test func anUnknownClusterIDOnEitherSideIsAccepted() async throws {
+    @Test func aReceiverThatDoesNotKnowItsClusterYetAcceptsAnyID() async throws {
+        let a = try await Node.start(1)
+        let b = try await Node.start(2)
+        defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
+        b.transport.setClusterID(0xB)
+        try b.know([a])
+        try a.know([b])
+        b.transport.send([heartbeat(from: 2, to: 1)])
+        #expect(await a.inbox.waitForMessages(1))
+    }
+
+    /// Finding 2: a frame stamped "cluster 0" used to pass the cluster check everywhere. Once a
+    /// node knows its cluster, Raft traffic without that id closes the connection, even from a
+    /// member's id; the member's own traffic (with the id) still flows.
+    @Test func aFrameWithoutAClusterIDIsRefusedOnceTheClusterIsKnown() async throws {
         let a = try await Node.start(1)
         let b = try await Node.start(2)
         defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
         a.transport.setClusterID(0xA)
+        b.transport.setClusterID(0xA)
+        try a.know([b])
         try b.know([a])
-        b.transport.send([heartbeat(from: 2, to: 1)])
+        let raw = try await RawClient.connect(port: a.port)
+        try await raw.send(frameBytes(heartbeat(from: 2, to: 1, term: 1 << 63 - 1), clusterID: 0))
+        #expect(await raw.isClosedByServer())
+        #expect(a.transport.statistics.connectionsRejected == 1)
+        b.transport.send([heartbeat(from: 2, to: 1, commit: 5)])
         #expect(await a.inbox.waitForMessages(1))
+        #expect(a.inbox.messages == [heartbeat(from: 2, to: 1, commit: 5)])
     }
 
     @Test func messagesForAnotherNodeAreDroppedOnArrival() async throws {
@@ -297,6 +326,7 @@ import Testing
         // B believes node 9 lives at A's address.
         try b.transport.setPeerAddress(9, address: a.address)
         try b.know([a])
+        try a.know([b])
         b.transport.send([heartbeat(from: 2, to: 9), heartbeat(from: 2, to: 1)])
         #expect(await a.inbox.waitForMessages(1))
         #expect(await eventually { a.transport.statistics.messagesDropped == 1 })
@@ -308,6 +338,7 @@ import Testing
         let b = try await Node.start(2)
         defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
         try a.know([b])
+        try b.know([a])
         var generator = SeededGenerator(seed: 42)
         // Not a multiple of the 1 MiB chunk size, so the last chunk is partial.
         let data = (0..<(3 << 20) + 12345).map { _ in UInt8.random(in: 0...255, using: &generator) }
@@ -327,6 +358,7 @@ import Testing
         let b = try await Node.start(2)
         defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
         try a.know([b])
+        try b.know([a])
         let message = snapshotMessage(from: 1, to: 2)
         #expect(await a.transport.sendSnapshot(message, data: []))
         #expect(await b.inbox.waitUntil { $0 == [.snapshot(message, data: [])] })
@@ -340,6 +372,7 @@ import Testing
         defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
         #expect(await a.transport.sendSnapshot(snapshotMessage(from: 1, to: 2), data: [1]) == false)
         try a.know([b])
+        try b.know([a])
         #expect(await a.transport.sendSnapshot(snapshotMessage(from: 1, to: 2), data: Array(repeating: 1, count: 1001)) == false)
         #expect(await a.transport.sendSnapshot(snapshotMessage(from: 1, to: 2), data: Array(repeating: 1, count: 1000)))
     }
@@ -351,6 +384,7 @@ import Testing
         let b = try await Node.start(2, options: receiverOptions)
         defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
         try a.know([b])
+        try b.know([a])
         #expect(await a.transport.sendSnapshot(snapshotMessage(from: 1, to: 2), data: Array(repeating: 1, count: 5000)) == false)
         #expect(b.inbox.received.isEmpty)
         #expect(b.transport.statistics.connectionsRejected == 1)
@@ -361,6 +395,8 @@ import Testing
         options.snapshotStallTimeout = .milliseconds(300)
         let a = try await Node.start(1, options: options)
         defer { Task { await a.transport.shutdown() } }
+        // Sender 2 is admitted (as a member would be): the transfer is dropped for stalling alone.
+        try a.transport.setPeerAddress(2, address: "127.0.0.1:1")
         let raw = try await RawClient.connect(port: a.port)
         var message = ByteBuffer()
         message.writeRaftMessage(snapshotMessage(from: 2, to: 1))
@@ -393,6 +429,7 @@ import Testing
         // A freed slot serves a real peer.
         first.close()
         try b.know([a])
+        try a.know([b])
         let delivered = await a.inbox.waitUntil { items in
             b.transport.send([heartbeat(from: 2, to: 1, commit: 3)])
             return !items.isEmpty
@@ -405,7 +442,7 @@ import Testing
         let a = try await Node.start(1)
         let b = try await Node.start(2)
         defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
-        b.transport.setControlHandler { request in Array(request.reversed()) + [0xFF] }
+        b.transport.setControlHandler { request, _ in Array(request.reversed()) + [0xFF] }
         // No peer relationship is needed: control calls go to any raft address.
         let response = try await a.transport.call(address: b.address, request: [1, 2, 3], timeout: waitBound)
         #expect(response == [3, 2, 1, 0xFF])
@@ -420,7 +457,7 @@ import Testing
         let a = try await Node.start(1)
         let b = try await Node.start(2)
         defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
-        b.transport.setControlHandler { request in
+        b.transport.setControlHandler { request, _ in
             try? await Task.sleep(for: .seconds(5))
             return request
         }
@@ -456,6 +493,8 @@ import Testing
         // Node 2 "moves" from B's address to C's (C will see messages addressed to node 2 as
         // not its own, so watch the counters instead).
         try a.transport.setPeerAddress(2, address: b.address)
+        try b.know([a])
+        try c.know([a])
         a.transport.send([heartbeat(from: 1, to: 2)])
         #expect(await b.inbox.waitForMessages(1))
         try a.transport.setPeerAddress(2, address: c.address)
@@ -472,6 +511,7 @@ import Testing
         let a = try await Node.start(1)
         let b = try await Node.start(2)
         try a.know([b])
+        try b.know([a])
         a.transport.send([heartbeat(from: 1, to: 2)])
         #expect(await b.inbox.waitForMessages(1))
         await b.transport.shutdown()
@@ -499,6 +539,7 @@ import Testing
         let consumer = CountingConsumer()
         let consuming = Task { await consumer.consume(b) }
         try a.transport.setPeerAddress(2, address: "127.0.0.1:\(port)")
+        try b.setPeerAddress(1, address: a.address)
         a.transport.send((1...20).map { heartbeat(from: 1, to: 2, commit: $0) })
         #expect(await eventually { consumer.countSnapshot.withLock { $0 } == 20 })
         await b.shutdown()

@@ -1,8 +1,9 @@
 import Logging
 import NIOCore
 import NIOPosix
+import RaftCodec
 import RaftCore
-import RaftTransport
+@testable import RaftTransport
 import Synchronization
 import Testing
 
@@ -193,4 +194,13 @@ struct SilentServer {
     func stop() async {
         try? await channel.close()
     }
+}
+
+/// The bytes of one `raftMessage` frame carrying `message`, as a forger would send them.
+func frameBytes(_ message: Message, clusterID: UInt64) -> [UInt8] {
+    var payload = ByteBuffer()
+    payload.writeRaftMessage(message)
+    var frame = ByteBuffer()
+    frame.writeFrame(kind: .raftMessage, clusterID: clusterID, payload: payload)
+    return Array(frame.readableBytesView)
 }

@@ -5,6 +5,7 @@ import RaftStorage
 import RaftCore
 import Synchronization
 import Testing
+import WRaftCertificates
 
 @testable import WRaftServer
 
@@ -95,19 +96,22 @@ final class MemoryTransport: NodeTransport, Sendable {
     struct State {
         var peers: [NodeID: String] = [:]
         var clusterID: UInt64 = 0
-        var controlHandler: (@Sendable ([UInt8]) async -> [UInt8])?
+        var controlHandler: (@Sendable ([UInt8], PublicKeyFingerprint?) async -> [UInt8])?
         var isShutDown = false
     }
 
     let address: String
+    /// The key this node "proves" on its calls, as mutual TLS would (nil: plaintext).
+    let fingerprint: PublicKeyFingerprint?
     let network: MemoryNetwork
     let incoming: AsyncStream<IncomingRaft>
     private let continuation: AsyncStream<IncomingRaft>.Continuation
     private let state = Mutex(State())
 
-    init(address: String, network: MemoryNetwork) {
+    init(address: String, network: MemoryNetwork, fingerprint: PublicKeyFingerprint? = nil) {
         self.address = address
         self.network = network
+        self.fingerprint = fingerprint
         (incoming, continuation) = AsyncStream.makeStream(of: IncomingRaft.self, bufferingPolicy: .bufferingNewest(100_000))
         network.register(self)
     }
@@ -116,8 +120,8 @@ final class MemoryTransport: NodeTransport, Sendable {
         state.withLock { $0.clusterID = clusterID }
     }
 
-    func setPeerAddress(_ id: NodeID, address: String?) {
-        state.withLock { $0.peers[id] = address }
+    func setPeer(_ id: NodeID, _ member: MemberAddress?) {
+        state.withLock { $0.peers[id] = member?.raftAddress }
     }
 
     func send(_ messages: [Message]) {
@@ -146,7 +150,7 @@ final class MemoryTransport: NodeTransport, Sendable {
         continuation.yield(item)
     }
 
-    func setControlHandler(_ handler: @escaping @Sendable ([UInt8]) async -> [UInt8]) {
+    func setControlHandler(_ handler: @escaping @Sendable ([UInt8], PublicKeyFingerprint?) async -> [UInt8]) {
         state.withLock { $0.controlHandler = handler }
     }
 
@@ -155,7 +159,7 @@ final class MemoryTransport: NodeTransport, Sendable {
             throw ControlCallError(description: "connection refused")
         }
         let answer = await withTaskGroup(of: [UInt8]?.self) { group in
-            group.addTask { await handler(request) }
+            group.addTask { [fingerprint] in await handler(request, fingerprint) }
             group.addTask {
                 try? await Task.sleep(for: timeout)
                 return nil
@@ -183,12 +187,15 @@ final class TestNode: Sendable {
     let makeStorage: (@Sendable () throws -> any NodeStorage)?
     let options: NodeOptions
     let network: MemoryNetwork
+    /// The key this node runs with (a TLS cluster, simulated); nil: plaintext.
+    let fingerprint: PublicKeyFingerprint?
     private let current = Mutex<(runtime: NodeRuntime, transport: MemoryTransport)?>(nil)
 
     init(
         index: Int, network: MemoryNetwork, options: NodeOptions,
-        makeStorage: (@Sendable () throws -> any NodeStorage)? = nil
+        makeStorage: (@Sendable () throws -> any NodeStorage)? = nil, fingerprint: PublicKeyFingerprint? = nil
     ) {
+        self.fingerprint = fingerprint
         self.index = index
         self.storage = MemoryStorage()
         self.makeStorage = makeStorage
@@ -204,7 +211,7 @@ final class TestNode: Sendable {
 
     /// Opens (or reopens) the runtime on this node's store.
     func open() async throws {
-        let transport = MemoryTransport(address: options.raftAddress, network: network)
+        let transport = MemoryTransport(address: options.raftAddress, network: network, fingerprint: fingerprint)
         var logger = Logger(label: "test.node\(index)")
         // WRAFT_TEST_LOG=info (or debug, trace) shows the nodes' logs.
         logger.logLevel = ProcessInfo.processInfo.environment["WRAFT_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
@@ -212,7 +219,8 @@ final class TestNode: Sendable {
         let identity = try await NodeRuntime.loadOrCreateIdentity(storage: store, logger: logger)
         let runtime = try await NodeRuntime.open(
             identity: identity, options: options, storage: store, transport: transport,
-            selfAddress: MemberAddress(raftAddress: options.raftAddress, httpAddress: options.httpAddress),
+            selfAddress: MemberAddress(
+                raftAddress: options.raftAddress, httpAddress: options.httpAddress, fingerprint: fingerprint),
             logger: logger, onFatalError: { reason in Issue.record("fatal storage error: \(reason)") })
         current.withLock { $0 = (runtime, transport) }
     }
@@ -231,8 +239,10 @@ struct TestCluster {
     let nodes: [TestNode]
 
     /// `directories`: one data dir per node for RaftStorage's durable store (nil: in memory).
+    /// `keys`: every node proves a key of its own on its calls, as under mutual TLS.
     init(
-        size: Int, faults: Bool = true, directories: [String]? = nil, configure: (inout NodeOptions) -> Void = { _ in }
+        size: Int, faults: Bool = true, directories: [String]? = nil, keys: Bool = false,
+        configure: (inout NodeOptions) -> Void = { _ in }
     ) {
         let network = MemoryNetwork()
         nodes = (0..<size).map { index in
@@ -241,7 +251,9 @@ struct TestCluster {
                 isFaultInjectionEnabled: faults, tickMs: 5, heartbeatMs: 25, electionTimeoutMs: 100,
                 electionTimeoutJitterMs: 50, requestTimeoutMs: 3_000, controlTimeoutMs: 1_000)
             configure(&options)
-            return TestNode(index: index, network: network, options: options, makeStorage: directories.map { durableStorage(at: $0[index]) })
+            return TestNode(
+                index: index, network: network, options: options, makeStorage: directories.map { durableStorage(at: $0[index]) },
+                fingerprint: keys ? testFingerprint(index) : nil)
         }
     }
 
@@ -331,4 +343,9 @@ func durableStorage(at directory: String) -> @Sendable () throws -> any NodeStor
             storage: try DurableStorage(
                 directory: directory, eventLoop: testStorageThread.next(), logger: Logger(label: "test.storage")))
     }
+}
+
+/// A made-up key fingerprint for test node `index` (64 hex digits).
+func testFingerprint(_ index: Int) -> PublicKeyFingerprint {
+    PublicKeyFingerprint(subjectPublicKeyInfoDER: Array("test key \(index)".utf8))
 }

@@ -1,9 +1,69 @@
 import RaftCore
+import WRaftCertificates
 
-/// Where one member listens: its raft port (peers) and its HTTP port (clients).
-struct MemberAddress: Sendable, Equatable, Hashable, Codable {
+/// Where one member listens, its raft port (peers) and its HTTP port (clients), and, in a TLS
+/// cluster, the public key it proves itself with: a frame claiming to come from this member is
+/// accepted only on a connection authenticated with that key.
+struct MemberAddress: Sendable, Equatable, Hashable {
     var raftAddress: String
     var httpAddress: String
+    /// The SHA-256 of the member's certificate's public key; nil in a plaintext cluster.
+    var fingerprint: PublicKeyFingerprint?
+
+    init(raftAddress: String, httpAddress: String, fingerprint: PublicKeyFingerprint? = nil) {
+        self.raftAddress = raftAddress
+        self.httpAddress = httpAddress
+        self.fingerprint = fingerprint
+    }
+
+    /// Whether both listen at the same addresses (whatever their keys).
+    func hasSameAddresses(as other: MemberAddress) -> Bool {
+        raftAddress == other.raftAddress && httpAddress == other.httpAddress
+    }
+}
+
+/// The syntax a member address from the wire must have: `host:port`, the host a DNS name (letters,
+/// digits, `-`, `.`, `_`), an IPv4 address, or an IPv6 address in brackets; at most
+/// `bytesMax` bytes. Checked wherever a record enters (control payloads, membership contexts,
+/// `/connect`), so a hostile record never reaches the log.
+enum MemberAddressSyntax {
+    /// A DNS name's 253 bytes, IPv6 brackets, the colon and a 5-digit port.
+    static let bytesMax = 253 + 2 + 1 + 5
+
+    /// Nil when `address` is acceptable; otherwise why not.
+    static func problem(with address: String) -> String? {
+        let utf8 = Array(address.utf8)
+        guard utf8.count <= bytesMax else { return "an address of \(utf8.count) bytes exceeds \(bytesMax)" }
+        guard let colon = utf8.lastIndex(of: UInt8(ascii: ":")), colon > 0 else {
+            return "\(address) is not host:port"
+        }
+        let portDigits = utf8[(colon + 1)...]
+        guard (1...5).contains(portDigits.count), portDigits.allSatisfy({ (48...57).contains($0) }),
+            let port = Int(String(decoding: portDigits, as: UTF8.self)), (1...65_535).contains(port)
+        else { return "\(address) has no port in 1...65535" }
+        let host = utf8[..<colon]
+        if host.first == UInt8(ascii: "[") {
+            let inner = host.dropFirst()
+            guard inner.last == UInt8(ascii: "]"), inner.count >= 3,
+                inner.dropLast().allSatisfy({ isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") })
+            else { return "\(address) has a malformed bracketed IPv6 host" }
+            return nil
+        }
+        guard !host.isEmpty, host.count <= 253,
+            host.allSatisfy({ isHostNameByte($0) }),
+            host.first != UInt8(ascii: "-"), host.first != UInt8(ascii: ".")
+        else { return "\(address) has a malformed host (IPv6 hosts go in brackets)" }
+        return nil
+    }
+
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        (48...57).contains(byte) || (65...70).contains(byte) || (97...102).contains(byte)
+    }
+
+    private static func isHostNameByte(_ byte: UInt8) -> Bool {
+        (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte)
+            || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+    }
 }
 
 /// The addresses of the cluster's members, by id. WRaft stores it as the context of every
@@ -65,10 +125,13 @@ enum AddressBookDecodingError: Error, Equatable {
 }
 
 extension AddressBook {
-    private static let formatVersion: UInt8 = 1
+    /// Version 1: id and addresses. Version 2 adds, per member, a byte (0 or 1) saying whether a
+    /// 32-byte public-key fingerprint follows. Both decode (data dirs written before TLS hold 1).
+    static let formatVersion: UInt8 = 2
+    private static let formatVersionWithoutKeys: UInt8 = 1
     /// Bounds what decoding accepts: a member count and an address length (input is untrusted).
     static let membersMax = 1_024
-    static let addressBytesMax = 1_024
+    static let addressBytesMax = MemberAddressSyntax.bytesMax
 
     /// Deterministic bytes (members sorted by id): every founder must compute the identical
     /// bootstrap entry from the same book.
@@ -80,6 +143,12 @@ extension AddressBook {
             appendInteger(id.rawValue, to: &bytes)
             appendString(address.raftAddress, to: &bytes)
             appendString(address.httpAddress, to: &bytes)
+            if let fingerprint = address.fingerprint {
+                bytes.append(1)
+                bytes.append(contentsOf: fingerprint.bytes)
+            } else {
+                bytes.append(0)
+            }
         }
         return bytes
     }
@@ -93,7 +162,9 @@ extension AddressBook {
         }
         var reader = ByteReader(bytes: bytes)
         let version = try reader.readByte()
-        guard version == Self.formatVersion else { throw .unknownVersion(version) }
+        guard version == Self.formatVersion || version == Self.formatVersionWithoutKeys else {
+            throw .unknownVersion(version)
+        }
         let count = Int(try reader.readUInt32())
         guard count <= Self.membersMax else { throw .invalid("\(count) members exceed \(Self.membersMax)") }
         var addresses: [NodeID: MemberAddress] = [:]
@@ -102,7 +173,18 @@ extension AddressBook {
             guard id.rawValue != 0 else { throw .invalid("member id 0") }
             let raftAddress = try reader.readString(bytesMax: Self.addressBytesMax)
             let httpAddress = try reader.readString(bytesMax: Self.addressBytesMax)
-            addresses[id] = MemberAddress(raftAddress: raftAddress, httpAddress: httpAddress)
+            for address in [raftAddress, httpAddress] {
+                if let problem = MemberAddressSyntax.problem(with: address) { throw .invalid(problem) }
+            }
+            var fingerprint: PublicKeyFingerprint?
+            if version == Self.formatVersion {
+                switch try reader.readByte() {
+                case 0: break
+                case 1: fingerprint = PublicKeyFingerprint(bytes: try reader.readBytes(PublicKeyFingerprint.byteCount))
+                case let flag: throw .invalid("fingerprint flag \(flag)")
+                }
+            }
+            addresses[id] = MemberAddress(raftAddress: raftAddress, httpAddress: httpAddress, fingerprint: fingerprint)
         }
         guard reader.isAtEnd else { throw .invalid("trailing bytes") }
         self.init(addresses)
@@ -130,6 +212,12 @@ private struct ByteReader {
         guard offset < bytes.count else { throw .truncated }
         defer { offset += 1 }
         return bytes[offset]
+    }
+
+    mutating func readBytes(_ count: Int) throws(AddressBookDecodingError) -> ArraySlice<UInt8> {
+        guard bytes.count - offset >= count else { throw .truncated }
+        defer { offset += count }
+        return bytes[offset..<offset + count]
     }
 
     mutating func readUInt32() throws(AddressBookDecodingError) -> UInt32 {

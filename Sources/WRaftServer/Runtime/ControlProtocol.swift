@@ -1,14 +1,57 @@
 import Foundation
 import RaftCore
+import WRaftCertificates
 
 // The cluster-formation RPC that nodes exchange over their raft ports (the transport's control
 // frames), JSON-encoded: it is rare, small, and readable in a packet capture.
 
-/// One member as the control protocol carries it (ids as 16 hex digits).
+/// One member as the control protocol carries it (ids as 16 hex digits). Untrusted until
+/// `AddressBook(records:)` validated it.
 struct MemberRecord: Codable, Sendable, Equatable {
     var id: String
     var raftAddress: String
     var httpAddress: String
+    /// The member's public-key fingerprint (64 hex digits) in a TLS cluster; absent in plaintext
+    /// ones (and from nodes that predate TLS).
+    var publicKeyFingerprint: String?
+
+    init(id: String, raftAddress: String, httpAddress: String, publicKeyFingerprint: String? = nil) {
+        self.id = id
+        self.raftAddress = raftAddress
+        self.httpAddress = httpAddress
+        self.publicKeyFingerprint = publicKeyFingerprint
+    }
+
+    /// The record's id and address, or why it is refused: id nonzero (16 hex digits), both
+    /// addresses `host:port` of sane syntax and length (`MemberAddressSyntax`), the fingerprint
+    /// 64 hex digits when present.
+    func validated() throws(ControlDecodingError) -> (NodeID, MemberAddress) {
+        guard id.utf8.count <= 16, let nodeID = NodeID(hex: id), nodeID.rawValue != 0 else {
+            throw ControlDecodingError(description: "bad member id \(id.prefix(32))")
+        }
+        for address in [raftAddress, httpAddress] {
+            if let problem = MemberAddressSyntax.problem(with: address) {
+                throw ControlDecodingError(description: "member \(id): \(problem.prefix(300))")
+            }
+        }
+        var fingerprint: PublicKeyFingerprint?
+        if let text = publicKeyFingerprint {
+            guard let parsed = PublicKeyFingerprint(hex: text) else {
+                throw ControlDecodingError(description: "member \(id): the public-key fingerprint is not 64 hex digits")
+            }
+            fingerprint = parsed
+        }
+        return (nodeID, MemberAddress(raftAddress: raftAddress, httpAddress: httpAddress, fingerprint: fingerprint))
+    }
+}
+
+extension MemberRecord {
+    /// The record of member `id` at `address`.
+    init(member id: NodeID, _ address: MemberAddress) {
+        self.init(
+            id: id.description, raftAddress: address.raftAddress, httpAddress: address.httpAddress,
+            publicKeyFingerprint: address.fingerprint?.hex)
+    }
 }
 
 /// A request from one node to another's raft port.
@@ -128,21 +171,20 @@ extension AddressBook {
     /// The book as control records, sorted by id.
     var records: [MemberRecord] {
         ids.compactMap { id in
-            self[id].map { MemberRecord(id: id.description, raftAddress: $0.raftAddress, httpAddress: $0.httpAddress) }
+            self[id].map { MemberRecord(member: id, $0) }
         }
     }
 
-    /// A book from untrusted records; records with a bad id are refused.
+    /// A book from untrusted records; a record that fails `MemberRecord.validated()` refuses the
+    /// whole list.
     init(records: [MemberRecord]) throws(ControlDecodingError) {
         guard records.count <= Self.membersMax else {
             throw ControlDecodingError(description: "\(records.count) members exceed \(Self.membersMax)")
         }
         var book = AddressBook()
         for record in records {
-            guard let id = NodeID(hex: record.id), id.rawValue != 0 else {
-                throw ControlDecodingError(description: "bad member id \(record.id)")
-            }
-            book.set(id, MemberAddress(raftAddress: record.raftAddress, httpAddress: record.httpAddress))
+            let (id, address) = try record.validated()
+            book.set(id, address)
         }
         self = book
     }

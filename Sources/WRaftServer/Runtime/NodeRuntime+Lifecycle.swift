@@ -2,6 +2,7 @@ import Foundation
 import KVStore
 import Logging
 import RaftCore
+import WRaftCertificates
 
 /// Why a node could not start on its data dir. The process exits non-zero with this message.
 public struct NodeStartupError: Error, Sendable, CustomStringConvertible {
@@ -55,7 +56,7 @@ extension NodeRuntime {
             let announced = MemberAddress(
                 raftAddress: identity.raftAddress ?? selfAddress.raftAddress,
                 httpAddress: identity.httpAddress ?? selfAddress.httpAddress)
-            guard announced == selfAddress else {
+            guard announced.hasSameAddresses(as: selfAddress) else {
                 throw NodeStartupError(
                     "node \(localID) is a member of cluster \(ClusterIDFormat.string(clusterID)) at raft \(announced.raftAddress), http \(announced.httpAddress); restart it on those addresses (it was given raft \(selfAddress.raftAddress), http \(selfAddress.httpAddress))"
                 )
@@ -131,7 +132,7 @@ extension NodeRuntime {
         book.set(localID, selfAddress)
         // The transport learns every known peer, including those learned before running.
         for id in book.ids where id != localID {
-            transport.setPeerAddress(id, address: book[id]?.raftAddress)
+            transport.setPeer(id, book[id])
         }
         lifecycle = .running
         updateIndexMetrics(observeStatus())
@@ -140,7 +141,9 @@ extension NodeRuntime {
 
     // MARK: Control requests from other nodes
 
-    func handleControl(_ bytes: [UInt8]) async -> [UInt8] {
+    /// Answers one control request. `requester` is the key the requester's TLS connection
+    /// proved (its certificate chains to the cluster CA); nil in a plaintext cluster.
+    func handleControl(_ bytes: [UInt8], requester: PublicKeyFingerprint?) async -> [UInt8] {
         let request: ControlRequest
         do {
             request = try ControlCoding.decode(ControlRequest.self, from: bytes)
@@ -148,29 +151,95 @@ extension NodeRuntime {
             return ControlCoding.encode(ControlResponse.failure(ControlFailure(code: "bad_request", message: error.description)))
         }
         do {
-            return ControlCoding.encode(try await respond(to: request))
+            return ControlCoding.encode(try await respond(to: request, requester: requester))
         } catch {
             return ControlCoding.encode(ControlResponse.failure(ControlFailure(error)))
         }
     }
 
-    private func respond(to request: ControlRequest) async throws(NodeError) -> ControlResponse {
+    /// Whether this node runs mutual TLS on its raft port (it then knows its own key).
+    var isPeerTLS: Bool { selfAddress.fingerprint != nil }
+
+    /// Under TLS, refuses a requester that is not a current member (or admitted joiner) by key.
+    /// In plaintext nobody proves anything: such clusters are for loopback or trusted networks.
+    private func requireMemberKey(_ requester: PublicKeyFingerprint?, for what: String) throws(NodeError) {
+        guard isPeerTLS else { return }
+        guard let requester, book.addresses.values.contains(where: { $0.fingerprint == requester }) else {
+            throw .badRequest(code: "forbidden_peer", message: "\(what) is accepted only from a member's key")
+        }
+    }
+
+    /// Under TLS, every member of a list must carry its key (else it could never be heard), and
+    /// the requester must be one of them (a node speaks for its own list).
+    private func requireKeys(_ book: AddressBook, requester: PublicKeyFingerprint?) throws(NodeError) {
+        guard isPeerTLS else { return }
+        guard book.addresses.values.allSatisfy({ $0.fingerprint != nil }) else {
+            throw .badRequest(code: "bad_request", message: "in a TLS cluster every member record carries its key's fingerprint")
+        }
+        guard let requester, book.addresses.values.contains(where: { $0.fingerprint == requester }) else {
+            throw .badRequest(code: "forbidden_peer", message: "the requester's key is not in its member list")
+        }
+    }
+
+    private func respond(to request: ControlRequest, requester: PublicKeyFingerprint?) async throws(NodeError)
+        -> ControlResponse
+    {
         switch request {
         case .merge(let records):
-            return try await respondToMerge(records)
+            let other = try Self.book(from: records)
+            try requireKeys(other, requester: requester)
+            return try await respondToMerge(other)
         case .start(let clusterIDText, let records):
-            return try await respondToStart(clusterIDText: clusterIDText, records: records)
+            let founders = try Self.book(from: records)
+            try requireKeys(founders, requester: requester)
+            return try await respondToStart(clusterIDText: clusterIDText, founders: founders)
         case .join(let member, let timeoutMs, let isForwarded):
-            return try await respondToJoin(member, deadline: .now + .milliseconds(timeoutMs), isForwarded: isForwarded)
+            let (id, address) = try Self.memberAddress(from: member)
+            if isForwarded {
+                try requireMemberKey(requester, for: "a forwarded join")
+            } else if isPeerTLS {
+                // The joiner's record must carry the key of the connection it came on: a node
+                // joins as itself, never with somebody else's key.
+                guard let requester, address.fingerprint == requester else {
+                    throw .badRequest(code: "forbidden_peer", message: "a join must carry the joiner's own key")
+                }
+            }
+            guard !isPeerTLS || address.fingerprint != nil else {
+                throw .badRequest(code: "bad_request", message: "a join into a TLS cluster carries the joiner's key")
+            }
+            return try await respondToJoin(
+                member, id: id, address: address, deadline: .now + Self.boundedTimeout(timeoutMs), isForwarded: isForwarded)
         case .invite(let raftAddress, _):
+            guard MemberAddressSyntax.problem(with: raftAddress) == nil else {
+                throw .badRequest(code: "bad_peer", message: "the inviting address is not a host:port raft address")
+            }
             return try await respondToInvite(raftAddress)
         case .removeMember(let idText, let timeoutMs, let isForwarded):
+            try requireMemberKey(requester, for: "a forwarded removal")
             let id = try Self.parseMember(idText)
-            try await removeMember(id, deadline: .now + .milliseconds(timeoutMs), isForwarded: isForwarded)
+            try await removeMember(id, deadline: .now + Self.boundedTimeout(timeoutMs), isForwarded: isForwarded)
             return .done
         case .transferLeadership(let idText, let isForwarded):
+            // A transfer request from the wire is a fault injection forwarded by `/op/transfer`:
+            // it needs `--enable-faults` here too, or any peer could move leadership at will.
+            guard options.isFaultInjectionEnabled else { throw .faultsDisabled }
+            try requireMemberKey(requester, for: "a forwarded transfer")
             try await transferLeadership(to: try Self.parseMember(idText), isForwarded: isForwarded)
             return .done
+        }
+    }
+
+    /// A timeout from the wire, clamped to 1 ms...10 min (a hostile value neither traps nor waits
+    /// for ever).
+    static func boundedTimeout(_ milliseconds: Int) -> Duration {
+        .milliseconds(min(max(milliseconds, 1), 600_000))
+    }
+
+    static func memberAddress(from record: MemberRecord) throws(NodeError) -> (NodeID, MemberAddress) {
+        do {
+            return try record.validated()
+        } catch {
+            throw .badRequest(code: "bad_request", message: error.description)
         }
     }
 
@@ -211,9 +280,7 @@ extension NodeRuntime {
             peers: peers)
     }
 
-    var selfRecord: MemberRecord {
-        MemberRecord(id: localID.description, raftAddress: selfAddress.raftAddress, httpAddress: selfAddress.httpAddress)
-    }
+    var selfRecord: MemberRecord { MemberRecord(member: localID, selfAddress) }
 
     // MARK: /connect
 
@@ -238,9 +305,7 @@ extension NodeRuntime {
     }
 
     static func isPlausibleAddress(_ address: String) -> Bool {
-        guard let colon = address.lastIndex(of: ":"), colon != address.startIndex else { return false }
-        guard let port = Int(address[address.index(after: colon)...]), (1...65_535).contains(port) else { return false }
-        return address.utf8.count <= AddressBook.addressBytesMax
+        MemberAddressSyntax.problem(with: address) == nil
     }
 
     private func connectWhileInitial(to peer: String) async throws(NodeError) -> ConnectOutcome {
@@ -316,10 +381,10 @@ extension NodeRuntime {
         }
     }
 
-    private func respondToMerge(_ records: [MemberRecord]) async throws(NodeError) -> ControlResponse {
+    private func respondToMerge(_ other: AddressBook) async throws(NodeError) -> ControlResponse {
         switch lifecycle {
         case .initial:
-            try await mergeAndPropagate(try Self.book(from: records))
+            try await mergeAndPropagate(other)
             return .members(book.records)
         case .running:
             return .running(clusterID: ClusterIDFormat.string(clusterID ?? 0), members: book.records)
@@ -370,11 +435,10 @@ extension NodeRuntime {
         return .joined(clusterID: clusterIDText, members: memberViews())
     }
 
-    private func respondToJoin(_ member: MemberRecord, deadline: ContinuousClock.Instant, isForwarded: Bool)
-        async throws(NodeError) -> ControlResponse
-    {
+    private func respondToJoin(
+        _ member: MemberRecord, id: NodeID, address: MemberAddress, deadline: ContinuousClock.Instant, isForwarded: Bool
+    ) async throws(NodeError) -> ControlResponse {
         guard lifecycle == .running, let core, let clusterID else { throw notRunningError() }
-        let id = try Self.parseMember(member.id)
         let joined = ControlResponse.joined(clusterID: ClusterIDFormat.string(clusterID), members: book.records)
         if core.currentMembership.membership.contains(id), appliedMembership.contains(id) { return joined }
         guard isLeader else {
@@ -382,7 +446,6 @@ extension NodeRuntime {
                 .join(member: member, timeoutMs: Self.remainingMs(until: deadline), isForwarded: true),
                 isForwarded: isForwarded, deadline: deadline)
         }
-        let address = MemberAddress(raftAddress: member.raftAddress, httpAddress: member.httpAddress)
         try await changeMembership(ConfigChange(.addLearner, id), newAddress: address, deadline: deadline)
         logger.notice("\(id) at \(member.raftAddress) joins as a learner")
         return .joined(clusterID: ClusterIDFormat.string(clusterID), members: book.records)
@@ -490,7 +553,7 @@ extension NodeRuntime {
         }
     }
 
-    private func respondToStart(clusterIDText: String, records: [MemberRecord]) async throws(NodeError) -> ControlResponse {
+    private func respondToStart(clusterIDText: String, founders: AddressBook) async throws(NodeError) -> ControlResponse {
         guard let startedID = ClusterIDFormat.parse(clusterIDText) else {
             throw .badRequest(code: "bad_request", message: "bad cluster id \(clusterIDText)")
         }
@@ -505,7 +568,6 @@ extension NodeRuntime {
         case .stopped:
             throw notRunningError()
         case .initial:
-            let founders = try Self.book(from: records)
             guard founders[localID] != nil else {
                 throw .badRequest(code: "bad_request", message: "this node is not among the founders")
             }
@@ -581,7 +643,7 @@ extension NodeRuntime {
             let next = change.applied(to: current) ?? current
             if let newAddress {
                 book.set(node, newAddress)
-                transport.setPeerAddress(node, address: newAddress.raftAddress)
+                transport.setPeer(node, newAddress)
             }
             do {
                 try self.core?.proposeMembershipChange(change, context: context(for: next))

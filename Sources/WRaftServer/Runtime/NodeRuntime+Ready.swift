@@ -275,7 +275,7 @@ extension NodeRuntime {
             else { continue }
             for (id, address) in addresses.addresses where id != localID && book[id] != address {
                 book.set(id, address)
-                transport.setPeerAddress(id, address: address.raftAddress)
+                transport.setPeer(id, address)
             }
         }
     }
@@ -321,7 +321,7 @@ extension NodeRuntime {
         }
         for (id, address) in addresses.addresses where book[id] != address {
             book.set(id, address)
-            if id != localID { transport.setPeerAddress(id, address: address.raftAddress) }
+            if id != localID { transport.setPeer(id, address) }
         }
         // A node that does not know its configuration yet (a joiner with an empty log) keeps the
         // addresses it was given.
@@ -330,7 +330,8 @@ extension NodeRuntime {
         let appended = core?.currentMembership.membership ?? membership
         for id in book.ids where !membership.contains(id) && !appended.contains(id) && id != localID {
             book.remove(id)
-            transport.setPeerAddress(id, address: nil)
+            lastContact[id] = nil
+            transport.setPeer(id, nil)
         }
     }
 

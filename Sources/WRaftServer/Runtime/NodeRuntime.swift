@@ -189,9 +189,9 @@ actor NodeRuntime {
             }
         }
         backgroundTasks = [receiver, ticker]
-        transport.setControlHandler { [weak self] request in
+        transport.setControlHandler { [weak self] request, requester in
             guard let self else { return ControlCoding.encode(ControlResponse.failure(ControlFailure(code: "stopped", message: "node stopped"))) }
-            return await self.handleControl(request)
+            return await self.handleControl(request, requester: requester)
         }
     }
 
@@ -285,7 +285,9 @@ actor NodeRuntime {
             metrics.incomingDropped.increment()
             return
         }
-        lastContact[message.from] = .now
+        // Only members are tracked: the map stays bounded by the membership, whatever ids a
+        // message claims (the transport already drops senders that are not members).
+        if book[message.from] != nil { lastContact[message.from] = .now }
         if case .readIndexResponse(let id, let index) = message.payload {
             // The core would only turn it into a ReadState for the next Ready (an index from
             // any node that answered as leader is good, whoever leads now); taking it here

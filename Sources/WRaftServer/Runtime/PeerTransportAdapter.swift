@@ -1,6 +1,7 @@
 import Logging
 import RaftCore
 import RaftTransport
+import WRaftCertificates
 
 /// The runtime's view of RaftTransport's `PeerTransport`.
 struct PeerTransportAdapter: NodeTransport {
@@ -11,13 +12,13 @@ struct PeerTransportAdapter: NodeTransport {
         transport.setClusterID(clusterID)
     }
 
-    func setPeerAddress(_ id: NodeID, address: String?) {
+    func setPeer(_ id: NodeID, _ member: MemberAddress?) {
         do {
-            try transport.setPeerAddress(id, address: address)
+            try transport.setPeer(id, address: member?.raftAddress, fingerprint: member?.fingerprint)
         } catch {
             // An address that does not parse came from a member's own announcement: the peer
             // stays unreachable until a later membership entry corrects it.
-            logger.warning("peer \(id) has an unusable address \(address ?? "nil"): \(error)")
+            logger.warning("peer \(id) has an unusable address \(member?.raftAddress ?? "nil"): \(error)")
         }
     }
 
@@ -38,8 +39,8 @@ struct PeerTransportAdapter: NodeTransport {
         }
     }
 
-    func setControlHandler(_ handler: @escaping @Sendable ([UInt8]) async -> [UInt8]) {
-        transport.setControlHandler(handler)
+    func setControlHandler(_ handler: @escaping @Sendable ([UInt8], PublicKeyFingerprint?) async -> [UInt8]) {
+        transport.setControlHandler { request, requester in await handler(request, requester.fingerprint) }
     }
 
     func call(address: String, request: [UInt8], timeout: Duration) async throws(ControlCallError) -> [UInt8] {

@@ -1,4 +1,5 @@
 import RaftCore
+import WRaftCertificates
 
 // The runtime talks to its durable store and to its peers through these two small protocols:
 // `runNode` plugs in RaftStorage's `DurableStorage` and RaftTransport's `PeerTransport`; the
@@ -66,8 +67,9 @@ struct ControlCallError: Error, Sendable, CustomStringConvertible {
 protocol NodeTransport: Sendable {
     /// Frames of other clusters are refused once this is set (0: not known yet).
     func setClusterID(_ clusterID: UInt64)
-    /// Where a peer's raft port is; nil forgets it.
-    func setPeerAddress(_ id: NodeID, address: String?)
+    /// Where a peer's raft port is and the key it proves itself with; nil forgets it. Only
+    /// peers set here are heard (under TLS, only on connections proving that key).
+    func setPeer(_ id: NodeID, _ member: MemberAddress?)
     /// Queues messages for their peers without waiting; a full queue drops (Raft retries).
     func send(_ messages: [Message])
     /// Streams a snapshot with its `installSnapshot` message; false when it did not arrive whole.
@@ -75,8 +77,9 @@ protocol NodeTransport: Sendable {
     /// Hands every message from peers to `body`, in arrival order per peer, one at a time;
     /// returns when the transport shuts down.
     func forEachIncoming(_ body: @escaping @Sendable (IncomingRaft) async -> Void) async
-    /// Answers control requests from other nodes (cluster formation, forwarding).
-    func setControlHandler(_ handler: @escaping @Sendable ([UInt8]) async -> [UInt8])
+    /// Answers control requests from other nodes (cluster formation, forwarding); the handler
+    /// learns the key the requester's connection proved (nil in plaintext).
+    func setControlHandler(_ handler: @escaping @Sendable ([UInt8], PublicKeyFingerprint?) async -> [UInt8])
     /// A control request to any raft address, bounded by `timeout`.
     func call(address: String, request: [UInt8], timeout: Duration) async throws(ControlCallError) -> [UInt8]
     /// Closes every connection and the listener.
