@@ -136,4 +136,50 @@ private func rawExchange(port: Int, _ head: String, body: [UInt8] = [], timeoutM
             #expect(try await leader.get("from-dashboard")?.value == Array("ok".utf8))
         }
     }
+
+    /// `--auth-token-file`: a malformed file stops the node at start, naming the line; a good one
+    /// closes every endpoint but `/health` to requests without a known token of the right role.
+    @Test func tokensProtectARealNode() async throws {
+        let directory = ClusterFixture.makeDirectory("tokens")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let badFile = directory + "/bad-tokens"
+        try "# tokens\nadmin-token-0123456789 admin\nread-token-0123456789 reader\n".write(toFile: badFile, atomically: true, encoding: .utf8)
+        let refused = try await CommandRunner.run([
+            "serve", "--http-port", "0", "--raft-port", "0", "--data-dir", directory + "/refused", "--auth-token-file", badFile,
+        ])
+        #expect(refused.status != 0)
+        #expect(refused.standardError.contains("line 3"), "\(refused.standardError.suffix(400))")
+
+        let goodFile = directory + "/tokens"
+        try "admin-token-0123456789 admin\nread-token-0123456789 read\n".write(toFile: goodFile, atomically: true, encoding: .utf8)
+        let (httpSocket, httpPort) = try bindLoopbackSocket(listening: false)
+        let (raftSocket, raftPort) = try bindLoopbackSocket(listening: false)
+        close(httpSocket)
+        close(raftSocket)
+        let process = try CommandRunner.start(
+            [
+                "serve", "--http-port", String(httpPort), "--raft-port", String(raftPort), "--data-dir", directory + "/node",
+                "--auth-token-file", goodFile,
+            ], standardOutputPath: directory + "/out", standardErrorPath: directory + "/err")
+        defer {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        let host = "Host: 127.0.0.1:\(httpPort)\r\n"
+        let up = await eventually(timeoutMs: 20_000, pollMs: 100) {
+            rawExchange(port: httpPort, "GET /health HTTP/1.1\r\n" + host, timeoutMs: 1_000) != nil
+        }
+        try #require(up, "the node did not answer /health")
+        let anonymous = rawExchange(port: httpPort, "GET /state HTTP/1.1\r\n" + host)
+        #expect(anonymous?.status == 401)
+        #expect(anonymous?.text.contains("WWW-Authenticate: Bearer") == true)
+        let reader = "Authorization: Bearer read-token-0123456789\r\n"
+        #expect(rawExchange(port: httpPort, "GET /state HTTP/1.1\r\n" + host + reader)?.status == 200)
+        let weak = rawExchange(port: httpPort, "POST /start HTTP/1.1\r\n" + host + reader)
+        #expect(weak?.status == 403)
+        #expect(weak?.text.contains("\"forbidden\"") == true)
+        let admin = "Authorization: Bearer admin-token-0123456789\r\n"
+        #expect(rawExchange(port: httpPort, "POST /start HTTP/1.1\r\n" + host + admin)?.status == 200)
+        #expect(process.isRunning)
+    }
 }

@@ -276,3 +276,42 @@ import Testing
         }
     }
 }
+
+@Suite struct HTTPDashboardTrustTests {
+    /// The dashboard drives other members from its own page: its calls must pass the rules above
+    /// (JSON said as JSON, so cross-origin calls are preflighted; the token on every call).
+    @Test func theDashboardsCallsPassTheBrowserRules() async throws {
+        try await withHTTPServer(FakeNodeService()) { client in
+            let page = try await client.request("GET", "/").text
+            let fetches = page.components(separatedBy: "fetch(").count - 1
+            let wrapped = page.components(separatedBy: "fetchWithTimeout(").count - 1
+            #expect(fetches == 1 && wrapped >= 5, "every call goes through fetchWithTimeout, which adds the token: \(fetches) raw fetch, \(wrapped) wrapped")
+            #expect(page.contains(#"headers["Authorization"] = "Bearer " + token"#))
+            #expect(page.contains("sessionStorage.setItem(TOKEN_KEY"), "the token is kept for the tab only")
+            #expect(page.contains(#"headers: { "Content-Type": "application/json" }"#), "POSTs say JSON")
+            #expect(page.contains(#"location.protocol === "https:""#), "other members under the page's scheme")
+            #expect(!page.contains(#"return "http://" + host"#))
+        }
+    }
+
+    /// The dashboard's cross-member calls as a browser makes them: the preflight of a POST with
+    /// JSON and a token, then the POST, from another member's page.
+    @Test func aMembersPageDrivesThisNodeThroughAPreflight() async throws {
+        let service = FakeNodeService()
+        try await withHTTPServer(service, security: HTTPSecurity(tokens: try HTTPTokenTests.tokens())) { client in
+            let origin = ("Origin", "http://127.0.0.1:8082")
+            let preflight = try await client.request(
+                "OPTIONS", "/op/pause",
+                headers: [origin, ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", "authorization,content-type")])
+            #expect(preflight.status == 204)
+            #expect(preflight.header("Access-Control-Allow-Origin") == "http://127.0.0.1:8082")
+            #expect(preflight.header("Access-Control-Allow-Headers")?.contains("Authorization") == true)
+            #expect(preflight.header("Access-Control-Allow-Methods")?.contains("POST") == true)
+            let pause = try await client.request(
+                "POST", "/op/pause", body: Array("{}".utf8), headers: [origin, ("Authorization", "Bearer \(HTTPTokenTests.adminToken)")])
+            #expect(pause.status == 200, "\(pause.text)")
+            #expect(pause.header("Access-Control-Allow-Origin") == "http://127.0.0.1:8082")
+            #expect(await service.calls == [.inject(.pause)])
+        }
+    }
+}
