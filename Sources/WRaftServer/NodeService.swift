@@ -159,6 +159,9 @@ public enum NodeError: Error, Sendable, Equatable {
     case peerUnreachable(message: String)
     /// 500 internal: a storage failure or similar; the message says what.
     case internalError(message: String)
+    /// 507 quota_exceeded: the write would grow the store to `bytes`, past `--quota-bytes`
+    /// (`limit`); deletes still work.
+    case quotaExceeded(bytes: Int, limit: Int)
 }
 
 /// One member as shown by `/state`.

@@ -74,6 +74,10 @@ private func statusCodeAndMessage(of error: NodeError) -> (HTTPResponse.Status, 
         return (.forbidden, "faults_disabled", "fault injection is off; start the node with --enable-faults")
     case .peerUnreachable(let message): return (.badGateway, "peer_unreachable", message)
     case .internalError(let message): return (.internalServerError, "internal", message)
+    case .quotaExceeded(let bytes, let limit):
+        return (
+            HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), "quota_exceeded",
+            "the write would grow the store to \(bytes) bytes, past the quota of \(limit) bytes; delete keys to free room")
     }
 }
 

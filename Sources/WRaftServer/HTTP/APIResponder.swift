@@ -134,6 +134,7 @@ private func errorCode(of error: NodeError) -> String {
     case .faultsDisabled: return "faults_disabled"
     case .peerUnreachable: return "peer_unreachable"
     case .internalError: return "internal"
+    case .quotaExceeded: return "quota_exceeded"
     }
 }
 

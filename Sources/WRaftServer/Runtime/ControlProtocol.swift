@@ -65,6 +65,7 @@ struct ControlFailure: Codable, Sendable, Equatable {
         case .faultsDisabled: self.init(code: "faults_disabled", message: "faults disabled")
         case .peerUnreachable(let message): self.init(code: "peer_unreachable", message: message)
         case .internalError(let message): self.init(code: "internal", message: message)
+        case .quotaExceeded(let bytes, let limit): self.init(code: "quota_exceeded", message: "\(bytes) > \(limit)")
         }
     }
 
