@@ -217,31 +217,64 @@ enum WALRecordParser {
     static func isConsistentPrefix(of type: RecordType, in segment: ByteBuffer, payloadAt payloadStart: Int, length: Int)
         -> Bool
     {
+        structure(of: type, in: segment, payloadAt: payloadStart, length: length) == .cutShort
+    }
+
+    /// How a payload's structure (fixed sizes, counts, entry and context lengths) compares
+    /// with the length its record claims.
+    enum StructureFit {
+        /// It ends exactly at the claimed length.
+        case exact
+        /// It runs into the end of the file before reaching the claimed length.
+        case cutShort
+        /// It ends before the claimed length, or runs past it.
+        case mismatch
+    }
+
+    static func structure(of type: RecordType, in segment: ByteBuffer, payloadAt payloadStart: Int, length: Int)
+        -> StructureFit
+    {
         var walk = PayloadWalk(segment: segment, position: payloadStart, end: payloadStart + length)
         switch type {
         case .segmentHeader:
-            return length == WALFormat.segmentMagic.count + 1 + 24
+            guard length == WALFormat.segmentMagic.count + 1 + 24 else { return .mismatch }
+            return walk.skip(length) ? .exact : walk.fit
         case .hardState:
-            return length == 18 || length == 26
+            guard length == 18 || length == 26 else { return .mismatch }
+            return walk.skip(length) ? .exact : walk.fit
         case .entries:
             // Version, count, then per entry: term, index, kind, data length u32, data.
-            guard walk.skip(1), let count = walk.readUInt32() else { return walk.isCutShort }
+            guard walk.skip(1), let count = walk.readUInt32() else { return walk.fit }
             for _ in 0..<count {
                 guard walk.skip(8 + 8 + 1), let dataLength = walk.readUInt32(), walk.skip(Int(dataLength)) else {
-                    return walk.isCutShort
+                    return walk.fit
                 }
             }
-            // Every entry ended within the file, short of the claimed length: the length is wrong.
-            return false
         case .snapshot:
             // Flags, version, index, term, voters, learners, context.
-            guard walk.skip(1 + 1 + 8 + 8) else { return walk.isCutShort }
+            guard walk.skip(1 + 1 + 8 + 8) else { return walk.fit }
             for _ in 0..<2 {
-                guard let count = walk.readUInt32(), walk.skip(8 * Int(count)) else { return walk.isCutShort }
+                guard let count = walk.readUInt32(), walk.skip(8 * Int(count)) else { return walk.fit }
             }
-            guard let contextLength = walk.readUInt32(), walk.skip(Int(contextLength)) else { return walk.isCutShort }
-            return false  // as for entries: complete within the file, so the length is wrong
+            guard let contextLength = walk.readUInt32(), walk.skip(Int(contextLength)) else { return walk.fit }
         }
+        // The structure is complete: it fits when it used up exactly the claimed length.
+        return walk.position == walk.end ? .exact : .mismatch
+    }
+
+    /// Where the search for valid records after a damaged record starting at `offset` begins:
+    /// after its claimed payload when its structure fills exactly the length it claims (the
+    /// length is believable, the damage is in the payload: whatever looks like records inside
+    /// it is its own bytes, such as a client's value, in a write the file system left half
+    /// done), else at the next byte (the length itself may be what is damaged).
+    static func searchStart(afterDamagedRecordAt offset: Int, in segment: ByteBuffer) -> Int {
+        let payloadStart = offset + WALFormat.recordHeaderByteCount
+        guard let (length, _, typeByte) = segment.getMultipleIntegers(at: offset, as: (UInt32, UInt32, UInt8).self),
+            let type = RecordType(rawValue: typeByte & ~WALFormat.batchEndFlag),
+            Int(length) <= segment.writerIndex - payloadStart,
+            structure(of: type, in: segment, payloadAt: payloadStart, length: Int(length)) == .exact
+        else { return offset + 1 }
+        return payloadStart + Int(length)
     }
 
     /// Follows a payload's structure through the bytes the file holds of it.
@@ -252,6 +285,9 @@ enum WALRecordParser {
         let end: Int
         /// The structure ran into the end of the file (true) or past the claimed length (false).
         private(set) var isCutShort = false
+
+        /// Why the last `skip` failed.
+        var fit: StructureFit { isCutShort ? .cutShort : .mismatch }
 
         /// Moves past `count` bytes; false when they run past the claimed end or the file's end.
         mutating func skip(_ count: Int) -> Bool {
@@ -271,10 +307,10 @@ enum WALRecordParser {
         }
     }
 
-    /// Whether any valid record starts anywhere in `segment` after `offset`: tells a torn tail
+    /// Whether any valid record starts anywhere in `segment` from `start` on: tells a torn tail
     /// (nothing valid follows the damage) from corruption (good data follows it).
-    static func hasValidRecord(in segment: ByteBuffer, after offset: Int) -> Bool {
-        var candidate = offset + 1
+    static func hasValidRecord(in segment: ByteBuffer, from start: Int) -> Bool {
+        var candidate = start
         while segment.writerIndex - candidate >= WALFormat.recordHeaderByteCount {
             // Cheap checks first, so scanning megabytes of damage rarely computes a checksum.
             if isPlausibleRecord(in: segment, at: candidate), case .record = parse(segment, at: candidate) {

@@ -106,7 +106,8 @@ struct WALScanner {
                 result.tornTail = TornTail(path: path, offset: cut, fileSize: bytes.writerIndex, reason: reason)
                 return cut
             case .damaged(let reason):
-                guard isLast && !WALRecordParser.hasValidRecord(in: bytes, after: offset) else {
+                let searchStart = WALRecordParser.searchStart(afterDamagedRecordAt: offset, in: bytes)
+                guard isLast && !WALRecordParser.hasValidRecord(in: bytes, from: searchStart) else {
                     let context = isLast ? "valid records follow it" : "in a segment that is not the last"
                     throw .corruptRecord(file: path, offset: offset, reason: "\(reason) (\(context))")
                 }

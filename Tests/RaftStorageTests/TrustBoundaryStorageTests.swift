@@ -63,6 +63,31 @@ import Testing
         }
     }
 
+    /// The same value when the file system kept the record's full length but not all of its
+    /// bytes (zeros from some offset on, as after a crash that extended the file before the
+    /// data reached it): the record fails its checksum, and the forged records inside its own
+    /// payload are still not "valid records that follow it".
+    @Test func aHalfWrittenValueWithForgedRecordsIsATornTail() throws {
+        let disk = SimulatedDisk()
+        let (engine, _) = try openRecovered(disk)
+        try engine.persist(hardState: HardState(term: 2, commit: 2), entries: makeEntries(1...2, term: 2), snapshot: nil)
+        let segment = testDirectory + "/" + (try #require(try segmentNames(disk).first))
+        let acknowledged = try #require(disk.contents(ofFile: segment))
+        // Ends in bytes that are not zero, so zeroing any suffix damages the record.
+        let value = acknowledged + acknowledged + [UInt8](repeating: 0xEE, count: 64)
+        try engine.persist(hardState: nil, entries: [Entry(term: 2, index: 3, data: value)], snapshot: nil)
+        let full = try #require(disk.contents(ofFile: segment))
+        let valueStart = full.count - value.count
+        for zeroedFrom in stride(from: valueStart + 1, to: full.count, by: 7) {
+            var halfWritten = full
+            for position in zeroedFrom..<full.count { halfWritten[position] = 0 }
+            disk.replaceContents(ofFile: segment, with: halfWritten)
+            let (_, state) = try openRecovered(disk)
+            #expect(state.entries == makeEntries(1...2, term: 2), "zeros from \(zeroedFrom)")
+            #expect(disk.contents(ofFile: segment) == acknowledged, "zeros from \(zeroedFrom)")
+        }
+    }
+
     /// A length field damaged to point past the end is not a tear: the record's visible bytes
     /// do not add up to it, and the valid records after it are kept by refusing to start.
     @Test func aDamagedLengthBeforeGoodRecordsIsStillRefused() throws {
