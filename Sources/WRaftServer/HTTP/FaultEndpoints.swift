@@ -50,20 +50,20 @@ extension APIResponder {
     }
 }
 
-struct IsolateBody: Decodable {
+package struct IsolateBody: Decodable {
     /// Absent: isolate from every peer.
     var peers: [String]?
 }
 
-struct DelayBody: Decodable {
+package struct DelayBody: Decodable {
     var ms: Int
     var jitterMs: Int?
 }
 
-struct DropBody: Decodable {
+package struct DropBody: Decodable {
     var rate: Double
 }
 
-struct TransferBody: Decodable {
+package struct TransferBody: Decodable {
     var to: String
 }

@@ -5,14 +5,14 @@ import RaftCore
 // frames), JSON-encoded: it is rare, small, and readable in a packet capture.
 
 /// One member as the control protocol carries it (ids as 16 hex digits).
-struct MemberRecord: Codable, Sendable, Equatable {
+package struct MemberRecord: Codable, Sendable, Equatable {
     var id: String
     var raftAddress: String
     var httpAddress: String
 }
 
 /// A request from one node to another's raft port.
-enum ControlRequest: Codable, Sendable, Equatable {
+package enum ControlRequest: Codable, Sendable, Equatable {
     /// `/connect` between two `initial` nodes: the sender's member list, to merge. The receiver
     /// answers with the merged list (`.members`) or, when it is running, with `.running`.
     case merge(members: [MemberRecord])
@@ -31,7 +31,7 @@ enum ControlRequest: Codable, Sendable, Equatable {
 }
 
 /// The answer to a `ControlRequest`.
-enum ControlResponse: Codable, Sendable, Equatable {
+package enum ControlResponse: Codable, Sendable, Equatable {
     /// The merged member list (the receiver is `initial`).
     case members([MemberRecord])
     /// The receiver is running in this cluster.
@@ -45,7 +45,7 @@ enum ControlResponse: Codable, Sendable, Equatable {
 }
 
 /// A `NodeError` that crossed the wire.
-struct ControlFailure: Codable, Sendable, Equatable {
+package struct ControlFailure: Codable, Sendable, Equatable {
     var code: String
     var message: String
     var retryAfterMs: Int?
@@ -97,21 +97,21 @@ struct ControlFailure: Codable, Sendable, Equatable {
 }
 
 /// A control message that could not be decoded.
-struct ControlDecodingError: Error, CustomStringConvertible {
-    var description: String
+package struct ControlDecodingError: Error, CustomStringConvertible {
+    package var description: String
 }
 
-enum ControlCoding {
+package enum ControlCoding {
     /// The most bytes a control message may take (a member list of `AddressBook.membersMax`).
     static let messageBytesMax = 1 << 20
 
-    static func encode(_ value: some Encodable) -> [UInt8] {
+    package static func encode(_ value: some Encodable) -> [UInt8] {
         // Encoding these plain Codable values cannot fail; an empty answer is refused by the
         // decoder on the other side, which is the defined behaviour if it ever did.
         (try? JSONEncoder().encode(value)).map { Array($0) } ?? []
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws(ControlDecodingError) -> T {
+    package static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws(ControlDecodingError) -> T {
         guard bytes.count <= messageBytesMax else {
             throw ControlDecodingError(description: "control message of \(bytes.count) bytes exceeds \(messageBytesMax)")
         }
@@ -125,14 +125,14 @@ enum ControlCoding {
 
 extension AddressBook {
     /// The book as control records, sorted by id.
-    var records: [MemberRecord] {
+    package var records: [MemberRecord] {
         ids.compactMap { id in
             self[id].map { MemberRecord(id: id.description, raftAddress: $0.raftAddress, httpAddress: $0.httpAddress) }
         }
     }
 
     /// A book from untrusted records; records with a bad id are refused.
-    init(records: [MemberRecord]) throws(ControlDecodingError) {
+    package init(records: [MemberRecord]) throws(ControlDecodingError) {
         guard records.count <= Self.membersMax else {
             throw ControlDecodingError(description: "\(records.count) members exceed \(Self.membersMax)")
         }
