@@ -47,6 +47,20 @@ func require<Harness: FuzzHarness>(
     }
 }
 
+/// Properties that fail today because of a defect already filed and being fixed elsewhere, with
+/// where it is tracked. libFuzzer keeps going past them (they would stop every run at once),
+/// the replayer reports them apart, and `FuzzCorpusTests` expects them as known issues, so the
+/// test fails as soon as the fix lands and the entry here must be removed.
+package enum KnownIssues {
+    package static let properties: [String: String] = [
+        WALHarness.tornAppendProperty:
+            "issue 8, finding 6: the scan for valid records after a torn record looks inside that record's own payload"
+    ]
+
+    /// The known issue `violation` is, if any.
+    package static func issue(of violation: PropertyViolation) -> String? { properties[violation.property] }
+}
+
 /// The glue between a harness and libFuzzer or the command line.
 package enum FuzzEntry {
     /// The body of `LLVMFuzzerTestOneInput`: runs the harness on the bytes and traps on a
@@ -57,8 +71,10 @@ package enum FuzzEntry {
         let input = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
         do {
             try Harness.check(input)
-        } catch {
+        } catch where KnownIssues.issue(of: error) == nil {
             fatalError("property violated: \(error)")
+        } catch {
+            // A known issue (KnownIssues): keep fuzzing.
         }
         return 0
     }
@@ -123,8 +139,12 @@ package enum FuzzEntry {
                 do {
                     try Harness.check(file.bytes)
                 } catch {
-                    failures += 1
-                    print("\(file.path): \(error)")
+                    if let issue = KnownIssues.issue(of: error) {
+                        print("\(file.path): known issue (\(issue)): \(error)")
+                    } else {
+                        failures += 1
+                        print("\(file.path): \(error)")
+                    }
                 }
             }
         }

@@ -34,13 +34,19 @@ private let corpusRoot = URL(fileURLWithPath: #filePath)
         }
         let files = try CorpusFiles.read(corpusRoot + "/" + name)
         #expect(files.count >= 3, "the \(name) corpus is kept in the repository")
+        var known: [String: [String]] = [:]
         for file in files {
             do {
                 try harness.check(file.bytes)
             } catch {
-                Issue.record("\(file.path): \(error)")
+                if let issue = KnownIssues.issue(of: error) {
+                    known[issue, default: []].append("\(file.path): \(error)")
+                } else {
+                    Issue.record("\(file.path): \(error)")
+                }
             }
         }
+        expectKnownIssues(of: name, known)
     }
 
     @Test(arguments: harnessNames)
@@ -51,11 +57,27 @@ private let corpusRoot = URL(fileURLWithPath: #filePath)
         }
         let seeds = harness.seeds()
         #expect(seeds.count >= 3)
+        var known: [String: [String]] = [:]
         for (number, seed) in seeds.enumerated() {
             do {
                 try harness.check(seed)
             } catch {
-                Issue.record("seed \(number): \(error)")
+                if let issue = KnownIssues.issue(of: error) {
+                    known[issue, default: []].append("seed \(number): \(error)")
+                } else {
+                    Issue.record("seed \(number): \(error)")
+                }
+            }
+        }
+        expectKnownIssues(of: name, known)
+    }
+
+    /// Each known issue of `name`'s harness must still occur (else its fix landed: remove it
+    /// from `KnownIssues`); its occurrences are recorded as known, not as failures.
+    private func expectKnownIssues(of name: String, _ known: [String: [String]]) {
+        for issue in KnownIssues.properties.values where name == WALHarness.name {
+            withKnownIssue(Comment(rawValue: issue)) {
+                for occurrence in known[issue] ?? [] { Issue.record(Comment(rawValue: occurrence)) }
             }
         }
     }
