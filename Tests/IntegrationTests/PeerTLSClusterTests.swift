@@ -101,10 +101,8 @@ extension RealProcessTests {
         }
 
         /// The raft port itself: a TLS handshake completes only for a certificate from the
-        /// cluster's CA. Needs RaftTransport's mutual TLS (helper "peer", issue 8): until that is
-        /// merged the nodes accept the flags and serve plaintext, and this test fails; the trait
-        /// below is to be removed at that merge.
-        @Test(.disabled("enable when RaftTransport speaks mutual TLS (issue 8, helper peer)"))
+        /// cluster's CA (it failed while the transport accepted the flags and served plaintext).
+        @Test
         func theRaftPortCompletesAHandshakeOnlyForTheClustersCertificates() async throws {
             try await ClusterFixture.withCluster(nodes: 3, name: "peer-tls-probe", configure: { $0.isPeerTLSEnabled = true }) { cluster in
                 let certificates = cluster.certificateDirectory
