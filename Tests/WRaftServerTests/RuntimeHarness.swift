@@ -95,6 +95,9 @@ final class MemoryNetwork: Sendable {
 final class MemoryTransport: NodeTransport, Sendable {
     struct State {
         var peers: [NodeID: String] = [:]
+        /// The key each peer is known by (as `setPeer` gave it): with `fingerprint` set, the
+        /// network behaves as mutual TLS does and hears a sender only on its recorded key.
+        var keys: [NodeID: PublicKeyFingerprint?] = [:]
         var clusterID: UInt64 = 0
         var controlHandler: (@Sendable ([UInt8], PublicKeyFingerprint?) async -> [UInt8])?
         var isShutDown = false
@@ -121,7 +124,10 @@ final class MemoryTransport: NodeTransport, Sendable {
     }
 
     func setPeer(_ id: NodeID, _ member: MemberAddress?) {
-        state.withLock { $0.peers[id] = member?.raftAddress }
+        state.withLock {
+            $0.peers[id] = member?.raftAddress
+            $0.keys[id] = member.map { .some($0.fingerprint) } ?? nil
+        }
     }
 
     func send(_ messages: [Message]) {
@@ -129,7 +135,7 @@ final class MemoryTransport: NodeTransport, Sendable {
             guard let address = state.withLock({ $0.isShutDown ? nil : $0.peers[message.to] }),
                 let peer = network.endpoint(address)
             else { continue }
-            peer.deliver(.message(message))
+            peer.deliver(.message(message), senderKey: fingerprint)
         }
     }
 
@@ -137,17 +143,30 @@ final class MemoryTransport: NodeTransport, Sendable {
         guard let address = state.withLock({ $0.peers[message.to] }), let peer = network.endpoint(address) else {
             return false
         }
-        peer.deliver(.snapshot(message, data: data))
-        return true
+        return peer.deliver(.snapshot(message, data: data), senderKey: fingerprint)
     }
 
     func forEachIncoming(_ body: @escaping @Sendable (IncomingRaft) async -> Void) async {
         for await item in incoming { await body(item) }
     }
 
-    func deliver(_ item: IncomingRaft) {
-        guard !state.withLock({ $0.isShutDown }) else { return }
-        continuation.yield(item)
+    /// Hands `item` to the node unless it is shut down or, in a keyed network, the sender is
+    /// not known by `senderKey` (what the real transport does under TLS); returns whether it did.
+    @discardableResult
+    func deliver(_ item: IncomingRaft, senderKey: PublicKeyFingerprint?) -> Bool {
+        let sender: NodeID
+        switch item {
+        case .message(let message): sender = message.from
+        case .snapshot(let message, _): sender = message.from
+        }
+        let isHeard = state.withLock { state in
+            guard !state.isShutDown else { return false }
+            guard fingerprint != nil else { return true }
+            guard let senderKey, let recorded = state.keys[sender] else { return false }
+            return recorded == senderKey
+        }
+        if isHeard { continuation.yield(item) }
+        return isHeard
     }
 
     func setControlHandler(_ handler: @escaping @Sendable ([UInt8], PublicKeyFingerprint?) async -> [UInt8]) {

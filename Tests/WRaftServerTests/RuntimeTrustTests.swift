@@ -239,6 +239,35 @@ struct RuntimeTrustTests {
         }
     }
 
+    /// Under TLS a joiner restarted before its log names anyone knows its peers only from its
+    /// identity file, which keeps no keys: it would hear none of them. It asks for the keys again
+    /// and catches up. (The network here hears a sender only on its recorded key, as TLS does.)
+    @Test func aKeyedJoinerRestartedBeforeItsLogNamesAnyoneStillCatchesUp() async throws {
+        let directories = (0..<4).map { _ in
+            FileManager.default.temporaryDirectory.appendingPathComponent("wraft-keyed-join-\(UUID())").path
+        }
+        defer { for directory in directories { try? FileManager.default.removeItem(atPath: directory) } }
+        let cluster = TestCluster(size: 4, directories: directories, keys: true)
+        try await cluster.openAll()
+        defer { Task { await cluster.stopAll() } }
+        for node in cluster.nodes[1...2] {
+            _ = try await node.runtime.connect(peerRaftAddress: cluster.nodes[0].options.raftAddress)
+        }
+        try await cluster.nodes[0].runtime.start()
+        let leader = try await cluster.waitForLeader(among: [0, 1, 2])
+        _ = try await cluster.nodes[leader].runtime.write(
+            WriteRequest(key: "before", operation: .put(value: [1])), deadline: deadline())
+        let joiner = cluster.nodes[3]
+        try await joiner.runtime.inject(.pause)
+        _ = try await joiner.runtime.connect(peerRaftAddress: cluster.nodes[leader].options.raftAddress)
+        #expect(try await joiner.runtime.state().lastLogIndex == 0)
+        await joiner.stop()
+        try await joiner.open()
+        try await TestCluster.waitUntil("the restarted keyed joiner catches up") {
+            (try await joiner.runtime.read(key: "before", consistency: .local, deadline: deadline()))?.value == [1]
+        }
+    }
+
     /// `lastContact` grew by every forged sender id; now only members are tracked.
     @Test func forgedSenderIdsLeaveNoTraceInLastContact() async throws {
         let cluster = TestCluster(size: 3)

@@ -26,8 +26,40 @@ extension NodeRuntime {
             selfAddress: selfAddress, logger: logger, onFatalError: onFatalError)
         try await runtime.recover(identity)
         await runtime.startBackgroundWork()
+        Task { await runtime.relearnPeerKeysIfNeeded() }
         return runtime
     }
+
+    /// A joiner restarted before its log named anyone knows its peers from its identity file,
+    /// which keeps no keys: under TLS it would hear none of them, for good. It asks them again
+    /// (a join from a member is answered with the member list, keys included), a bounded number
+    /// of times, and takes only keys it lacks.
+    func relearnPeerKeysIfNeeded() async {
+        for attempt in 0..<Self.relearnAttemptsMax {
+            guard isPeerTLS, lifecycle == .running, let clusterID, core?.currentMembership.membership.isEmpty == true else {
+                return
+            }
+            let unkeyed = book.ids.filter { $0 != localID && book[$0]?.fingerprint == nil }
+            guard !unkeyed.isEmpty else { return }
+            for address in unkeyed.compactMap({ book[$0]?.raftAddress }) {
+                let request = ControlRequest.join(member: selfRecord, timeoutMs: options.requestTimeoutMs, isForwarded: false)
+                guard case .joined(let theirs, let records)? = try? await call(address, request),
+                    ClusterIDFormat.parse(theirs) == clusterID, let members = try? Self.book(from: records)
+                else { continue }
+                for (id, member) in members.addresses
+                where id != localID && member.fingerprint != nil && book[id]?.fingerprint == nil {
+                    book.set(id, member)
+                    transport.setPeer(id, member)
+                }
+                logger.notice("learned the members' keys again from \(address) (attempt \(attempt + 1))")
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(options.controlTimeoutMs))
+        }
+    }
+
+    /// Bounds `relearnPeerKeysIfNeeded`.
+    static let relearnAttemptsMax = 10
 
     /// The node's identity from its data dir, or a new one (a random id) saved there.
     static func loadOrCreateIdentity(storage: any NodeStorage, logger: Logger) async throws(NodeStartupError)
