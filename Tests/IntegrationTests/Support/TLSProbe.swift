@@ -35,7 +35,9 @@ enum TLSProbe {
                     }
                 }
                 .connect(host: host, port: port).get()
-            let timer = loop.scheduleTask(in: .milliseconds(Int64(timeoutMs))) { done.fail(ChannelError.connectTimeout(.milliseconds(Int64(timeoutMs)))) }
+            let timer = loop.scheduleTask(in: .milliseconds(Int64(timeoutMs))) {
+                done.fail(ChannelError.connectTimeout(.milliseconds(Int64(timeoutMs))))
+            }
             defer {
                 timer.cancel()
                 channel.close(promise: nil)
