@@ -61,6 +61,7 @@ let package = Package(
             dependencies: [
                 "RaftCore", "RaftCodec", "WRaftCertificates",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -124,6 +125,25 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // Fuzzing (Fuzz/README.md): the harnesses (properties checked on arbitrary bytes), one
+        // libFuzzer target per decoder family (plain corpus replayers unless built with
+        // -DFUZZING), and a test that replays every corpus file through its harness.
+        .target(
+            name: "FuzzHarnesses",
+            dependencies: [
+                "RaftCore", "RaftCodec", "RaftStorage", "RaftTransport", "WRaftServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Fuzz/Harnesses", swiftSettings: strict),
+        .executableTarget(name: "FuzzFrames", dependencies: ["FuzzHarnesses"], path: "Fuzz/FuzzFrames", swiftSettings: strict),
+        .executableTarget(name: "FuzzCodec", dependencies: ["FuzzHarnesses"], path: "Fuzz/FuzzCodec", swiftSettings: strict),
+        .executableTarget(
+            name: "FuzzControl", dependencies: ["FuzzHarnesses"], path: "Fuzz/FuzzControl", swiftSettings: strict),
+        .executableTarget(name: "FuzzWAL", dependencies: ["FuzzHarnesses"], path: "Fuzz/FuzzWAL", swiftSettings: strict),
+        .executableTarget(name: "FuzzHTTP", dependencies: ["FuzzHarnesses"], path: "Fuzz/FuzzHTTP", swiftSettings: strict),
+        .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzHarnesses"], swiftSettings: strict),
+
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation"], swiftSettings: strict),
         .testTarget(name: "RaftCodecTests", dependencies: ["RaftCodec", "RaftCore"], swiftSettings: strict),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCodec", "RaftCore"], swiftSettings: strict),
@@ -174,6 +194,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 // Peer-attack tests forge raft frames and make their own CA and member certificates.
                 .product(name: "X509", package: "swift-certificates"),

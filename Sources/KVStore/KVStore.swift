@@ -69,6 +69,17 @@ public struct KVStore: Sendable {
     /// The index of the last entry applied (or of the snapshot restored).
     public private(set) var appliedIndex: LogIndex = .zero
 
+    /// The store's size for the quota (`--quota-bytes`): for every key, its bytes, its value's
+    /// bytes and `keyOverheadBytes`. A function of the keys and values alone, so every replica
+    /// that applied the same entries, or restored the same snapshot, holds the same size.
+    ///
+    /// Invariant: the sum above over every stored key.
+    public private(set) var byteCount = 0
+
+    /// What each key costs besides its key and value bytes: an estimate of the index, term and
+    /// bookkeeping kept with it, so a store of many tiny keys is not counted as nearly empty.
+    public static let keyOverheadBytes = 32
+
     /// An empty store.
     public init() {
         self.init(sessionLimits: KVSessionLimits())
@@ -136,11 +147,34 @@ public struct KVStore: Sendable {
         }
         switch operation {
         case .put(_, let value, _):
-            items.updateValue(StoredValue(value: value, index: index, term: term), forKey: key)
+            let replaced = items.updateValue(StoredValue(value: value, index: index, term: term), forKey: key)
+            if let replaced {
+                byteCount += value.count - replaced.value.count
+            } else {
+                byteCount += Self.cost(ofKey: key.bytes) + value.count
+            }
             return .put(index: index, term: term)
         case .delete:
             let removed = items.removeValue(forKey: key)
+            if let removed { byteCount -= Self.cost(ofKey: key.bytes) + removed.value.count }
             return .deleted(index: index, term: term, existed: removed != nil)
+        }
+    }
+
+    /// What a key costs in `byteCount` besides its value.
+    private static func cost(ofKey key: [UInt8]) -> Int { key.count + keyOverheadBytes }
+
+    /// `byteCount` after `operation` were applied now, whatever its condition: a put counts
+    /// its key and value (or only the change of value when the key exists), a delete frees its
+    /// key. The runtime checks a write against the quota with it before proposing.
+    public func byteCount(afterApplying operation: KVOperation) -> Int {
+        let current = items[StoredKey(bytes: operation.key)]
+        let currentCost = current.map { Self.cost(ofKey: operation.key) + $0.value.count } ?? 0
+        switch operation {
+        case .put(let key, let value, _):
+            return byteCount - currentCost + Self.cost(ofKey: key) + value.count
+        case .delete:
+            return byteCount - currentCost
         }
     }
 
@@ -166,6 +200,8 @@ public struct KVStore: Sendable {
     /// Up to `limit` entries whose keys start with `prefix`, in ascending key order, and whether
     /// more such entries follow. A `limit` below 1 lists nothing (`hasMore` still tells).
     /// With `after`, the listing starts after that key (the continuation of an earlier page).
+    /// `after` need not exist, nor start with `prefix`. Costs O(log n + items listed), wherever
+    /// the page starts.
     public func list(prefix: [UInt8], after: [UInt8]? = nil, limit: Int)
         -> (items: [(key: [UInt8], value: [UInt8], index: LogIndex)], hasMore: Bool)
     {
@@ -295,6 +331,9 @@ extension KVStore {
         let limits = try Self.decodeLimits(from: &reader)
         self.init(sessionLimits: limits)
         self.appliedIndex = LogIndex(try reader.readUInt64("applied index"))
+        // The bound of every index from outside (`LogIndex.wireMax`): the next entry applied
+        // is `appliedIndex.next`, which must not overflow.
+        guard appliedIndex <= LogIndex.wireMax else { throw .invalidContent("applied index \(appliedIndex) above the bound") }
         try decodeItems(from: &reader)
         try decodeSessions(from: &reader)
         try reader.expectEnd()
@@ -321,12 +360,14 @@ extension KVStore {
             let value = try reader.readLengthPrefixed("value", bytesMax: KVCommand.valueBytesMax)
             let index = LogIndex(try reader.readUInt64("key index"))
             let term = Term(try reader.readUInt64("key term"))
+            guard term <= Term.wireMax else { throw .invalidContent("key term \(term) above the bound") }
             guard !key.bytes.isEmpty else { throw .invalidContent("empty key") }
             if let previous, !(previous < key) { throw .invalidContent("keys not in strictly ascending order") }
             guard index <= appliedIndex, index > .zero else {
                 throw .invalidContent("key modified at index \(index), outside 1...\(appliedIndex)")
             }
             items.updateValue(StoredValue(value: value, index: index, term: term), forKey: key)
+            byteCount += Self.cost(ofKey: key.bytes) + value.count
             previous = key
         }
     }

@@ -34,11 +34,10 @@ extension ByteBuffer {
     public mutating func readRaftMessage() throws(CodecError) -> Message {
         try readAtomically { (buffer) throws(CodecError) in
             try buffer.readVersion()
-            guard let (from, to, term) = buffer.readMultipleIntegers(as: (UInt64, UInt64, UInt64).self) else {
-                throw .truncated
-            }
+            guard let (from, to) = buffer.readMultipleIntegers(as: (UInt64, UInt64).self) else { throw .truncated }
+            let term = try buffer.readTerm(of: "Message.term")
             let payload = try buffer.readPayload()
-            return Message(from: NodeID(from), to: NodeID(to), term: Term(term), payload: payload)
+            return Message(from: NodeID(from), to: NodeID(to), term: term, payload: payload)
         }
     }
 
@@ -104,7 +103,7 @@ extension ByteBuffer {
         case .append: return .append(try readAppendRequest())
         case .appendResponse: return .appendResponse(try readAppendResponse())
         case .heartbeat:
-            return .heartbeat(HeartbeatRequest(commit: LogIndex(try readUInt64()), readRound: try readUInt64()))
+            return .heartbeat(HeartbeatRequest(commit: try readIndex(of: "Heartbeat.commit"), readRound: try readUInt64()))
         case .heartbeatResponse: return .heartbeatResponse(HeartbeatResponse(readRound: try readUInt64()))
         case .installSnapshot: return .installSnapshot(try readSnapshotMetadataBody())
         case .timeoutNow: return .timeoutNow
@@ -112,14 +111,14 @@ extension ByteBuffer {
         case .readIndexRequest: return .readIndexRequest(ReadRequestID(try readUInt64()))
         case .readIndexResponse:
             let id = ReadRequestID(try readUInt64())
-            let index = try readPresence(of: "readIndexResponse.index") ? LogIndex(try readUInt64()) : nil
+            let index = try readPresence(of: "readIndexResponse.index") ? try readIndex(of: "readIndexResponse.index") : nil
             return .readIndexResponse(id, index)
         }
     }
 
     private mutating func readVoteRequest() throws(CodecError) -> VoteRequest {
-        let lastLogIndex = LogIndex(try readUInt64())
-        let lastLogTerm = Term(try readUInt64())
+        let lastLogIndex = try readIndex(of: "VoteRequest.lastLogIndex")
+        let lastLogTerm = try readTerm(of: "VoteRequest.lastLogTerm")
         let flags = try readFlags(allowed: Flag.first | Flag.second, of: "VoteRequest")
         return VoteRequest(
             lastLogIndex: lastLogIndex, lastLogTerm: lastLogTerm,
@@ -132,19 +131,18 @@ extension ByteBuffer {
     }
 
     private mutating func readAppendRequest() throws(CodecError) -> AppendRequest {
-        guard let (previousIndex, previousTerm, commit) = readMultipleIntegers(as: (UInt64, UInt64, UInt64).self)
-        else { throw .truncated }
+        let previousIndex = try readIndex(of: "AppendRequest.previousIndex")
+        let previousTerm = try readTerm(of: "AppendRequest.previousTerm")
+        let commit = try readIndex(of: "AppendRequest.commit")
         let entries = try readEntriesBody()
-        return AppendRequest(
-            previousIndex: LogIndex(previousIndex), previousTerm: Term(previousTerm), entries: entries,
-            commit: LogIndex(commit))
+        return AppendRequest(previousIndex: previousIndex, previousTerm: previousTerm, entries: entries, commit: commit)
     }
 
     private mutating func readAppendResponse() throws(CodecError) -> AppendResponse {
-        let index = LogIndex(try readUInt64())
+        let index = try readIndex(of: "AppendResponse.index")
         let flags = try readFlags(allowed: Flag.first, of: "AppendResponse")
-        let hintIndex = LogIndex(try readUInt64())
-        let hintTerm = Term(try readUInt64())
+        let hintIndex = try readIndex(of: "AppendResponse.hintIndex")
+        let hintTerm = try readTerm(of: "AppendResponse.hintTerm")
         return AppendResponse(
             index: index, isRejected: flags & Flag.first != 0, hintIndex: hintIndex, hintTerm: hintTerm)
     }

@@ -50,6 +50,9 @@ extension ByteBuffer {
             let (term, index, kindByte, length) = readMultipleIntegers(
                 as: (UInt64, UInt64, UInt8, UInt32).self)
         else { throw .truncated }
+        guard term <= Term.wireMax.rawValue, index <= LogIndex.wireMax.rawValue else {
+            throw .invalid("Entry: term \(term) or index \(index) above the bound \(LogIndex.wireMax)")
+        }
         guard let kind = Entry.Kind(rawValue: kindByte) else { throw .unknownTag("Entry.Kind", kindByte) }
         let dataLength = Int(length)
         guard dataLength <= readableBytes, let data = readBytes(length: dataLength) else { throw .truncated }
@@ -90,9 +93,9 @@ extension ByteBuffer {
     public mutating func readHardState() throws(CodecError) -> HardState {
         try readAtomically { (buffer) throws(CodecError) in
             try buffer.readVersion()
-            let term = Term(try buffer.readUInt64())
+            let term = try buffer.readTerm(of: "HardState.term")
             let votedFor = try buffer.readOptionalNodeID(of: "HardState.votedFor")
-            let commit = LogIndex(try buffer.readUInt64())
+            let commit = try buffer.readIndex(of: "HardState.commit")
             return HardState(term: term, votedFor: votedFor, commit: commit)
         }
     }
@@ -190,8 +193,8 @@ extension ByteBuffer {
     }
 
     mutating func readSnapshotMetadataBody() throws(CodecError) -> SnapshotMetadata {
-        let index = LogIndex(try readUInt64())
-        let term = Term(try readUInt64())
+        let index = try readIndex(of: "SnapshotMetadata.index")
+        let term = try readTerm(of: "SnapshotMetadata.term")
         let membership = try readMembershipBody()
         let context = try readLengthPrefixedBytes()
         return SnapshotMetadata(index: index, term: term, membership: membership, membershipContext: context)

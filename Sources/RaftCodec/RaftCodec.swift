@@ -33,6 +33,10 @@ import RaftCore
 /// Message          from u64, to u64, term u64, payload tag u8, payload fields (see PayloadTag)
 /// ```
 ///
+/// Every term and index is at most `Term.wireMax` / `LogIndex.wireMax` (2^48): decoders refuse
+/// a larger one as `invalid`, so neither a peer nor a damaged file can hand the core a number
+/// whose arithmetic could trap or whose term would leave no room for elections.
+///
 /// On a thrown error the buffer's reader index is left where it was before the call.
 public enum RaftCodec {
     /// The format version written by this build, and the only one it reads.
@@ -86,6 +90,24 @@ extension ByteBuffer {
     mutating func readUInt64() throws(CodecError) -> UInt64 {
         guard let value = readInteger(as: UInt64.self) else { throw .truncated }
         return value
+    }
+
+    /// Reads a `u64` term, refusing one above `Term.wireMax` (the rule is beside `Term.wireMax`).
+    @inlinable
+    mutating func readTerm(of field: String) throws(CodecError) -> Term {
+        let value = try readUInt64()
+        guard value <= Term.wireMax.rawValue else { throw .invalid("\(field): term \(value) above the bound \(Term.wireMax)") }
+        return Term(value)
+    }
+
+    /// Reads a `u64` log index, refusing one above `LogIndex.wireMax`.
+    @inlinable
+    mutating func readIndex(of field: String) throws(CodecError) -> LogIndex {
+        let value = try readUInt64()
+        guard value <= LogIndex.wireMax.rawValue else {
+            throw .invalid("\(field): index \(value) above the bound \(LogIndex.wireMax)")
+        }
+        return LogIndex(value)
     }
 
     /// Reads a flag byte, refusing bits outside `allowed`.

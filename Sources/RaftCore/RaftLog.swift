@@ -46,6 +46,15 @@ struct RaftLog {
 
     /// Describes why a persisted state cannot be a Raft log, or nil when it can.
     static func validate(_ state: PersistentState) -> String? {
+        // Bounds first: the checks below do arithmetic on these numbers.
+        if state.hardState.term > Term.wireMax || state.snapshot.term > Term.wireMax {
+            return "a term above the bound \(Term.wireMax)"
+        }
+        if state.hardState.commit > LogIndex.wireMax || state.snapshot.index > LogIndex.wireMax
+            || UInt64(state.entries.count) > LogIndex.wireMax.rawValue - state.snapshot.index.rawValue
+        {
+            return "an index above the bound \(LogIndex.wireMax)"
+        }
         var expected = state.snapshot.index.next
         var previousTerm = state.snapshot.term
         for entry in state.entries {

@@ -27,8 +27,10 @@ extension RaftNode {
         isCommitBroadcastPending = false
     }
 
-    /// Whether appending these entries keeps the leader within `uncommittedBytesMax`.
+    /// Whether appending these entries keeps the leader within `uncommittedBytesMax`, and the
+    /// log within `LogIndex.wireMax` (an index past it would not decode on any follower).
     func fitsUncommittedBudget(_ newEntries: [Entry]) -> Bool {
+        guard log.lastIndex.distance(to: LogIndex.wireMax) >= UInt64(newEntries.count) else { return false }
         let bytes = newEntries.reduce(0) { $0 + $1.byteCount }
         // A single oversized batch is still accepted on an idle leader, so progress is possible.
         return uncommittedBytes == 0 || uncommittedBytes + bytes <= config.uncommittedBytesMax
@@ -140,7 +142,11 @@ extension RaftNode {
         peer.isRecentlyActive = true
         peer.isProbeSent = false
         if peer.state == .replicate && peer.inflights.isFull { peer.inflights.freeFirst() }
-        if response.readRound > peer.acknowledgedReadRound { peer.acknowledgedReadRound = response.readRound }
+        // A round this leader never broadcast is not an acknowledgement of anything: counting it
+        // would confirm later rounds without asking.
+        if response.readRound > peer.acknowledgedReadRound && response.readRound <= reads.confirmedRoundCeiling {
+            peer.acknowledgedReadRound = response.readRound
+        }
         progress[member] = peer
         if peer.matchIndex < log.lastIndex || peer.state == .probe { sendAppend(to: member) }
         releaseConfirmedReads()

@@ -14,7 +14,12 @@ extension RaftNode {
             break
         }
         if message.term > term {
-            guard stepHigherTerm(message) else { return }
+            // A message from further ahead than an honest peer would be is dropped, so one
+            // unsolicited message cannot use up the room left for elections; an answer to this
+            // node's own request may still bring it up to date (see `Term.adoptionStepMax`).
+            guard message.term.rawValue - term.rawValue <= Term.adoptionStepMax || isAnswerToOwnRequest(message),
+                stepHigherTerm(message)
+            else { return }
         } else if message.term < term {
             stepLowerTerm(message)
             return
@@ -56,6 +61,18 @@ extension RaftNode {
         default:
             becomeFollower(term: message.term, leader: nil)
             return true
+        }
+    }
+
+    /// Whether the message answers a request this node has out in its current role: a vote
+    /// while it campaigns, an append or heartbeat while it leads. Through these a node that fell
+    /// further behind than `Term.adoptionStepMax` (a cluster pushed ahead by a forged leap)
+    /// learns the current term, and is not shut out for good.
+    private func isAnswerToOwnRequest(_ message: Message) -> Bool {
+        switch message.payload {
+        case .voteResponse: return role == .preCandidate || role == .candidate
+        case .appendResponse, .heartbeatResponse: return role == .leader
+        default: return false
         }
     }
 
@@ -123,6 +140,8 @@ extension RaftNode {
     }
 
     private mutating func campaign(isPreVote: Bool, isTransfer: Bool) {
+        // A term above `Term.wireMax` would not decode on any peer: stay a follower instead.
+        guard term < Term.wireMax else { return }
         let electionTerm: Term
         if isPreVote {
             role = .preCandidate
@@ -244,34 +263,30 @@ extension RaftNode {
 }
 
 extension Message {
-    /// No real cluster gets near this term or index (2^63 elections or entries); a message
-    /// carrying a larger one is malformed, and arithmetic on it (`next`, `+ count`) could overflow.
-    static let termOrIndexMax: UInt64 = UInt64.max / 2
-
-    /// Whether every term and index the message carries is at most `termOrIndexMax`.
+    /// Whether every term and index the message carries is at most `Term.wireMax` and
+    /// `LogIndex.wireMax`. RaftCodec refuses anything larger; the core checks again, so no
+    /// arithmetic on a message's numbers can overflow whatever built it.
     var isWithinBounds: Bool {
-        let limit = Message.termOrIndexMax
-        func fits(_ entries: [Entry]) -> Bool {
-            entries.allSatisfy { $0.term.rawValue <= limit && $0.index.rawValue <= limit }
-        }
-        guard term.rawValue <= limit else { return false }
+        func fits(_ term: Term) -> Bool { term <= Term.wireMax }
+        func fits(_ index: LogIndex) -> Bool { index <= LogIndex.wireMax }
+        func fits(_ entries: [Entry]) -> Bool { entries.allSatisfy { fits($0.term) && fits($0.index) } }
+        guard fits(term) else { return false }
         switch payload {
         case .voteRequest(let request):
-            return request.lastLogIndex.rawValue <= limit && request.lastLogTerm.rawValue <= limit
+            return fits(request.lastLogIndex) && fits(request.lastLogTerm)
         case .append(let request):
-            return request.previousIndex.rawValue <= limit && request.previousTerm.rawValue <= limit
-                && request.commit.rawValue <= limit && fits(request.entries)
+            return fits(request.previousIndex) && fits(request.previousTerm) && fits(request.commit)
+                && fits(request.entries)
         case .appendResponse(let response):
-            return response.index.rawValue <= limit && response.hintIndex.rawValue <= limit
-                && response.hintTerm.rawValue <= limit
+            return fits(response.index) && fits(response.hintIndex) && fits(response.hintTerm)
         case .heartbeat(let heartbeat):
-            return heartbeat.commit.rawValue <= limit
+            return fits(heartbeat.commit)
         case .installSnapshot(let snapshot):
-            return snapshot.index.rawValue <= limit && snapshot.term.rawValue <= limit
+            return fits(snapshot.index) && fits(snapshot.term)
         case .propose(let entries):
             return fits(entries)
         case .readIndexResponse(_, let index):
-            return (index?.rawValue ?? 0) <= limit
+            return index.map(fits) ?? true
         case .voteResponse, .heartbeatResponse, .timeoutNow, .readIndexRequest:
             return true
         }

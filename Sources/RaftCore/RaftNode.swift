@@ -124,7 +124,8 @@ public struct RaftNode {
 
     /// Log entries from `start` (at most `limit`), for inspection (`GET /log`).
     public func entries(from start: LogIndex, limit: Int) -> [Entry] {
-        guard limit > 0 else { return [] }
+        // `start` comes from a client (`GET /log?from=`): anything past the log is simply empty.
+        guard limit > 0, start <= log.lastIndex else { return [] }
         let first = max(start, log.firstIndex)
         let last = min(log.lastIndex, first + UInt64(limit - 1))
         return log.entries(from: first, through: last, bytesMax: Int.max) ?? []

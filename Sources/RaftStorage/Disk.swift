@@ -7,9 +7,14 @@ import NIOCore
 /// Paths are absolute or relative file system paths; a directory's entries are bare names.
 /// Implementations need not be thread-safe: the storage uses one from one thread at a time.
 public protocol Disk: AnyObject {
-    /// Creates the directory if it does not exist (its parent must), and checks that it is a
-    /// directory this process can read and write.
+    /// Creates the directory if it does not exist (its parent must), readable by this user
+    /// alone (0700), and checks that it is a directory this process can read and write.
+    /// Files are created readable and writable by this user alone (0600).
     func prepareDirectory(atPath path: String) throws(StorageError)
+    /// Takes every permission of group and others away from the file or directory at `path`
+    /// (0700 for a directory, at most 0600 for a file); returns the mode it had when it gave
+    /// any away, nil when there was nothing to take.
+    func restrictToOwner(atPath path: String) throws(StorageError) -> UInt32?
     /// Takes the directory for this process alone until the returned lock is released (or the
     /// process exits); throws `StorageError.unusableDirectory` when another process has it.
     func lockDirectory(atPath path: String) throws(StorageError) -> any DirectoryLock

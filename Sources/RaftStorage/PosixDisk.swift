@@ -14,7 +14,8 @@ public final class PosixDisk: Disk, Sendable {
     public init() {}
 
     public func prepareDirectory(atPath path: String) throws(StorageError) {
-        if mkdir(path, 0o755) != 0 {
+        // Issue 8, finding 5: values, votes and identities are nobody else's business.
+        if mkdir(path, 0o700) != 0 {
             let code = errno
             guard code == EEXIST else {
                 throw .unusableDirectory(path: path, reason: "cannot create it: \(StorageError.io(operation: "mkdir", path: path, errno: code))")
@@ -38,7 +39,7 @@ public final class PosixDisk: Disk, Sendable {
     /// the process's lock ends when it exits or closes any descriptor of the file.
     public func lockDirectory(atPath path: String) throws(StorageError) -> any DirectoryLock {
         let lockPath = path + "/LOCK"
-        let descriptor = retryingOnInterrupt { open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
+        let descriptor = retryingOnInterrupt { open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
         guard descriptor >= 0 else { throw .io(operation: "open", path: lockPath, errno: errno) }
         var request = wholeFileWriteLock()
         guard retryingOnInterrupt({ fcntl(descriptor, F_SETLK, &request) }) == 0 else {
@@ -49,6 +50,19 @@ public final class PosixDisk: Disk, Sendable {
                 path: path, reason: "it is in use by another node process (\(lockPath) is locked); two nodes cannot share a data dir")
         }
         return PosixDirectoryLock(descriptor: descriptor)
+    }
+
+    public func restrictToOwner(atPath path: String) throws(StorageError) -> UInt32? {
+        var status = stat()
+        // lstat: a symbolic link is reported, never followed to something outside the dir.
+        guard lstat(path, &status) == 0 else { throw .io(operation: "lstat", path: path, errno: errno) }
+        let mode = UInt32(status.st_mode) & 0o7777
+        guard mode & 0o077 != 0 else { return nil }
+        let fileType = UInt32(status.st_mode) & UInt32(S_IFMT)
+        guard fileType == UInt32(S_IFDIR) || fileType == UInt32(S_IFREG) else { return nil }
+        let restricted = fileType == UInt32(S_IFDIR) ? 0o700 : mode & 0o600
+        guard chmod(path, mode_t(restricted)) == 0 else { throw .io(operation: "chmod", path: path, errno: errno) }
+        return mode
     }
 
     public func contentsOfDirectory(atPath path: String) throws(StorageError) -> [String] {
@@ -73,7 +87,7 @@ public final class PosixDisk: Disk, Sendable {
         case .append: flags = O_RDWR
         case .create: flags = O_RDWR | O_CREAT | O_EXCL
         }
-        let descriptor = retryingOnInterrupt { open(path, flags | O_CLOEXEC, 0o644) }
+        let descriptor = retryingOnInterrupt { open(path, flags | O_CLOEXEC, 0o600) }
         guard descriptor >= 0 else { throw .io(operation: "open", path: path, errno: errno) }
         return try PosixFile(descriptor: descriptor, path: path)
     }

@@ -123,6 +123,11 @@ public final class SimulatedDisk: Disk {
         }
     }
 
+    /// The simulated disk has no other users, and so no permissions to take away.
+    public func restrictToOwner(atPath path: String) throws(StorageError) -> UInt32? {
+        nil
+    }
+
     /// The simulated disk belongs to one simulated process: locking always succeeds (a crash
     /// ends the old storage, and tests reopen freely).
     public func lockDirectory(atPath path: String) throws(StorageError) -> any DirectoryLock {

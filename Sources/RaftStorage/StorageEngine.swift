@@ -61,6 +61,30 @@ public final class StorageEngine {
         self.metrics = StorageMetrics(factory: options.metricsFactory)
         try disk.prepareDirectory(atPath: directory)
         self.directoryLock = try disk.lockDirectory(atPath: directory)
+        try restrictAccess()
+    }
+
+    /// Data dirs made before WRaft restricted them (issue 8, finding 5: 0755, files 0644) are
+    /// tightened to 0700 and 0600 at start, with a log line per change. Only the storage's own
+    /// files are touched; anything else in the dir is left alone.
+    private func restrictAccess() throws(StorageError) {
+        var paths = [directory]
+        for name in try disk.contentsOfDirectory(atPath: directory) where Self.isOwnFile(name) {
+            paths.append(filePath(name))
+        }
+        for path in paths {
+            guard let previous = try disk.restrictToOwner(atPath: path) else { continue }
+            logger.info(
+                "took group and other permissions away from a data dir entry (values, votes and identity are this user's alone)",
+                metadata: ["storage.file": "\(path)", "storage.previous_mode": "\(String(previous, radix: 8))"])
+        }
+    }
+
+    /// Whether a data dir entry is one the storage writes (see the layout in the type's doc).
+    private static func isOwnFile(_ name: String) -> Bool {
+        name == "LOCK" || name == IdentityFile.name || name == IdentityFile.name + ".tmp"
+            || WALFormat.segmentSequence(fromName: name) != nil || SnapshotFile.index(fromName: name) != nil
+            || (name.hasPrefix("snapshot-") && name.hasSuffix(".snap.tmp"))
     }
 
     deinit {

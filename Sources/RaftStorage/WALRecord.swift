@@ -28,6 +28,9 @@ enum WALFormat {
     /// Identifies a segment header's payload.
     static let segmentMagic: [UInt8] = Array("WRAFTWAL".utf8)
     static let segmentFormatVersion: UInt8 = 1
+    /// No segment number reaches this (one segment a second for 8.9 million years); a file
+    /// named with a larger one is corrupt, not a reason for `sequence + 1` to trap.
+    static let segmentSequenceMax: UInt64 = 1 << 48
 
     /// `wal-<sequence as 16 hex digits>.log`.
     static func segmentName(sequence: UInt64) -> String {
@@ -158,7 +161,13 @@ extension ByteBuffer {
 /// The outcome of looking for a record at an offset of a segment's bytes.
 enum RecordParse {
     case record(WALRecord, next: Int)
-    /// No valid record here: the reason, for the error message.
+    /// The file ends inside the record starting here (its header, or the payload its length
+    /// announces): what an interrupted append leaves. Whatever bytes follow the header are this
+    /// record's own payload (perhaps a client's value that looks like records), never later
+    /// records, so a cut-short record in the last segment is a torn tail by definition.
+    case cutShort(String)
+    /// No valid record here, for another reason (checksum, type, an impossible length): the
+    /// reason, for the error message.
     case damaged(String)
 }
 
@@ -169,13 +178,21 @@ enum WALRecordParser {
         guard remaining >= WALFormat.recordHeaderByteCount,
             let (length, storedChecksum, typeByte) = segment.getMultipleIntegers(
                 at: offset, as: (UInt32, UInt32, UInt8).self)
-        else { return .damaged("partial record header (\(remaining) bytes left)") }
+        else { return .cutShort("partial record header (\(remaining) bytes left)") }
         let payloadLength = Int(length)
         guard payloadLength <= WALFormat.recordPayloadBytesMax else {
             return .damaged("record length \(payloadLength) exceeds the bound \(WALFormat.recordPayloadBytesMax)")
         }
         guard payloadLength <= remaining - WALFormat.recordHeaderByteCount else {
-            return .damaged("record of \(payloadLength) bytes runs past the end of the file")
+            let reason = "record of \(payloadLength) bytes runs past the end of the file"
+            // A damaged length field also points past the end. It is told apart by the record's
+            // visible bytes, which then do not add up to the length it claims; a record whose
+            // bytes agree with its length was cut short by the end of the file.
+            guard let type = RecordType(rawValue: typeByte & ~WALFormat.batchEndFlag),
+                isConsistentPrefix(of: type, in: segment, payloadAt: offset + WALFormat.recordHeaderByteCount,
+                    length: payloadLength)
+            else { return .damaged(reason + ", and its bytes do not match that length") }
+            return .cutShort(reason)
         }
         let checksum = segment.recordChecksum(at: offset, payloadLength: payloadLength)
         guard checksum == storedChecksum else {
@@ -186,17 +203,114 @@ enum WALRecordParser {
         }
         let payloadStart = offset + WALFormat.recordHeaderByteCount
         guard let payload = segment.getSlice(at: payloadStart, length: payloadLength) else {
-            return .damaged("record runs past the end of the file")
+            return .cutShort("record runs past the end of the file")
         }
         let record = WALRecord(
             type: type, payload: payload, offset: offset, isBatchEnd: typeByte & WALFormat.batchEndFlag != 0)
         return .record(record, next: payloadStart + payloadLength)
     }
 
-    /// Whether any valid record starts anywhere in `segment` after `offset`: tells a torn tail
+    /// Whether the bytes of a `type` payload that starts at `payloadStart` and that the end of
+    /// `segment` cuts short could be the beginning of a payload of exactly `length` bytes: the
+    /// structure read so far (fixed sizes, counts, entry and context lengths) neither ends
+    /// before `length` within the visible bytes nor runs past it.
+    static func isConsistentPrefix(of type: RecordType, in segment: ByteBuffer, payloadAt payloadStart: Int, length: Int)
+        -> Bool
+    {
+        structure(of: type, in: segment, payloadAt: payloadStart, length: length) == .cutShort
+    }
+
+    /// How a payload's structure (fixed sizes, counts, entry and context lengths) compares
+    /// with the length its record claims.
+    enum StructureFit {
+        /// It ends exactly at the claimed length.
+        case exact
+        /// It runs into the end of the file before reaching the claimed length.
+        case cutShort
+        /// It ends before the claimed length, or runs past it.
+        case mismatch
+    }
+
+    static func structure(of type: RecordType, in segment: ByteBuffer, payloadAt payloadStart: Int, length: Int)
+        -> StructureFit
+    {
+        var walk = PayloadWalk(segment: segment, position: payloadStart, end: payloadStart + length)
+        switch type {
+        case .segmentHeader:
+            guard length == WALFormat.segmentMagic.count + 1 + 24 else { return .mismatch }
+            return walk.skip(length) ? .exact : walk.fit
+        case .hardState:
+            guard length == 18 || length == 26 else { return .mismatch }
+            return walk.skip(length) ? .exact : walk.fit
+        case .entries:
+            // Version, count, then per entry: term, index, kind, data length u32, data.
+            guard walk.skip(1), let count = walk.readUInt32() else { return walk.fit }
+            for _ in 0..<count {
+                guard walk.skip(8 + 8 + 1), let dataLength = walk.readUInt32(), walk.skip(Int(dataLength)) else {
+                    return walk.fit
+                }
+            }
+        case .snapshot:
+            // Flags, version, index, term, voters, learners, context.
+            guard walk.skip(1 + 1 + 8 + 8) else { return walk.fit }
+            for _ in 0..<2 {
+                guard let count = walk.readUInt32(), walk.skip(8 * Int(count)) else { return walk.fit }
+            }
+            guard let contextLength = walk.readUInt32(), walk.skip(Int(contextLength)) else { return walk.fit }
+        }
+        // The structure is complete: it fits when it used up exactly the claimed length.
+        return walk.position == walk.end ? .exact : .mismatch
+    }
+
+    /// Where the search for valid records after a damaged record starting at `offset` begins:
+    /// after its claimed payload when its structure fills exactly the length it claims (the
+    /// length is believable, the damage is in the payload: whatever looks like records inside
+    /// it is its own bytes, such as a client's value, in a write the file system left half
+    /// done), else at the next byte (the length itself may be what is damaged).
+    static func searchStart(afterDamagedRecordAt offset: Int, in segment: ByteBuffer) -> Int {
+        let payloadStart = offset + WALFormat.recordHeaderByteCount
+        guard let (length, _, typeByte) = segment.getMultipleIntegers(at: offset, as: (UInt32, UInt32, UInt8).self),
+            let type = RecordType(rawValue: typeByte & ~WALFormat.batchEndFlag),
+            Int(length) <= segment.writerIndex - payloadStart,
+            structure(of: type, in: segment, payloadAt: payloadStart, length: Int(length)) == .exact
+        else { return offset + 1 }
+        return payloadStart + Int(length)
+    }
+
+    /// Follows a payload's structure through the bytes the file holds of it.
+    private struct PayloadWalk {
+        let segment: ByteBuffer
+        var position: Int
+        /// Where the payload ends by its record's length field.
+        let end: Int
+        /// The structure ran into the end of the file (true) or past the claimed length (false).
+        private(set) var isCutShort = false
+
+        /// Why the last `skip` failed.
+        var fit: StructureFit { isCutShort ? .cutShort : .mismatch }
+
+        /// Moves past `count` bytes; false when they run past the claimed end or the file's end.
+        mutating func skip(_ count: Int) -> Bool {
+            guard count <= end - position else { return false }
+            guard count <= segment.writerIndex - position else {
+                isCutShort = true
+                return false
+            }
+            position += count
+            return true
+        }
+
+        mutating func readUInt32() -> UInt32? {
+            let start = position
+            guard skip(4) else { return nil }
+            return segment.getInteger(at: start, as: UInt32.self)
+        }
+    }
+
+    /// Whether any valid record starts anywhere in `segment` from `start` on: tells a torn tail
     /// (nothing valid follows the damage) from corruption (good data follows it).
-    static func hasValidRecord(in segment: ByteBuffer, after offset: Int) -> Bool {
-        var candidate = offset + 1
+    static func hasValidRecord(in segment: ByteBuffer, from start: Int) -> Bool {
+        var candidate = start
         while segment.writerIndex - candidate >= WALFormat.recordHeaderByteCount {
             // Cheap checks first, so scanning megabytes of damage rarely computes a checksum.
             if isPlausibleRecord(in: segment, at: candidate), case .record = parse(segment, at: candidate) {

@@ -40,6 +40,10 @@ struct WALScanner {
         for (position, sequence) in sequences.enumerated() {
             var segment = SegmentInfo(sequence: sequence, name: WALFormat.segmentName(sequence: sequence))
             let path = directory + "/" + segment.name
+            // The next segment's number is one more than the last one's: leave room for it.
+            guard sequence < WALFormat.segmentSequenceMax else {
+                throw .corruptRecord(file: path, offset: 0, reason: "segment number above \(WALFormat.segmentSequenceMax)")
+            }
             if position > 0 && sequence != sequences[position - 1] + 1 {
                 throw .corruptRecord(
                     file: path, offset: 0,
@@ -91,8 +95,19 @@ struct WALScanner {
         var offset = 0
         while offset < bytes.writerIndex {
             switch WALRecordParser.parse(bytes, at: offset) {
+            case .cutShort(let reason):
+                // Issue 8, finding 6: the bytes after a cut-short record's header are its own
+                // payload. Searching them for "later" records would let a client's value that
+                // contains a valid-looking record turn a torn write into a node that refuses to start.
+                guard isLast else {
+                    throw .corruptRecord(file: path, offset: offset, reason: "\(reason) (in a segment that is not the last)")
+                }
+                let cut = pending.first?.offset ?? offset
+                result.tornTail = TornTail(path: path, offset: cut, fileSize: bytes.writerIndex, reason: reason)
+                return cut
             case .damaged(let reason):
-                guard isLast && !WALRecordParser.hasValidRecord(in: bytes, after: offset) else {
+                let searchStart = WALRecordParser.searchStart(afterDamagedRecordAt: offset, in: bytes)
+                guard isLast && !WALRecordParser.hasValidRecord(in: bytes, from: searchStart) else {
                     let context = isLast ? "valid records follow it" : "in a segment that is not the last"
                     throw .corruptRecord(file: path, offset: offset, reason: "\(reason) (\(context))")
                 }
@@ -181,6 +196,9 @@ struct WALScanner {
         guard let (stored, lastIndex, lastTerm) = payload.readMultipleIntegers(as: (UInt64, UInt64, UInt64).self),
             payload.readableBytes == 0
         else { throw RecordError(reason: "malformed WAL segment header") }
+        guard lastIndex <= LogIndex.wireMax.rawValue, lastTerm <= Term.wireMax.rawValue else {
+            throw RecordError(reason: "segment header names index \(lastIndex) term \(lastTerm), above the bound \(LogIndex.wireMax)")
+        }
         guard stored == sequence else {
             throw RecordError(reason: "header names segment \(stored), the file name says \(sequence)")
         }

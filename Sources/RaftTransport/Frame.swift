@@ -1,7 +1,7 @@
 import NIOCore
 
 /// What a frame carries.
-enum FrameKind: UInt8, Sendable, CaseIterable {
+package enum FrameKind: UInt8, Sendable, CaseIterable {
     /// One encoded Raft `Message`.
     case raftMessage = 1
     /// A piece of a snapshot transfer (`SnapshotChunk`).
@@ -16,11 +16,11 @@ enum FrameKind: UInt8, Sendable, CaseIterable {
 
 /// One unit on the wire: `[length u32][kind u8][cluster id u64][payload]`, big-endian, where
 /// `length` counts the bytes after itself (kind, cluster id and payload).
-struct Frame: Sendable, Equatable {
-    var kind: FrameKind
+package struct Frame: Sendable, Equatable {
+    package var kind: FrameKind
     /// The sender's cluster id; 0 when the sender does not know it yet.
-    var clusterID: UInt64
-    var payload: ByteBuffer
+    package var clusterID: UInt64
+    package var payload: ByteBuffer
 
     init(kind: FrameKind, clusterID: UInt64, payload: ByteBuffer) {
         self.kind = kind
@@ -29,16 +29,16 @@ struct Frame: Sendable, Equatable {
     }
 
     /// The bytes of the length prefix.
-    static let lengthPrefixBytes = 4
+    package static let lengthPrefixBytes = 4
     /// The bytes after the length prefix that every frame carries: kind and cluster id.
-    static let headerBytes = 1 + 8
+    package static let headerBytes = 1 + 8
 
     /// The value of the length prefix for a payload of `payloadBytes`.
     static func length(payloadBytes: Int) -> Int { headerBytes + payloadBytes }
 }
 
 /// Why a byte stream is not a valid sequence of frames. The connection carrying it is closed.
-enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The length prefix exceeds `frameBytesMax`.
     case oversized(length: Int, max: Int)
     /// The length prefix is too small to hold the kind and cluster id.
@@ -48,7 +48,7 @@ enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The stream ended in the middle of a frame.
     case truncated(bufferedBytes: Int)
 
-    var description: String {
+    package var description: String {
         switch self {
         case .oversized(let length, let max): return "frame of \(length) bytes exceeds frameBytesMax \(max)"
         case .undersized(let length): return "frame length \(length) is below the \(Frame.headerBytes)-byte header"
@@ -61,7 +61,7 @@ enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
 extension ByteBuffer {
     /// Appends one frame carrying `payload`. The caller checks the frame fits `frameBytesMax`.
     @discardableResult
-    mutating func writeFrame(kind: FrameKind, clusterID: UInt64, payload: ByteBuffer) -> Int {
+    package mutating func writeFrame(kind: FrameKind, clusterID: UInt64, payload: ByteBuffer) -> Int {
         var payload = payload
         return writeFrame(kind: kind, clusterID: clusterID) { buffer in buffer.writeBuffer(&payload) }
     }
@@ -87,17 +87,17 @@ extension ByteBuffer {
 /// Splits a byte stream into frames. It rejects an oversized length as soon as the prefix is
 /// read, and never reserves memory for a declared length: a connection buffers only the bytes
 /// it was actually sent.
-struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
-    typealias InboundOut = Frame
+package struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
+    package typealias InboundOut = Frame
 
     /// The largest acceptable length prefix.
     let frameBytesMax: Int
 
-    init(frameBytesMax: Int) {
+    package init(frameBytesMax: Int) {
         self.frameBytesMax = frameBytesMax
     }
 
-    mutating func decode(buffer: inout ByteBuffer) throws -> Frame? {
+    package mutating func decode(buffer: inout ByteBuffer) throws -> Frame? {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self).map(Int.init) else {
             return nil
         }
@@ -119,7 +119,7 @@ struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         return Frame(kind: kind, clusterID: clusterID, payload: payload)
     }
 
-    mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> Frame? {
+    package mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> Frame? {
         if let frame = try decode(buffer: &buffer) { return frame }
         if buffer.readableBytes > 0 { throw FrameError.truncated(bufferedBytes: buffer.readableBytes) }
         return nil

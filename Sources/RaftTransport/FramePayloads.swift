@@ -2,11 +2,11 @@ import NIOCore
 import RaftCore
 
 /// Why a frame's payload could not be parsed. The connection carrying it is closed.
-enum PayloadError: Error, Equatable, CustomStringConvertible {
+package enum PayloadError: Error, Equatable, CustomStringConvertible {
     case truncated(FrameKind)
     case invalid(FrameKind, String)
 
-    var description: String {
+    package var description: String {
         switch self {
         case .truncated(let kind): return "\(kind) payload is truncated"
         case .invalid(let kind, let why): return "invalid \(kind) payload: \(why)"
@@ -19,7 +19,7 @@ enum PayloadError: Error, Equatable, CustomStringConvertible {
 ///
 /// The first chunk (offset 0) carries the encoded `installSnapshot` message; later chunks carry
 /// none. Chunks of one transfer travel in order on one connection.
-struct SnapshotChunk {
+package struct SnapshotChunk {
     var sender: NodeID
     var transferID: UInt64
     var totalBytes: UInt64
@@ -27,19 +27,19 @@ struct SnapshotChunk {
     var message: ByteBuffer
     var data: ByteBuffer
 
-    static let headerBytes = 8 * 4 + 4
+    package static let headerBytes = 8 * 4 + 4
 
     var isFirst: Bool { offset == 0 }
     var isLast: Bool { offset + UInt64(data.readableBytes) == totalBytes }
 
-    func write(to buffer: inout ByteBuffer) {
+    package func write(to buffer: inout ByteBuffer) {
         Self.write(
             sender: sender, transferID: transferID, totalBytes: totalBytes, offset: offset, message: message,
             data: data.readableBytesView, to: &buffer)
     }
 
     /// Writes a chunk straight from the snapshot's bytes (one copy, into the frame).
-    static func write(
+    package static func write(
         sender: NodeID, transferID: UInt64, totalBytes: UInt64, offset: UInt64, message: ByteBuffer,
         data: some Collection<UInt8>, to buffer: inout ByteBuffer
     ) {
@@ -62,7 +62,7 @@ struct SnapshotChunk {
         self.data = data
     }
 
-    init(reading buffer: inout ByteBuffer) throws(PayloadError) {
+    package init(reading buffer: inout ByteBuffer) throws(PayloadError) {
         guard let sender = buffer.readInteger(as: UInt64.self),
             let transferID = buffer.readInteger(as: UInt64.self),
             let totalBytes = buffer.readInteger(as: UInt64.self),
@@ -84,22 +84,22 @@ struct SnapshotChunk {
 }
 
 /// The payload of a `snapshotAck` frame: `[transfer id u64][accepted u8]`.
-struct SnapshotAck: Equatable {
+package struct SnapshotAck: Equatable {
     var transferID: UInt64
     /// True when the snapshot was delivered to the receiver's `incoming` stream.
     var isAccepted: Bool
 
-    func write(to buffer: inout ByteBuffer) {
+    package func write(to buffer: inout ByteBuffer) {
         buffer.writeInteger(transferID)
         buffer.writeInteger(UInt8(isAccepted ? 1 : 0))
     }
 
-    init(transferID: UInt64, isAccepted: Bool) {
+    package init(transferID: UInt64, isAccepted: Bool) {
         self.transferID = transferID
         self.isAccepted = isAccepted
     }
 
-    init(reading buffer: inout ByteBuffer) throws(PayloadError) {
+    package init(reading buffer: inout ByteBuffer) throws(PayloadError) {
         guard let transferID = buffer.readInteger(as: UInt64.self), let accepted = buffer.readInteger(as: UInt8.self)
         else { throw .truncated(.snapshotAck) }
         self.init(transferID: transferID, isAccepted: accepted == 1)
@@ -108,9 +108,9 @@ struct SnapshotAck: Equatable {
 
 /// The payload of a control frame.
 /// Request: `[correlation id u64][status u8 = 0][body]`; response: `[correlation id u64][status u8][body]`.
-struct ControlFrame: Equatable {
+package struct ControlFrame: Equatable {
     /// The outcome of a control request, as the responder reports it.
-    enum Status: UInt8 {
+    package enum Status: UInt8 {
         case ok = 0
         case noHandler = 1
         case overloaded = 2
@@ -123,19 +123,19 @@ struct ControlFrame: Equatable {
 
     static let headerBytes = 8 + 1
 
-    func write(to buffer: inout ByteBuffer) {
+    package func write(to buffer: inout ByteBuffer) {
         buffer.writeInteger(correlationID)
         buffer.writeInteger(status.rawValue)
         buffer.writeBytes(body)
     }
 
-    init(correlationID: UInt64, status: Status, body: [UInt8]) {
+    package init(correlationID: UInt64, status: Status, body: [UInt8]) {
         self.correlationID = correlationID
         self.status = status
         self.body = body
     }
 
-    init(reading buffer: inout ByteBuffer, kind: FrameKind) throws(PayloadError) {
+    package init(reading buffer: inout ByteBuffer, kind: FrameKind) throws(PayloadError) {
         guard let correlationID = buffer.readInteger(as: UInt64.self), let statusByte = buffer.readInteger(as: UInt8.self)
         else { throw .truncated(kind) }
         guard let status = Status(rawValue: statusByte) else { throw .invalid(kind, "unknown status \(statusByte)") }

@@ -27,6 +27,7 @@ final class InboundConnectionHandler: ChannelInboundHandler {
     /// The last sender admitted on this connection, and the sender table's generation then: a
     /// connection carries one peer's messages, so the table is consulted once per change.
     private var admittedSender: (id: NodeID, generation: UInt64)?
+    private var hasLoggedUnauthorized = false
 
     /// A snapshot transfer in progress: the message from its first chunk and the bytes so far.
     private struct SnapshotReassembly {
@@ -160,7 +161,17 @@ final class InboundConnectionHandler: ChannelInboundHandler {
         }
         guard isAdmitted(message.from) else {
             core.metrics.recordDropped(.unauthorizedSender, message.payload)
-            logger.debug("dropped a message from a sender this connection does not prove", metadata: ["raft.from": "\(message.from)"])
+            // One line per connection (a misconfigured member's key shows up at once; a flood
+            // does not flood the log).
+            if !hasLoggedUnauthorized {
+                hasLoggedUnauthorized = true
+                logger.info(
+                    "dropping messages from a sender that is not a member, or not the key of this connection",
+                    metadata: [
+                        "raft.from": "\(message.from)",
+                        "peer_key": "\(connectionFingerprint.map { "\($0)" } ?? "none")",
+                    ])
+            }
             return
         }
         core.metrics.recordReceived(message.payload)

@@ -3,9 +3,9 @@ import RaftCodec
 import RaftCore
 
 /// The one place the transport meets RaftCodec: a Raft message as a frame payload.
-enum MessageCoding {
+package enum MessageCoding {
     /// Encodes `message` as one complete `raftMessage` frame.
-    static func frame(_ message: Message, clusterID: UInt64, allocator: ByteBufferAllocator) -> ByteBuffer {
+    package static func frame(_ message: Message, clusterID: UInt64, allocator: ByteBufferAllocator) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: Frame.lengthPrefixBytes + Frame.headerBytes + estimatedBytes(message))
         buffer.writeFrame(kind: .raftMessage, clusterID: clusterID) { payload in
             payload.writeRaftMessage(message)
@@ -14,7 +14,7 @@ enum MessageCoding {
     }
 
     /// Encodes `message` alone (for the first chunk of a snapshot transfer).
-    static func encode(_ message: Message, allocator: ByteBufferAllocator) -> ByteBuffer {
+    package static func encode(_ message: Message, allocator: ByteBufferAllocator) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: estimatedBytes(message))
         buffer.writeRaftMessage(message)
         return buffer
@@ -37,7 +37,7 @@ enum MessageCoding {
     }
 
     /// Decodes a payload holding exactly one message.
-    static func decode(_ payload: ByteBuffer, kind: FrameKind) throws -> Message {
+    package static func decode(_ payload: ByteBuffer, kind: FrameKind) throws -> Message {
         var payload = payload
         let message = try payload.readRaftMessage()
         guard payload.readableBytes == 0 else {

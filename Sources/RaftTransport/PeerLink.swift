@@ -2,8 +2,10 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import RaftCore
 import Synchronization
+import WRaftCertificates
 
 /// The state of the connection to one peer, for `/state` and logs.
 public enum PeerConnectionState: String, Sendable, Equatable {
@@ -25,6 +27,8 @@ public enum PeerConnectionState: String, Sendable, Equatable {
 final class PeerLink: Sendable {
     let id: NodeID
     let address: PeerAddress
+    /// The key the peer's listener must prove under TLS (nil: chain only, or plaintext).
+    let fingerprint: PublicKeyFingerprint?
     private let eventLoop: any EventLoop
     private let core: TransportCore
     private let logger: Logger
@@ -48,9 +52,10 @@ final class PeerLink: Sendable {
 
     static let writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 512 << 10, high: 1 << 20)
 
-    init(id: NodeID, address: PeerAddress, eventLoop: any EventLoop, core: TransportCore) {
+    init(id: NodeID, address: PeerAddress, fingerprint: PublicKeyFingerprint?, eventLoop: any EventLoop, core: TransportCore) {
         self.id = id
         self.address = address
+        self.fingerprint = fingerprint
         self.eventLoop = eventLoop
         self.core = core
         var logger = core.logger
@@ -139,6 +144,8 @@ final class PeerLink: Sendable {
                         // is, and the listener binds each member to its key.
                         try channel.pipeline.syncOperations.addHandler(
                             NIOSSLClientHandler(context: tls.client, serverHostname: nil))
+                        try channel.pipeline.syncOperations.addHandler(
+                            ListenerKeyCheck(expected: self.fingerprint, logger: self.logger))
                     }
                     try channel.pipeline.syncOperations.addHandler(
                         IdleStateHandler(writeTimeout: TimeAmount(options.writeStallTimeout)))
@@ -287,5 +294,35 @@ private final class OutboundPeerHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+}
+
+/// Under TLS, closes an outbound connection whose listener proved a key other than the one the
+/// peer is known by, before any of our frames reach it: the TLS handler fires the handshake
+/// event before it releases the writes buffered during the handshake, and closing here fails
+/// them. With no expected key only the chain (checked by TLS) is required.
+final class ListenerKeyCheck: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let expected: PublicKeyFingerprint?
+    private let logger: Logger
+
+    init(expected: PublicKeyFingerprint?, logger: Logger) {
+        self.expected = expected
+        self.logger = logger
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent, let expected {
+            let proved = context.channel.peerPublicKeyFingerprint()
+            guard proved == expected else {
+                logger.warning(
+                    "closing a peer connection: the listener proved another key",
+                    metadata: ["expected": "\(expected)", "proved": "\(proved.map { "\($0)" } ?? "none")"])
+                context.close(promise: nil)
+                return
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }

@@ -152,10 +152,11 @@ public final class PeerTransport: Sendable {
         }
         let replaced: PeerLink? = registry.withLock { registry in
             let existing = registry.links[id]
-            guard existing?.address != parsed else { return nil }
+            guard existing?.address != parsed || existing?.fingerprint != fingerprint else { return nil }
             registry.links[id] = nil
             if let parsed, !core.isShutDown {
-                registry.links[id] = PeerLink(id: id, address: parsed, eventLoop: group.next(), core: core)
+                registry.links[id] = PeerLink(
+                    id: id, address: parsed, fingerprint: fingerprint, eventLoop: group.next(), core: core)
             }
             return existing
         }
@@ -219,19 +220,19 @@ public final class PeerTransport: Sendable {
             logger.info("snapshot not sent", metadata: ["bytes": "\(data.count)", "reason": "too large or shut down"])
             return false
         }
-        let address: PeerAddress? = registry.withLock { registry in
+        let target: (address: PeerAddress, fingerprint: PublicKeyFingerprint?)? = registry.withLock { registry in
             guard let link = registry.links[message.to], registry.snapshotTargets.insert(message.to).inserted else {
                 return nil
             }
-            return link.address
+            return (link.address, link.fingerprint)
         }
-        guard let address else {
+        guard let (address, fingerprint) = target else {
             logger.info("snapshot not sent", metadata: ["reason": "no address, or a transfer is in progress"])
             return false
         }
         defer { _ = registry.withLock { $0.snapshotTargets.remove(message.to) } }
         do {
-            let isAccepted = try await transferSnapshot(message, data: data, to: address)
+            let isAccepted = try await transferSnapshot(message, data: data, to: address, fingerprint: fingerprint)
             if isAccepted { core.metrics.recordSnapshotSent() }
             logger.info("snapshot sent", metadata: ["bytes": "\(data.count)", "accepted": "\(isAccepted)"])
             return isAccepted
@@ -241,7 +242,9 @@ public final class PeerTransport: Sendable {
         }
     }
 
-    private func transferSnapshot(_ message: Message, data: [UInt8], to address: PeerAddress) async throws -> Bool {
+    private func transferSnapshot(
+        _ message: Message, data: [UInt8], to address: PeerAddress, fingerprint: PublicKeyFingerprint?
+    ) async throws -> Bool {
         let messageBytes = MessageCoding.encode(message, allocator: allocator)
         guard messageBytes.readableBytes <= TransportOptions.snapshotMessageBytesAllowance else {
             throw TransportError.tooLarge(
@@ -249,7 +252,8 @@ public final class PeerTransport: Sendable {
         }
         let reply = group.next().makePromise(of: Frame.self)
         let channel = try await core.openReplyConnection(
-            to: address, expecting: .snapshotAck, reply: reply, connectTimeout: options.connectTimeout
+            to: address, expecting: .snapshotAck, reply: reply, connectTimeout: options.connectTimeout,
+            listenerKey: fingerprint
         ).get()
         defer { channel.close(promise: nil) }
         let transferID = UInt64.random(in: 1...UInt64.max)

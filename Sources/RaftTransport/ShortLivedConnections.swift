@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import RaftCore
+import WRaftCertificates
 
 /// Completes `reply` with the first frame of kind `expected` the remote sends on a connection
 /// we opened; fails it when the connection ends first or sends anything else. The promise
@@ -46,18 +47,21 @@ extension TransportCore {
     /// `ReplyHandler`). Used by control calls and snapshot transfers, which each get their own
     /// connection so they never queue behind (or hold up) Raft traffic.
     func openReplyConnection(
-        to address: PeerAddress, expecting kind: FrameKind, reply: EventLoopPromise<Frame>, connectTimeout: Duration
+        to address: PeerAddress, expecting kind: FrameKind, reply: EventLoopPromise<Frame>, connectTimeout: Duration,
+        listenerKey: PublicKeyFingerprint? = nil
     ) -> EventLoopFuture<any Channel> {
         let eventLoop = reply.futureResult.eventLoop
         let frameBytesMax = options.frameBytesMax
         let channel = ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { [tlsContexts] channel in
+            .channelInitializer { [tlsContexts, logger] channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls = tlsContexts {
                         try channel.pipeline.syncOperations.addHandler(
                             NIOSSLClientHandler(context: tls.client, serverHostname: nil))
+                        try channel.pipeline.syncOperations.addHandler(
+                            ListenerKeyCheck(expected: listenerKey, logger: logger))
                     }
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(FrameDecoder(frameBytesMax: frameBytesMax)))

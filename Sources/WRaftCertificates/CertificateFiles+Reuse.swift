@@ -41,3 +41,19 @@ extension CertificateFiles {
         return existing
     }
 }
+
+extension CertificateFiles {
+    /// Checks that the certificate at `certificatePath` chains to the CA certificate at
+    /// `authorityPath` and is valid now (any key type: the files may come from another PKI).
+    /// Throws `.unusable` naming both files otherwise.
+    public static func checkIssued(certificateAt certificatePath: String, byAuthorityAt authorityPath: String) async
+        throws(WRaftCertificateError)
+    {
+        let certificate = try readCertificate(at: certificatePath)
+        let authority = try readCertificate(at: authorityPath)
+        var verifier = Verifier(rootCertificates: CertificateStore([authority])) { RFC5280Policy() }
+        guard case .validCertificate = await verifier.validate(leaf: certificate, intermediates: CertificateStore()) else {
+            throw .unusable(path: certificatePath, reason: "not a valid certificate issued by \(authorityPath) (another CA, expired, or not yet valid)")
+        }
+    }
+}

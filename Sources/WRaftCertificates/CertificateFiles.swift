@@ -221,7 +221,7 @@ public enum CertificateFiles {
     }
 
     /// The text of a small file, bounded by `fileBytesMax`.
-    static func readText(at path: String) throws(WRaftCertificateError) -> String {
+    public static func readText(at path: String) throws(WRaftCertificateError) -> String {
         var status = stat()
         guard stat(path, &status) == 0 else {
             if errno == ENOENT { throw .fileMissing(path: path) }

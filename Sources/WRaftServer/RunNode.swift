@@ -44,8 +44,10 @@ private func runNode(
     }
     let storage: DurableStorageAdapter
     do {
-        // `--data-dir a/b/c` works like `mkdir -p` (the store makes the last level itself).
-        try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true)
+        // `--data-dir a/b/c` works like `mkdir -p` (the store makes the last level itself,
+        // readable by this user alone).
+        let parent = (options.dataDirectory as NSString).deletingLastPathComponent
+        if !parent.isEmpty { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
     } catch {
         throw NodeStartupError("cannot create the data dir \(options.dataDirectory): \(error.localizedDescription)")
     }

@@ -1,3 +1,5 @@
+import WRaftCertificates
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -155,5 +157,46 @@ extension StartupPolicy {
 extension String {
     fileprivate var trimmingWhitespace: String {
         String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
+}
+
+extension StartupPolicy {
+    /// Checks the TLS files before anything starts, so a wrong path or a certificate from the
+    /// wrong CA is a clear refusal naming the file rather than a handshake failure later: every
+    /// file must be a readable regular file, certificates must parse, and the peer certificate
+    /// must chain to the peer CA and be valid now (members verify each other against that CA).
+    public static func checkFiles(_ options: NodeOptions) async throws(Refusal) {
+        if let peerTLS = options.peerTLS {
+            try await checkFiles(peerTLS, flagPrefix: "--peer-", mustChainToCA: true)
+        }
+        if let httpTLS = options.httpTLS {
+            // The HTTP CA vouches for clients, not for this node: it need not have issued our certificate.
+            try await checkFiles(httpTLS, flagPrefix: "--", mustChainToCA: false)
+        }
+    }
+
+    private static func checkFiles(_ files: TLSFiles, flagPrefix: String, mustChainToCA: Bool) async throws(Refusal) {
+        do {
+            _ = try CertificateFiles.readCertificate(at: files.certificateFile)
+            _ = try CertificateFiles.readText(at: files.privateKeyFile)
+        } catch {
+            throw Refusal(description: "\(flagPrefix)cert-file/\(flagPrefix)key-file: \(error)")
+        }
+        guard let trustedCAFile = files.trustedCAFile else { return }
+        do {
+            _ = try CertificateFiles.readCertificate(at: trustedCAFile)
+        } catch {
+            throw Refusal(description: "\(flagPrefix)trusted-ca-file: \(error)")
+        }
+        guard mustChainToCA else { return }
+        do {
+            try await CertificateFiles.checkIssued(certificateAt: files.certificateFile, byAuthorityAt: trustedCAFile)
+        } catch {
+            throw Refusal(
+                description: """
+                    \(error); the other members would refuse it. Issue one with \
+                    `wraft certs issue --dir <the CA's dir> --name <name> --host <this node's address>`.
+                    """)
+        }
     }
 }

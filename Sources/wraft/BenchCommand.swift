@@ -29,6 +29,8 @@ struct HTTPBenchCommand: AsyncParsableCommand {
               wraft bench --start 3                          (starts its own 3-node cluster)
               wraft bench --node 127.0.0.1:8081 --connections 64 --duration 30s
               wraft bench --start 3 --mode read --consistency local
+              wraft bench --start 3 --compare-peer-tls       (plaintext, then mutual TLS between members)
+              wraft bench --node https://10.0.0.1:8081 --cacert certs/ca.pem   (token from $WRAFT_TOKEN)
             """)
 
     static let connectionsRange = 1...1_024
@@ -50,6 +52,13 @@ struct HTTPBenchCommand: AsyncParsableCommand {
     @Option(help: "Seed of the key choice.") var seed: UInt64 = 1
     @Option(help: "With --start: the folder for the cluster (default: a temporary folder, removed after).")
     var dir: String?
+    @Flag(help: "With --start: mutual TLS between the members (certificates made in the cluster's folder).")
+    var peerTLS = false
+    @Flag(help: "With --start: measure a plaintext cluster, then a mutual-TLS one, side by side in one run, and print the cost.")
+    var comparePeerTLS = false
+    @Option(help: "The bearer token sent with every request (default: $WRAFT_TOKEN).") var token: String?
+    @Option(help: "With https:// nodes: the CA (PEM) their certificates must chain to (default: the system's roots).")
+    var cacert: String?
 
     func validate() throws {
         guard Self.connectionsRange.contains(connections) else { throw ValidationError("--connections must be in \(Self.connectionsRange)") }
@@ -64,20 +73,55 @@ struct HTTPBenchCommand: AsyncParsableCommand {
         for node in nodes {
             do { _ = try NodeAddress(parsing: node) } catch { throw ValidationError("--node: \(error)") }
         }
+        guard start != nil || !(peerTLS || comparePeerTLS) else {
+            throw ValidationError("--peer-tls and --compare-peer-tls need --start")
+        }
+        guard !(peerTLS && comparePeerTLS) else { throw ValidationError("give --peer-tls or --compare-peer-tls, not both") }
+        if let token = bearerToken {
+            do { try NodeClient.checkToken(token) } catch { throw ValidationError("--token: \(error)") }
+        }
+    }
+
+    /// `--token`, else `$WRAFT_TOKEN` when set and not empty.
+    private var bearerToken: String? {
+        token ?? ProcessInfo.processInfo.environment[NodeConnectionOptions.tokenEnvironmentVariable].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func run() async throws {
+        guard comparePeerTLS else {
+            let report = try await runOnce(peerTLS: peerTLS)
+            print(report.text)
+            if report.completed == 0 { throw CLIError("no request succeeded") }
+            return
+        }
+        printNow("== plaintext between members ==")
+        let plaintext = try await runOnce(peerTLS: false)
+        print(plaintext.text)
+        printNow("== mutual TLS between members ==")
+        let tls = try await runOnce(peerTLS: true)
+        print(tls.text)
+        guard plaintext.completed > 0, tls.completed > 0 else { throw CLIError("no request succeeded") }
+        let costPercent = 100 * (1 - tls.throughput / plaintext.throughput)
+        print(
+            "peer mTLS: \(Int(tls.throughput)) ops/s vs \(Int(plaintext.throughput)) ops/s plaintext: "
+                + "\(String(format: "%.1f", costPercent))% \(costPercent >= 0 ? "slower" : "faster")")
+    }
+
+    /// Starts a cluster when asked (with or without peer TLS), measures, stops it.
+    private func runOnce(peerTLS: Bool) async throws -> BenchReport {
         var cluster: LocalCluster?
         var temporaryDirectory: String?
         var addresses = try nodes.map { try NodeAddress(parsing: $0) }
         if let start {
-            let directory = dir ?? FileManager.default.temporaryDirectory
-                .appendingPathComponent("wraft-bench-\(ProcessInfo.processInfo.processIdentifier)").path
+            let suffix = comparePeerTLS ? (peerTLS ? "/tls" : "/plaintext") : ""
+            let directory = (dir ?? FileManager.default.temporaryDirectory
+                .appendingPathComponent("wraft-bench-\(ProcessInfo.processInfo.processIdentifier)").path) + suffix
             if dir == nil { temporaryDirectory = directory }
             var options = LocalCluster.Options(executablePath: SelfExecutable.path, nodeCount: start, directory: directory)
             options.enableFaults = false
             options.logLevel = "warning"
-            printNow("starting a \(start)-node cluster in \(directory)")
+            options.isPeerTLSEnabled = peerTLS
+            printNow("starting a \(start)-node cluster in \(directory)\(peerTLS ? " (mutual TLS between members)" : "")")
             do {
                 let started = try await LocalCluster.start(options: options)
                 cluster = started
@@ -96,17 +140,22 @@ struct HTTPBenchCommand: AsyncParsableCommand {
         }
         await cluster?.stopAll()
         if let temporaryDirectory { try? FileManager.default.removeItem(atPath: temporaryDirectory) }
-        print(report.text)
-        if report.completed == 0 { throw CLIError("no request succeeded") }
+        return report
     }
 
     private func measure(_ addresses: [NodeAddress]) async throws -> BenchReport {
         let workload = BenchWorkload(
             mode: mode, keyCount: keys, value: [UInt8](repeating: UInt8(ascii: "v"), count: valueBytes),
             consistency: consistency, seed: seed)
-        let clients = addresses.enumerated().map { position, address in
+        let clients = try addresses.enumerated().map { position, address throws(CLIError) in
             let share = connections / addresses.count + (position < connections % addresses.count ? 1 : 0)
-            return NodeClient(address: address, connectionsMax: max(1, share), requestTimeoutMs: 10_000)
+            do throws(WRaftClientError) {
+                return try NodeClient(
+                    address: address, tls: address.isSecure ? ClientTLS(trustedCAFile: cacert) : nil, bearerToken: bearerToken,
+                    connectionsMax: max(1, share), requestTimeoutMs: 10_000)
+            } catch {
+                throw error.forCLI(node: address.url)
+            }
         }
         defer { Task { for client in clients { await client.shutDown() } } }
         if mode == .read {
@@ -215,9 +264,13 @@ struct BenchReport {
         return Double(latenciesMicroseconds[index]) / 1_000
     }
 
+    /// Completed requests per second of the measured time.
+    var throughput: Double {
+        Double(completed) / (Double(max(1, measuredMs)) / 1_000)
+    }
+
     var text: String {
         let seconds = Double(measuredMs) / 1_000
-        let throughput = Double(completed) / seconds
         func format(_ value: Double) -> String { String(format: "%.2f", value) }
         var lines = [
             "requests \(completed) ok, \(errors) failed in \(format(seconds)) s: \(format(throughput)) ops/s",

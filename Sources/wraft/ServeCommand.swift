@@ -142,7 +142,7 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "wraft")
         logger.logLevel = level
         if exitWithParent { watchParent(logger: logger) }
-        try applyStartupPolicy(options, logger: logger)
+        try await applyStartupPolicy(options, logger: logger)
         do {
             try await runNode(options: options, logger: logger, metricsText: { registry.emitToString() })
         } catch {
@@ -153,9 +153,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// Refuses plaintext on a network address and a wildcard advertised address (SECURITY.md),
     /// warns at every start under `--insecure-plaintext`, and raises the open-file limit.
-    private func applyStartupPolicy(_ options: NodeOptions, logger: Logger) throws {
+    private func applyStartupPolicy(_ options: NodeOptions, logger: Logger) async throws {
         do {
             for warning in try StartupPolicy.check(options).warnings { logger.warning("\(warning)") }
+            try await StartupPolicy.checkFiles(options)
         } catch {
             logger.critical("node not started: \(error)")
             throw CLIError("\(error)")

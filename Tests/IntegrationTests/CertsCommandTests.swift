@@ -133,4 +133,48 @@ import Darwin
         #expect(wildcard.status != 0)
         #expect(wildcard.standardError.contains("set --advertised-host"), "\(wildcard.standardError)")
     }
+
+    @Test func peerTLSFilesAreCheckedBeforeAnythingStarts() async throws {
+        let root = ClusterFixture.makeDirectory("policy-files")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for (directory, name) in [("a", "n1"), ("b", "n1")] {
+            #expect(try await CommandRunner.run(["certs", "init", "--dir", root + "/" + directory]).status == 0)
+            #expect(try await CommandRunner.run(
+                ["certs", "issue", "--dir", root + "/" + directory, "--name", name, "--host", "127.0.0.1"]).status == 0)
+        }
+        func serve(certificate: String, key: String, authority: String, dataDir: String) async throws -> CommandRunner.Outcome {
+            try await CommandRunner.run([
+                "serve", "--data-dir", dataDir, "--http-port", "1", "--raft-port", "2", "--peer-cert-file", certificate,
+                "--peer-key-file", key, "--peer-trusted-ca-file", authority,
+            ])
+        }
+        let missing = try await serve(
+            certificate: root + "/a/absent.pem", key: root + "/a/n1-key.pem", authority: root + "/a/ca.pem", dataDir: root + "/d1")
+        #expect(missing.status != 0)
+        #expect(missing.standardError.contains("/a/absent.pem does not exist"), "\(missing.standardError)")
+        let foreign = try await serve(
+            certificate: root + "/b/n1.pem", key: root + "/b/n1-key.pem", authority: root + "/a/ca.pem", dataDir: root + "/d2")
+        #expect(foreign.status != 0)
+        #expect(foreign.standardError.contains("not a valid certificate issued by \(root)/a/ca.pem"), "\(foreign.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/d1") && !FileManager.default.fileExists(atPath: root + "/d2"))
+
+        // The right files pass the check: the node starts (and is stopped by its pid).
+        let first = try bindLoopbackSocket(listening: false)
+        let second = try bindLoopbackSocket(listening: false)
+        let ports = [first.port, second.port]
+        close(first.descriptor)
+        close(second.descriptor)
+        let process = try CommandRunner.start([
+            "serve", "--data-dir", root + "/d3", "--http-port", String(ports[0]), "--raft-port", String(ports[1]),
+            "--peer-cert-file", root + "/a/n1.pem", "--peer-key-file", root + "/a/n1-key.pem", "--peer-trusted-ca-file",
+            root + "/a/ca.pem",
+        ], standardOutputPath: root + "/d3.out", standardErrorPath: root + "/d3.err")
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let serving = await eventually(timeoutMs: 20_000, pollMs: 50) {
+            ((try? String(contentsOfFile: root + "/d3.err", encoding: .utf8)) ?? "").contains("serving") || !process.isRunning
+        }
+        #expect(serving && process.isRunning, "\((try? String(contentsOfFile: root + "/d3.err", encoding: .utf8)) ?? "")")
+        kill(process.processIdentifier, SIGTERM)
+        #expect(await CommandRunner.waitForExit(process, timeoutMs: 10_000))
+    }
 }

@@ -55,6 +55,22 @@ import WRaftClient
         #expect(server.requests.last?.headers["authorization"] == nil)
     }
 
+    @Test func addressesParseWithOrWithoutAScheme() throws {
+        let secure = try NodeAddress(parsing: "https://node1.example.com:8443/")
+        #expect(secure == NodeAddress(host: "node1.example.com", port: 8443, isSecure: true))
+        #expect(secure.url == "https://node1.example.com:8443")
+        #expect(secure.description == "node1.example.com:8443", "the Host header has no scheme")
+        #expect(try NodeAddress(parsing: "HTTP://[::1]:9") == NodeAddress(host: "::1", port: 9))
+        #expect(try NodeAddress(parsing: "https://[::1]:9").url == "https://[::1]:9")
+        for bad in ["https://", "https://:1", "ftp://h:1", "https://user@h:1", "https://h:1/path", "https://h:0"] {
+            #expect(throws: WRaftClientError.invalidAddress(bad)) { try NodeAddress(parsing: bad) }
+        }
+        // TLS files for a plain address are a mistake the caller hears about.
+        #expect(throws: WRaftClientError.self) {
+            try NodeClient(address: NodeAddress(host: "127.0.0.1", port: 1), tls: ClientTLS(trustedCAFile: "/ca.pem"), bearerToken: nil)
+        }
+    }
+
     @Test func aTokenThatCouldSplitAHeaderIsRefusedBeforeAnythingIsSent() async throws {
         let server = try FakeHTTPServer { _ in .respond(status: 200) }
         defer { server.stop() }
@@ -151,6 +167,33 @@ import WRaftClient
         #expect(halfPair.status != 0)
         #expect(halfPair.standardError.contains("--cert and --key"))
         await server.stop()
+    }
+
+    @Test func theTLSProbeTellsAMemberFromAStrangerAndFromPlaintext() async throws {
+        let directory = try Self.makeCertificates("probe")
+        let stranger = try Self.makeCertificates("probe-stranger")
+        defer {
+            try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent)
+            try? FileManager.default.removeItem(atPath: (stranger as NSString).deletingLastPathComponent)
+        }
+        let server = try await FakeHTTPSServer(
+            certificateFile: directory + "/node.pem", keyFile: directory + "/node-key.pem", clientCAFile: directory + "/ca.pem"
+        ) { _ in Self.readAnswer }
+        let member = await TLSProbe.handshake(
+            host: "127.0.0.1", port: server.port, certificateFile: directory + "/client.pem",
+            keyFile: directory + "/client-key.pem", trustedCAFile: directory + "/ca.pem")
+        #expect(throws: Never.self) { try member.get() }
+        let intruder = await TLSProbe.handshake(
+            host: "127.0.0.1", port: server.port, certificateFile: stranger + "/client.pem", keyFile: stranger + "/client-key.pem",
+            trustedCAFile: directory + "/ca.pem")
+        #expect(throws: (any Error).self, "the server refuses a certificate from another CA") { try intruder.get() }
+        await server.stop()
+        let plaintext = try FakeHTTPServer { _ in .respond(status: 200) }
+        defer { plaintext.stop() }
+        let plain = await TLSProbe.handshake(
+            host: "127.0.0.1", port: plaintext.port, certificateFile: directory + "/client.pem",
+            keyFile: directory + "/client-key.pem", trustedCAFile: directory + "/ca.pem", timeoutMs: 2_000)
+        #expect(throws: (any Error).self, "a plaintext port is no TLS port") { try plain.get() }
     }
 
     /// A fake node holding keys k00...k(count-1) that pages them `limit` at a time with an opaque cursor.

@@ -87,5 +87,48 @@ extension RealProcessTests {
                 #expect(try await cluster.client(0).get("tls-0")?.text == "value-0")
             }
         }
+
+        @Test func benchComparesPlaintextAndPeerTLSSideBySide() async throws {
+            let outcome = try await CommandRunner.run(
+                ["bench", "--start", "3", "--compare-peer-tls", "--duration", "1s", "--warmup", "200ms", "--connections", "8",
+                 "--value-bytes", "64"],
+                timeoutMs: 120_000)
+            #expect(outcome.status == 0, "\(outcome.standardOutput)\n\(outcome.standardError)")
+            #expect(outcome.standardOutput.contains("== plaintext between members =="))
+            #expect(outcome.standardOutput.contains("(mutual TLS between members)"))
+            #expect(outcome.standardOutput.contains("peer mTLS: "))
+            print(outcome.standardOutput)
+        }
+
+        /// The raft port itself: a TLS handshake completes only for a certificate from the
+        /// cluster's CA. Needs RaftTransport's mutual TLS (helper "peer", issue 8): until that is
+        /// merged the nodes accept the flags and serve plaintext, and this test fails; the trait
+        /// below is to be removed at that merge.
+        @Test(.disabled("enable when RaftTransport speaks mutual TLS (issue 8, helper peer)"))
+        func theRaftPortCompletesAHandshakeOnlyForTheClustersCertificates() async throws {
+            try await ClusterFixture.withCluster(nodes: 3, name: "peer-tls-probe", configure: { $0.isPeerTLSEnabled = true }) { cluster in
+                let certificates = cluster.certificateDirectory
+                let stranger = ClusterFixture.makeDirectory("stranger") + "/certs"
+                defer { try? FileManager.default.removeItem(atPath: (stranger as NSString).deletingLastPathComponent) }
+                let strangerCA = try CertificateAuthority.make()
+                try CertificateFiles.writeAuthority(strangerCA, to: stranger)
+                try CertificateFiles.writeIssued(
+                    try strangerCA.issue(name: "intruder", hosts: [.ipAddress([127, 0, 0, 1])]), name: "intruder", to: stranger)
+                let raft = await cluster.nodes[0].raftAddress
+                let member = await TLSProbe.handshake(
+                    host: raft.host, port: raft.port,
+                    certificateFile: CertificateFiles.certificatePath(name: "node-1", in: certificates),
+                    keyFile: CertificateFiles.keyPath(name: "node-1", in: certificates),
+                    trustedCAFile: CertificateFiles.authorityCertificatePath(in: certificates))
+                #expect(throws: Never.self, "a member's certificate is accepted") { try member.get() }
+                let intruder = await TLSProbe.handshake(
+                    host: raft.host, port: raft.port,
+                    certificateFile: CertificateFiles.certificatePath(name: "intruder", in: stranger),
+                    keyFile: CertificateFiles.keyPath(name: "intruder", in: stranger),
+                    trustedCAFile: CertificateFiles.authorityCertificatePath(in: certificates))
+                #expect(throws: (any Error).self, "a certificate from another CA is refused") { try intruder.get() }
+                try await cluster.client(0).put("still-up", "1", timeoutMs: 10_000)
+            }
+        }
     }
 }

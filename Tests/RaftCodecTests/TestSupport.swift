@@ -54,6 +54,17 @@ struct RandomValues {
         }
     }
 
+    /// A term or index: both ends of the range the codec accepts (0 ... 2^48, `Term.wireMax`).
+    mutating func termOrIndex() -> UInt64 {
+        let bound: UInt64 = 1 << 48
+        switch UInt8.random(in: 0...3, using: &generator) {
+        case 0: return 0
+        case 1: return UInt64.random(in: 0...1000, using: &generator)
+        case 2: return bound
+        default: return generator.next() % (bound + 1)
+        }
+    }
+
     mutating func bool() -> Bool { Bool.random(using: &generator) }
 
     mutating func bytes(countMax: Int = 64) -> [UInt8] {
@@ -64,7 +75,7 @@ struct RandomValues {
     mutating func entry() -> Entry {
         let kinds: [Entry.Kind] = [.command, .noop, .membership]
         return Entry(
-            term: Term(uint64()), index: LogIndex(uint64()),
+            term: Term(termOrIndex()), index: LogIndex(termOrIndex()),
             kind: kinds[Int.random(in: 0..<kinds.count, using: &generator)], data: bytes())
     }
 
@@ -88,12 +99,12 @@ struct RandomValues {
 
     mutating func snapshotMetadata() -> SnapshotMetadata {
         SnapshotMetadata(
-            index: LogIndex(uint64()), term: Term(uint64()), membership: membership(),
+            index: LogIndex(termOrIndex()), term: Term(termOrIndex()), membership: membership(),
             membershipContext: bytes())
     }
 
     mutating func hardState() -> HardState {
-        HardState(term: Term(uint64()), votedFor: bool() ? NodeID(uint64()) : nil, commit: LogIndex(uint64()))
+        HardState(term: Term(termOrIndex()), votedFor: bool() ? NodeID(uint64()) : nil, commit: LogIndex(termOrIndex()))
     }
 
     mutating func payload() -> Payload {
@@ -101,31 +112,31 @@ struct RandomValues {
         case 0:
             return .voteRequest(
                 VoteRequest(
-                    lastLogIndex: LogIndex(uint64()), lastLogTerm: Term(uint64()), isPreVote: bool(),
+                    lastLogIndex: LogIndex(termOrIndex()), lastLogTerm: Term(termOrIndex()), isPreVote: bool(),
                     isLeadershipTransfer: bool()))
         case 1: return .voteResponse(VoteResponse(isGranted: bool(), isPreVote: bool()))
         case 2:
             return .append(
                 AppendRequest(
-                    previousIndex: LogIndex(uint64()), previousTerm: Term(uint64()), entries: entries(),
-                    commit: LogIndex(uint64())))
+                    previousIndex: LogIndex(termOrIndex()), previousTerm: Term(termOrIndex()), entries: entries(),
+                    commit: LogIndex(termOrIndex())))
         case 3:
             return .appendResponse(
                 AppendResponse(
-                    index: LogIndex(uint64()), isRejected: bool(), hintIndex: LogIndex(uint64()),
-                    hintTerm: Term(uint64())))
-        case 4: return .heartbeat(HeartbeatRequest(commit: LogIndex(uint64()), readRound: uint64()))
+                    index: LogIndex(termOrIndex()), isRejected: bool(), hintIndex: LogIndex(termOrIndex()),
+                    hintTerm: Term(termOrIndex())))
+        case 4: return .heartbeat(HeartbeatRequest(commit: LogIndex(termOrIndex()), readRound: uint64()))
         case 5: return .heartbeatResponse(HeartbeatResponse(readRound: uint64()))
         case 6: return .installSnapshot(snapshotMetadata())
         case 7: return .timeoutNow
         case 8: return .propose(entries())
         case 9: return .readIndexRequest(ReadRequestID(uint64()))
-        default: return .readIndexResponse(ReadRequestID(uint64()), bool() ? LogIndex(uint64()) : nil)
+        default: return .readIndexResponse(ReadRequestID(uint64()), bool() ? LogIndex(termOrIndex()) : nil)
         }
     }
 
     mutating func message() -> Message {
-        Message(from: NodeID(uint64()), to: NodeID(uint64()), term: Term(uint64()), payload: payload())
+        Message(from: NodeID(uint64()), to: NodeID(uint64()), term: Term(termOrIndex()), payload: payload())
     }
 }
 

@@ -241,10 +241,10 @@ enum CraftedRecord: Sendable, CustomTestStringConvertible {
         #expect(offsets.count >= 7)
         for offset in offsets {
             #expect(WALRecordParser.isPlausibleRecord(in: bytes, at: offset), "record at \(offset)")
-            #expect(WALRecordParser.hasValidRecord(in: bytes, after: offset - 1), "record at \(offset)")
+            #expect(WALRecordParser.hasValidRecord(in: bytes, from: offset), "record at \(offset)")
         }
         var zeros = ByteBuffer()
         zeros.writeRepeatingByte(0, count: 4096)
-        #expect(!WALRecordParser.hasValidRecord(in: zeros, after: 0))
+        #expect(!WALRecordParser.hasValidRecord(in: zeros, from: 1))
     }
 }

@@ -417,6 +417,7 @@ import Testing
     @Test func inboundConnectionsAreBounded() async throws {
         var options = TransportOptions()
         options.inboundConnectionsMax = 2
+        options.firstFrameTimeout = .seconds(60)
         let a = try await Node.start(1, options: options)
         let b = try await Node.start(2)
         defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }

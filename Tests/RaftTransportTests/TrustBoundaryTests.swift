@@ -22,8 +22,12 @@ import WRaftCertificates
         try a.know([b])
         try b.know([a])
         let raw = try await RawClient.connect(port: a.port)
-        try await raw.send(frameBytes(heartbeat(from: 77, to: 1, term: 1 << 63 - 1), clusterID: 0xA))
-        #expect(await eventually { a.transport.statistics.messagesDroppedUnauthorized == 1 })
+        let forged = frameBytes(heartbeat(from: 77, to: 1, term: 1 << 63 - 1), clusterID: 0xA)
+        try await raw.send(forged + forged)
+        #expect(await eventually { a.transport.statistics.messagesDroppedUnauthorized == 2 })
+        // One log line for the connection, however many frames it forges.
+        #expect(
+            a.logLines.count(of: "dropping messages from a sender that is not a member, or not the key of this connection") == 1)
         b.transport.send([heartbeat(from: 2, to: 1, commit: 3)])
         #expect(await a.inbox.waitForMessages(1))
         #expect(a.inbox.messages == [heartbeat(from: 2, to: 1, commit: 3)])
@@ -95,6 +99,8 @@ import WRaftCertificates
     @Test func connectionsPerSourceAreBounded() async throws {
         var options = TransportOptions()
         options.inboundConnectionsPerSourceMax = 2
+        // Silent connections are the point here: keep the first-frame deadline out of the way.
+        options.firstFrameTimeout = .seconds(60)
         let a = try await Node.start(1, options: options)
         defer { Task { await a.transport.shutdown() } }
         let first = try await RawClient.connect(port: a.port)
@@ -231,6 +237,28 @@ import WRaftCertificates
         #expect(a.node.inbox.received.isEmpty)
         #expect(seen.withLock { $0 } == 0)
         #expect(stranger.node.transport.peerStatus()[1] != .connected || a.node.inbox.received.isEmpty)
+    }
+
+    /// The other direction: A knows node 2 by B's key; an impostor (a genuine CA certificate,
+    /// another key) listening where A looks for node 2 gets none of A's messages or snapshots.
+    @Test func anOutboundLinkRefusesAListenerWithAnotherKey() async throws {
+        let ca = try TestCA()
+        let a = try await start(1, ca.issue("a"))
+        let b = try await start(2, ca.issue("b"))
+        let impostor = try await start(2, ca.issue("impostor"))
+        defer { Task { for member in [a, b, impostor] { await member.node.transport.shutdown() } } }
+        try a.node.transport.setPeer(2, address: impostor.node.address, fingerprint: b.fingerprint)
+        try impostor.node.transport.setPeer(1, address: a.node.address, fingerprint: a.fingerprint)
+        a.node.transport.send([heartbeat(from: 1, to: 2)])
+        #expect(await a.node.transport.sendSnapshot(snapshotMessage(from: 1, to: 2), data: [1, 2, 3]) == false)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(impostor.node.inbox.received.isEmpty)
+        #expect(a.node.transport.peerStatus()[2] != .connected)
+        // Pointed at the real B, the same link works.
+        try b.node.transport.setPeer(1, address: a.node.address, fingerprint: a.fingerprint)
+        try a.node.transport.setPeer(2, address: b.node.address, fingerprint: b.fingerprint)
+        a.node.transport.send([heartbeat(from: 1, to: 2, commit: 4)])
+        #expect(await b.node.inbox.waitForMessages(1))
     }
 
     @Test func theFingerprintIsTheSPKIHash() throws {

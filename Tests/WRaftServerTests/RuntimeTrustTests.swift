@@ -163,6 +163,82 @@ struct RuntimeTrustTests {
         _ = try await joiner.write(WriteRequest(key: "k", operation: .put(value: [1])), deadline: deadline())
     }
 
+    /// A member restarted with another key would never be heard again: it refuses to start,
+    /// and says why; with its own key it restarts fine.
+    @Test func aMemberRestartedWithAnotherKeyRefusesToStart() async throws {
+        let cluster = TestCluster(size: 3, keys: true)
+        try await cluster.openAll()
+        defer { Task { await cluster.stopAll() } }
+        try await cluster.formAndStart()
+        _ = try await cluster.waitForLeader()
+        let node = cluster.nodes[2]
+        await node.stop()
+        let rekeyed = TestNode(
+            index: 2, network: node.network, options: node.options, makeStorage: { [storage = node.storage] in storage },
+            fingerprint: testFingerprint(42))
+        do {
+            try await rekeyed.open()
+            Issue.record("a member restarted with another key must refuse to start")
+            await rekeyed.stop()
+        } catch let error as NodeStartupError {
+            #expect(error.description.contains("original key"))
+        }
+        try await node.open()
+        _ = try await cluster.waitForLeader()
+    }
+
+    /// A plaintext cluster's member restarted with peer TLS could hear nobody (no member is
+    /// known by key): it refuses to start and says so.
+    @Test func aPlaintextMemberRestartedWithTLSRefusesToStart() async throws {
+        let cluster = TestCluster(size: 3)
+        try await cluster.openAll()
+        defer { Task { await cluster.stopAll() } }
+        try await cluster.formAndStart()
+        _ = try await cluster.waitForLeader()
+        let node = cluster.nodes[1]
+        await node.stop()
+        let keyed = TestNode(
+            index: 1, network: node.network, options: node.options, makeStorage: { [storage = node.storage] in storage },
+            fingerprint: testFingerprint(7))
+        do {
+            try await keyed.open()
+            Issue.record("a plaintext member restarted with a key must refuse to start")
+            await keyed.stop()
+        } catch let error as NodeStartupError {
+            #expect(error.description.contains("formed without peer TLS"))
+        }
+        try await node.open()
+    }
+
+    /// Mutated control payloads (a valid merge and join with bytes flipped) are always answered
+    /// with a decodable response, and never add a member whose record is invalid.
+    @Test func mutatedControlPayloadsAreAnsweredAndNeverAddABadRecord() async throws {
+        let cluster = TestCluster(size: 1)
+        try await cluster.openAll()
+        defer { Task { await cluster.stopAll() } }
+        let runtime = try cluster.nodes[0].runtime
+        let record = MemberRecord(
+            id: NodeID(0x77).description, raftAddress: "mem:20000", httpAddress: "mem:20001",
+            publicKeyFingerprint: testFingerprint(1).hex)
+        let seeds = [
+            ControlCoding.encode(ControlRequest.merge(members: [record])),
+            ControlCoding.encode(ControlRequest.join(member: record, timeoutMs: 10, isForwarded: false)),
+        ]
+        var generator = SeededGenerator(seed: 8)
+        for round in 0..<1_000 {
+            var bytes = seeds[round % seeds.count]
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            let reply = await runtime.handleControl(bytes, requester: nil)
+            #expect((try? ControlCoding.decode(ControlResponse.self, from: reply)) != nil, "round \(round)")
+        }
+        for (_, address) in await runtime.book.addresses {
+            #expect(MemberAddressSyntax.problem(with: address.raftAddress) == nil)
+            #expect(MemberAddressSyntax.problem(with: address.httpAddress) == nil)
+        }
+    }
+
     /// `lastContact` grew by every forged sender id; now only members are tracked.
     @Test func forgedSenderIdsLeaveNoTraceInLastContact() async throws {
         let cluster = TestCluster(size: 3)

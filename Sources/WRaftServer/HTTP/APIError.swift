@@ -2,7 +2,7 @@ import Hummingbird
 
 /// Why a request failed: a `NodeError` from the node, or one of the few failures only the HTTP
 /// layer knows. `errorResponse(for:)` turns every one of them into a status and a JSON body.
-enum APIError: Error, Equatable {
+package enum APIError: Error, Equatable {
     /// Everything the node reports, and the HTTP layer's own input errors that have a
     /// `NodeError` case (`badRequest`, `valueTooLarge`, `notFound`).
     case node(NodeError)

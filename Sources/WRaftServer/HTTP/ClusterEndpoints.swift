@@ -91,11 +91,11 @@ extension APIResponder {
     }
 }
 
-struct ConnectBody: Decodable {
+package struct ConnectBody: Decodable {
     var peer: String
 }
 
-struct RemoveMemberBody: Decodable {
+package struct RemoveMemberBody: Decodable {
     var id: String
 }
 

@@ -200,7 +200,7 @@ private func writeValue(_ value: [UInt8], into writer: inout JSONWriter) {
 
 /// The body of `POST /set`. `value` and the compare-and-set `prevValue` are UTF-8 text, or
 /// base64 when `encoding` is `"base64"` (the same convention as `GET /data` lists).
-struct SetBody: Decodable {
+package struct SetBody: Decodable {
     var key: String
     var value: String?
     var delete: Bool?
@@ -208,7 +208,7 @@ struct SetBody: Decodable {
     var prevValue: String?
     var prevIndex: UInt64?
 
-    func writeRequest(options: HTTPOptions) throws(APIError) -> WriteRequest {
+    package func writeRequest(options: HTTPOptions) throws(APIError) -> WriteRequest {
         let key = try checkedKey(key, bytesMax: options.keyBytesMax)
         let condition = try self.condition()
         switch (value, delete ?? false) {

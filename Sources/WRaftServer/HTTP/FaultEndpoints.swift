@@ -51,14 +51,14 @@ extension APIResponder {
     }
 }
 
-struct IsolateBody: Decodable {
+package struct IsolateBody: Decodable {
     /// Absent: isolate from every peer.
     var peers: [String]?
 }
 
 /// Read as JSON numbers of any size (an `Int` field would refuse a huge one without naming it),
 /// then range-checked by `wholeMilliseconds`.
-struct DelayBody: Decodable {
+package struct DelayBody: Decodable {
     var ms: Double
     var jitterMs: Double?
 }
@@ -72,10 +72,10 @@ private func wholeMilliseconds(_ value: Double, field: String, in range: ClosedR
     return Int(value)
 }
 
-struct DropBody: Decodable {
+package struct DropBody: Decodable {
     var rate: Double
 }
 
-struct TransferBody: Decodable {
+package struct TransferBody: Decodable {
     var to: String
 }

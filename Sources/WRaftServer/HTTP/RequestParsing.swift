@@ -42,7 +42,7 @@ private func hexValue(_ digit: UInt8) -> UInt8? {
 
 /// The key of `/data/{key}`: everything after `/data/`, percent-decoded as one string, so a key
 /// may contain `/` (written as is or as `%2F`). It must be 1 to `bytesMax` bytes of UTF-8.
-func parseKey(rawPath: Substring, bytesMax: Int) throws(APIError) -> String {
+package func parseKey(rawPath: Substring, bytesMax: Int) throws(APIError) -> String {
     guard !rawPath.isEmpty else { throw .badKey("the key is empty; keys are 1 to \(bytesMax) bytes of UTF-8") }
     // Fast path: nothing to decode.
     if !rawPath.utf8.contains(UInt8(ascii: "%")) {
@@ -66,10 +66,10 @@ func checkedKey(_ key: String, bytesMax: Int) throws(APIError) -> String {
 }
 
 /// The decoded `name=value` pairs of a query string. Repeated names: the first wins.
-struct QueryParameters {
+package struct QueryParameters {
     private var pairs: [(name: Substring, value: Substring)] = []
 
-    init(_ query: String?) {
+    package init(_ query: String?) {
         guard let query, !query.isEmpty else { return }
         for part in query.split(separator: "&", omittingEmptySubsequences: true) {
             if let equals = part.firstIndex(of: "=") {
@@ -81,7 +81,7 @@ struct QueryParameters {
     }
 
     /// The raw bytes of a parameter, percent-decoded; nil when absent.
-    func bytes(_ name: String) throws(APIError) -> [UInt8]? {
+    package func bytes(_ name: String) throws(APIError) -> [UInt8]? {
         guard let raw = pairs.first(where: { $0.name == name })?.value else { return nil }
         guard let bytes = percentDecoded(raw, plusIsSpace: true) else {
             throw .badRequest("query parameter \(name) has a malformed percent-encoding")
@@ -90,7 +90,7 @@ struct QueryParameters {
     }
 
     /// A parameter as UTF-8 text; nil when absent.
-    func string(_ name: String) throws(APIError) -> String? {
+    package func string(_ name: String) throws(APIError) -> String? {
         guard let bytes = try bytes(name) else { return nil }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw .badRequest("query parameter \(name) is not valid UTF-8")
@@ -99,7 +99,7 @@ struct QueryParameters {
     }
 
     /// A decimal integer parameter within `range`; nil when absent.
-    func integer(_ name: String, in range: ClosedRange<Int>) throws(APIError) -> Int? {
+    package func integer(_ name: String, in range: ClosedRange<Int>) throws(APIError) -> Int? {
         guard let text = try string(name) else { return nil }
         guard let value = Int(text), range.contains(value) else {
             throw .badRequest("\(name) must be an integer in \(range.lowerBound)...\(range.upperBound), not \"\(text.prefix(40))\"")
@@ -110,7 +110,7 @@ struct QueryParameters {
     /// A log index parameter (`from`, `prevIndex`) in `0...HTTPOptions.logIndexMax`; nil when
     /// absent. The bound leaves room above any index a client names, so no arithmetic on it
     /// can overflow.
-    func logIndex(_ name: String) throws(APIError) -> LogIndex? {
+    package func logIndex(_ name: String) throws(APIError) -> LogIndex? {
         guard let text = try string(name) else { return nil }
         guard let value = UInt64(text), value <= HTTPOptions.logIndexMax else {
             throw .badRequest("\(name) must be an integer in 0...\(HTTPOptions.logIndexMax), not \"\(text.prefix(40))\"")
@@ -128,7 +128,7 @@ extension HTTPOptions {
 }
 
 /// `?consistency=linearizable|local` (default linearizable).
-func readConsistency(_ query: QueryParameters) throws(APIError) -> ReadConsistency {
+package func readConsistency(_ query: QueryParameters) throws(APIError) -> ReadConsistency {
     guard let text = try query.string("consistency") else { return .linearizable }
     guard let consistency = ReadConsistency(rawValue: text) else {
         throw .badRequest("consistency must be linearizable or local, not \"\(text)\"")
@@ -137,7 +137,7 @@ func readConsistency(_ query: QueryParameters) throws(APIError) -> ReadConsisten
 }
 
 /// `?prevValue=V` or `?prevIndex=N` (not both).
-func writeCondition(_ query: QueryParameters) throws(APIError) -> WriteRequest.Condition {
+package func writeCondition(_ query: QueryParameters) throws(APIError) -> WriteRequest.Condition {
     let previousValue = try query.bytes("prevValue")
     let previousIndex = try query.logIndex("prevIndex")
     switch (previousValue, previousIndex) {
@@ -177,7 +177,7 @@ func readBody(_ request: Request, limit: Int, tooLarge: (Int) -> APIError) async
 }
 
 /// Decodes a JSON request body; an empty body decodes as `{}` when `emptyIsObject`.
-func decodeJSON<Body: Decodable>(_ type: Body.Type, from buffer: ByteBuffer, emptyIsObject: Bool = false) throws(APIError) -> Body {
+package func decodeJSON<Body: Decodable>(_ type: Body.Type, from buffer: ByteBuffer, emptyIsObject: Bool = false) throws(APIError) -> Body {
     let data = buffer.readableBytes == 0 && emptyIsObject ? Data("{}".utf8) : Data(buffer.readableBytesView)
     do {
         return try JSONDecoder().decode(Body.self, from: data)
@@ -200,7 +200,7 @@ private func codingPathText(_ path: [any CodingKey]) -> String {
 }
 
 /// A raft address `host:port` as `/connect` takes it.
-func checkedRaftAddress(_ address: String) throws(APIError) -> String {
+package func checkedRaftAddress(_ address: String) throws(APIError) -> String {
     guard let colon = address.lastIndex(of: ":"), colon != address.startIndex,
         let port = Int(address[address.index(after: colon)...]), (1...65_535).contains(port),
         address.utf8.count <= 300
@@ -211,7 +211,7 @@ func checkedRaftAddress(_ address: String) throws(APIError) -> String {
 }
 
 /// A member id in its hex form.
-func parseNodeID(_ text: String, field: String) throws(APIError) -> NodeID {
+package func parseNodeID(_ text: String, field: String) throws(APIError) -> NodeID {
     guard let id = NodeID(hex: text) else {
         throw .badRequest("\(field) must be a member id (1 to 16 hex digits), not \"\(text.prefix(40))\"")
     }

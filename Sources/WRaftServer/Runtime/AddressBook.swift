@@ -70,7 +70,7 @@ enum MemberAddressSyntax {
 /// membership entry, so every node learns every member's addresses from the log itself.
 ///
 /// Invariant: no id is 0.
-struct AddressBook: Sendable, Equatable {
+package struct AddressBook: Sendable, Equatable {
     private(set) var addresses: [NodeID: MemberAddress]
 
     init(_ addresses: [NodeID: MemberAddress] = [:]) {
@@ -79,7 +79,7 @@ struct AddressBook: Sendable, Equatable {
     }
 
     var ids: [NodeID] { addresses.keys.sorted() }
-    var count: Int { addresses.count }
+    package var count: Int { addresses.count }
     subscript(id: NodeID) -> MemberAddress? { addresses[id] }
 
     mutating func set(_ id: NodeID, _ address: MemberAddress) {
@@ -118,7 +118,7 @@ struct AddressBook: Sendable, Equatable {
 // MARK: - Binary encoding (the context of membership entries)
 
 /// Why a membership context could not be decoded.
-enum AddressBookDecodingError: Error, Equatable {
+package enum AddressBookDecodingError: Error, Equatable {
     case truncated
     case unknownVersion(UInt8)
     case invalid(String)
@@ -130,12 +130,12 @@ extension AddressBook {
     static let formatVersion: UInt8 = 2
     private static let formatVersionWithoutKeys: UInt8 = 1
     /// Bounds what decoding accepts: a member count and an address length (input is untrusted).
-    static let membersMax = 1_024
+    package static let membersMax = 1_024
     static let addressBytesMax = MemberAddressSyntax.bytesMax
 
     /// Deterministic bytes (members sorted by id): every founder must compute the identical
     /// bootstrap entry from the same book.
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var bytes: [UInt8] = [Self.formatVersion]
         appendInteger(UInt32(addresses.count), to: &bytes)
         for id in ids {
@@ -153,7 +153,7 @@ extension AddressBook {
         return bytes
     }
 
-    init(decoding bytes: [UInt8]) throws(AddressBookDecodingError) {
+    package init(decoding bytes: [UInt8]) throws(AddressBookDecodingError) {
         // An empty context (a membership change made by something other than WRaft) carries no
         // addresses.
         guard !bytes.isEmpty else {

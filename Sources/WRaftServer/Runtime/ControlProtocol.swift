@@ -7,7 +7,7 @@ import WRaftCertificates
 
 /// One member as the control protocol carries it (ids as 16 hex digits). Untrusted until
 /// `AddressBook(records:)` validated it.
-struct MemberRecord: Codable, Sendable, Equatable {
+package struct MemberRecord: Codable, Sendable, Equatable {
     var id: String
     var raftAddress: String
     var httpAddress: String
@@ -55,7 +55,7 @@ extension MemberRecord {
 }
 
 /// A request from one node to another's raft port.
-enum ControlRequest: Codable, Sendable, Equatable {
+package enum ControlRequest: Codable, Sendable, Equatable {
     /// `/connect` between two `initial` nodes: the sender's member list, to merge. The receiver
     /// answers with the merged list (`.members`) or, when it is running, with `.running`.
     case merge(members: [MemberRecord])
@@ -74,7 +74,7 @@ enum ControlRequest: Codable, Sendable, Equatable {
 }
 
 /// The answer to a `ControlRequest`.
-enum ControlResponse: Codable, Sendable, Equatable {
+package enum ControlResponse: Codable, Sendable, Equatable {
     /// The merged member list (the receiver is `initial`).
     case members([MemberRecord])
     /// The receiver is running in this cluster.
@@ -88,7 +88,7 @@ enum ControlResponse: Codable, Sendable, Equatable {
 }
 
 /// A `NodeError` that crossed the wire.
-struct ControlFailure: Codable, Sendable, Equatable {
+package struct ControlFailure: Codable, Sendable, Equatable {
     var code: String
     var message: String
     var retryAfterMs: Int?
@@ -141,21 +141,21 @@ struct ControlFailure: Codable, Sendable, Equatable {
 }
 
 /// A control message that could not be decoded.
-struct ControlDecodingError: Error, CustomStringConvertible {
-    var description: String
+package struct ControlDecodingError: Error, CustomStringConvertible {
+    package var description: String
 }
 
-enum ControlCoding {
+package enum ControlCoding {
     /// The most bytes a control message may take (a member list of `AddressBook.membersMax`).
     static let messageBytesMax = 1 << 20
 
-    static func encode(_ value: some Encodable) -> [UInt8] {
+    package static func encode(_ value: some Encodable) -> [UInt8] {
         // Encoding these plain Codable values cannot fail; an empty answer is refused by the
         // decoder on the other side, which is the defined behaviour if it ever did.
         (try? JSONEncoder().encode(value)).map { Array($0) } ?? []
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws(ControlDecodingError) -> T {
+    package static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws(ControlDecodingError) -> T {
         guard bytes.count <= messageBytesMax else {
             throw ControlDecodingError(description: "control message of \(bytes.count) bytes exceeds \(messageBytesMax)")
         }
@@ -169,7 +169,7 @@ enum ControlCoding {
 
 extension AddressBook {
     /// The book as control records, sorted by id.
-    var records: [MemberRecord] {
+    package var records: [MemberRecord] {
         ids.compactMap { id in
             self[id].map { MemberRecord(member: id, $0) }
         }
@@ -177,7 +177,7 @@ extension AddressBook {
 
     /// A book from untrusted records; a record that fails `MemberRecord.validated()` refuses the
     /// whole list.
-    init(records: [MemberRecord]) throws(ControlDecodingError) {
+    package init(records: [MemberRecord]) throws(ControlDecodingError) {
         guard records.count <= Self.membersMax else {
             throw ControlDecodingError(description: "\(records.count) members exceed \(Self.membersMax)")
         }

@@ -85,6 +85,20 @@ extension NodeRuntime {
         } catch {
             throw NodeStartupError("cannot restart the Raft core from the data dir: \(error)")
         }
+        // Peers know a member by its key: restarted with another one, it would never be heard
+        // again (and could hear nobody's answers). Say so now rather than fail silently.
+        let context = core?.currentMembership.context ?? []
+        let recorded = (try? AddressBook(decoding: context))?[localID]
+        if recorded != nil, recorded?.fingerprint == nil, let own = selfAddress.fingerprint {
+            throw NodeStartupError(
+                "node \(localID) belongs to cluster \(ClusterIDFormat.string(clusterID)), formed without peer TLS: its members are not known by key, so with TLS (key \(own)) none would be heard; restart it without the peer TLS flags, or form a new TLS cluster and move the data"
+            )
+        }
+        if let known = recorded?.fingerprint, known != selfAddress.fingerprint {
+            throw NodeStartupError(
+                "node \(localID) is known to cluster \(ClusterIDFormat.string(clusterID)) by the public key \(known), but it was started with \(selfAddress.fingerprint.map { "the key \($0)" } ?? "no peer certificate"); restart it with its original key (a renewed certificate may keep the key), or remove it from the cluster and join it anew"
+            )
+        }
         logger.notice(
             "recovered cluster \(ClusterIDFormat.string(clusterID)): term \(state.hardState.term), commit \(state.hardState.commit), snapshot \(state.snapshot.index), \(state.entries.count) log entries"
         )

@@ -30,8 +30,10 @@ extension NodeRuntime {
         // A paused (frozen) node takes no part in Raft: the write could not commit, and refusing
         // it now says so plainly, where accepting it would end in 504 unknown_outcome.
         guard !faults.isPaused else { throw .noLeader(retryAfterMs: Self.retryAfterMs) }
+        let operation = Self.operation(of: request)
+        try checkQuota(operation)
         let sequence = nextWriteSequence
-        let command = KVCommand(id: requestID(forWrite: sequence), operation: Self.operation(of: request)).encoded()
+        let command = KVCommand(id: requestID(forWrite: sequence), operation: operation).encoded()
         guard !writes.isFull(adding: command.count) else { throw .overloaded(retryAfterMs: Self.retryAfterMs) }
         nextWriteSequence += 1
         let started = ContinuousClock.now
@@ -44,6 +46,21 @@ extension NodeRuntime {
             kick()
         }
         return try result.get()
+    }
+
+    /// Refuses a write that would grow the store past `options.quotaBytes` (`--quota-bytes`).
+    /// Deletes, and writes that do not grow the store, always pass, so room can be freed.
+    ///
+    /// The node that receives the write decides, from the state it has applied, before anything
+    /// is proposed (a follower then forwards what passed). Applied state trails the log by what
+    /// is in flight, so the store can end up past the quota by at most the writes accepted
+    /// meanwhile (bounded by the pending-write and uncommitted-bytes limits), never by more.
+    func checkQuota(_ operation: KVOperation) throws(NodeError) {
+        guard case .put = operation else { return }
+        let after = store.byteCount(afterApplying: operation)
+        guard after <= options.quotaBytes || after <= store.byteCount else {
+            throw .quotaExceeded(bytes: after, limit: options.quotaBytes)
+        }
     }
 
     static func validate(key: String) throws(NodeError) {
