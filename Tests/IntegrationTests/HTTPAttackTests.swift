@@ -182,4 +182,80 @@ private func rawExchange(port: Int, _ head: String, body: [UInt8] = [], timeoutM
         #expect(rawExchange(port: httpPort, "POST /start HTTP/1.1\r\n" + host + admin)?.status == 200)
         #expect(process.isRunning)
     }
+
+    /// The whole client trust path on a real node: HTTPS with a certificate from `wraft certs`,
+    /// client certificates required, tokens with roles; the CLI (`--cacert --cert --key --token`)
+    /// writes and pages a list across the byte cap with `--all`; no certificate, a stranger's, or
+    /// no token gets nothing.
+    @Test func httpsClientCertificatesAndTokensEndToEnd() async throws {
+        let directory = ClusterFixture.makeDirectory("https")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certs = directory + "/certs"
+        let other = directory + "/other"
+        for command in [
+            ["certs", "init", "--dir", certs], ["certs", "issue", "--dir", certs, "--name", "node", "--host", "127.0.0.1"],
+            ["certs", "issue", "--dir", certs, "--name", "ops", "--host", "127.0.0.1"], ["certs", "init", "--dir", other],
+            ["certs", "issue", "--dir", other, "--name", "intruder", "--host", "127.0.0.1"],
+        ] {
+            let outcome = try await CommandRunner.run(command)
+            try #require(outcome.status == 0, "wraft \(command.joined(separator: " ")): \(outcome.standardError)")
+        }
+        let tokens = directory + "/tokens"
+        try "admin-token-0123456789 admin\nread-token-0123456789 read\n".write(toFile: tokens, atomically: true, encoding: .utf8)
+        let (httpSocket, httpPort) = try bindLoopbackSocket(listening: false)
+        let (raftSocket, raftPort) = try bindLoopbackSocket(listening: false)
+        close(httpSocket)
+        close(raftSocket)
+        let process = try CommandRunner.start(
+            [
+                "serve", "--http-port", String(httpPort), "--raft-port", String(raftPort), "--data-dir", directory + "/node",
+                "--cert-file", certs + "/node.pem", "--key-file", certs + "/node-key.pem", "--trusted-ca-file", certs + "/ca.pem",
+                "--client-cert-auth", "--auth-token-file", tokens,
+            ], standardOutputPath: directory + "/out", standardErrorPath: directory + "/err")
+        defer {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        let node = "https://127.0.0.1:\(httpPort)"
+        let member = ["--cacert", certs + "/ca.pem", "--cert", certs + "/ops.pem", "--key", certs + "/ops-key.pem"]
+        let admin = try NodeClient(
+            address: try NodeAddress(parsing: node),
+            tls: ClientTLS(trustedCAFile: certs + "/ca.pem", certificateFile: certs + "/ops.pem", privateKeyFile: certs + "/ops-key.pem"),
+            bearerToken: "admin-token-0123456789")
+        defer { Task { await admin.shutDown() } }
+        let up = await eventually(timeoutMs: 20_000, pollMs: 200) { (try? await admin.health()) != nil }
+        try #require(up, "the HTTPS node did not answer: \((try? String(contentsOfFile: directory + "/err", encoding: .utf8)) ?? "")")
+        try await admin.start()
+        let leader = await eventually(timeoutMs: 20_000, pollMs: 100) { (try? await admin.state())?.role == "leader" }
+        try #require(leader)
+
+        // Writes through the CLI; 6 values of 1 MiB make more than one 4 MiB list page.
+        let value = String(repeating: "v", count: 1 << 20)
+        for index in 0..<6 {
+            try await admin.put("big/\(index)", value)
+        }
+        let put = try await CommandRunner.run(["put", "small", "x", "--node", node, "--token", "admin-token-0123456789"] + member)
+        #expect(put.status == 0, "\(put.standardError)")
+        let listed = try await CommandRunner.run(
+            ["list", "--prefix", "big/", "--all", "--node", node, "--token", "read-token-0123456789"] + member, timeoutMs: 60_000)
+        #expect(listed.status == 0, "\(listed.standardError.suffix(400))")
+        for index in 0..<6 { #expect(listed.standardOutput.contains("big/\(index)"), "list --all pages to big/\(index)") }
+        let firstPage = try await admin.list(prefix: "big/", limit: 100)
+        #expect(firstPage.more, "one answer stops at 4 MiB: \(firstPage.items.count) items")
+
+        let weak = try await CommandRunner.run(["put", "k", "v", "--node", node, "--token", "read-token-0123456789"] + member)
+        #expect(weak.status != 0, "a read token cannot write")
+        let anonymous = try await CommandRunner.run(["get", "small", "--node", node] + member)
+        #expect(anonymous.status != 0, "no token")
+        let noCertificate = try await CommandRunner.run(
+            ["get", "small", "--node", node, "--token", "read-token-0123456789", "--cacert", certs + "/ca.pem"])
+        #expect(noCertificate.status != 0, "no client certificate")
+        let stranger = try await CommandRunner.run(
+            ["get", "small", "--node", node, "--token", "read-token-0123456789", "--cacert", certs + "/ca.pem", "--cert",
+             other + "/intruder.pem", "--key", other + "/intruder-key.pem"])
+        #expect(stranger.status != 0, "a certificate from another CA")
+        let got = try await CommandRunner.run(["get", "small", "--node", node, "--token", "read-token-0123456789"] + member)
+        #expect(got.status == 0 && got.standardOutput.contains("x"), "\(got.standardError)")
+        #expect(process.isRunning)
+    }
 }
