@@ -55,13 +55,20 @@ public final class PosixDisk: Disk, Sendable {
     public func restrictToOwner(atPath path: String) throws(StorageError) -> UInt32? {
         var status = stat()
         // lstat: a symbolic link is reported, never followed to something outside the dir.
-        guard lstat(path, &status) == 0 else { throw .io(operation: "lstat", path: path, errno: errno) }
+        guard lstat(path, &status) == 0 else {
+            // Gone since the directory was listed (a temporary file renamed or removed): nothing to do.
+            if errno == ENOENT { return nil }
+            throw .io(operation: "lstat", path: path, errno: errno)
+        }
         let mode = UInt32(status.st_mode) & 0o7777
         guard mode & 0o077 != 0 else { return nil }
         let fileType = UInt32(status.st_mode) & UInt32(S_IFMT)
         guard fileType == UInt32(S_IFDIR) || fileType == UInt32(S_IFREG) else { return nil }
         let restricted = fileType == UInt32(S_IFDIR) ? 0o700 : mode & 0o600
-        guard chmod(path, mode_t(restricted)) == 0 else { throw .io(operation: "chmod", path: path, errno: errno) }
+        guard chmod(path, mode_t(restricted)) == 0 else {
+            if errno == ENOENT { return nil }
+            throw .io(operation: "chmod", path: path, errno: errno)
+        }
         return mode
     }
 
