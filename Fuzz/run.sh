@@ -51,6 +51,11 @@ merged=$scratch/merged/$name
 rm -rf "$merged"
 mkdir -p "$merged"
 "$binary" -merge=1 -max_len=4096 "$merged" "$corpus" "$work"
+# Inputs kept by name (regressions such as long-address-join, seeds) stay whatever their coverage.
+for file in "$corpus"/*; do
+    base=$(basename "$file")
+    [[ $base =~ ^[0-9a-f]{40}$ ]] || cp "$file" "$merged/$base"
+done
 rm -rf "$corpus"
 mv "$merged" "$corpus"
 echo "Fuzz$name: corpus $corpus now holds $(ls "$corpus" | wc -l) files, $(du -sk "$corpus" | cut -f1) KiB"

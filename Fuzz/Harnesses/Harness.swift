@@ -54,7 +54,15 @@ func require<Harness: FuzzHarness>(
 package enum KnownIssues {
     package static let properties: [String: String] = [
         WALHarness.tornAppendProperty:
-            "issue 8, finding 6: the scan for valid records after a torn record looks inside that record's own payload"
+            "issue 8, finding 6: the scan for valid records after a torn record looks inside that record's own payload",
+        FrameHarness.partialFrameBufferProperty:
+            "issue 8: FrameDecoder reserves a partial frame's declared length (up to frameBytesMax) before its bytes arrive",
+    ]
+
+    /// The harness each known issue belongs to.
+    package static let harnesses: [String: String] = [
+        WALHarness.tornAppendProperty: WALHarness.name,
+        FrameHarness.partialFrameBufferProperty: FrameHarness.name,
     ]
 
     /// The known issue `violation` is, if any.

@@ -131,7 +131,8 @@ extension AddressBook {
         }
     }
 
-    /// A book from untrusted records; records with a bad id are refused.
+    /// A book from untrusted records; records with a bad id or an address over
+    /// `addressBytesMax` bytes are refused.
     package init(records: [MemberRecord]) throws(ControlDecodingError) {
         guard records.count <= Self.membersMax else {
             throw ControlDecodingError(description: "\(records.count) members exceed \(Self.membersMax)")
@@ -140,6 +141,12 @@ extension AddressBook {
         for record in records {
             guard let id = NodeID(hex: record.id), id.rawValue != 0 else {
                 throw ControlDecodingError(description: "bad member id \(record.id)")
+            }
+            // The book becomes a membership entry's context, whose decoder bounds every address:
+            // a longer one would make that entry unreadable on every node.
+            guard record.raftAddress.utf8.count <= Self.addressBytesMax, record.httpAddress.utf8.count <= Self.addressBytesMax
+            else {
+                throw ControlDecodingError(description: "member \(record.id): an address exceeds \(Self.addressBytesMax) bytes")
             }
             book.set(id, MemberAddress(raftAddress: record.raftAddress, httpAddress: record.httpAddress))
         }
