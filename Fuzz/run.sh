@@ -45,12 +45,12 @@ if [[ $status -ne 0 ]]; then
     exit "$status"
 fi
 
-# Keep a minimal corpus with the same coverage: merge the old corpus and the new inputs into
+# Keep a small corpus with the same coverage: merge (set cover) the old corpus and the new inputs into
 # an empty directory, then put it in place of the old one.
 merged=$scratch/merged/$name
 rm -rf "$merged"
 mkdir -p "$merged"
-"$binary" -merge=1 -max_len=4096 "$merged" "$corpus" "$work"
+"$binary" -set_cover_merge=1 -max_len=4096 "$merged" "$corpus" "$work"
 # Inputs kept by name (regressions such as long-address-join, seeds) stay whatever their coverage.
 for file in "$corpus"/*; do
     base=$(basename "$file")
