@@ -63,7 +63,10 @@ struct WALScanner {
                 reason: "entries \(log.snapshot.index.next) through \(log.unknownThrough) are missing: "
                     + "segments before this one were deleted without a snapshot covering them")
         }
-        if let (path, offset) = lastHardStateAt {
+        // Without a hard state record (crafted or damaged bytes; the engine always restates one)
+        // the checks still apply, naming the first segment.
+        let hardStateAt = lastHardStateAt ?? result.segments.first.map { (directory + "/" + $0.name, 0) }
+        if let (path, offset) = hardStateAt {
             // The core's own checks on what it restarts from (RaftLog.validate), named here with
             // a file and an offset.
             if log.hardState.commit > log.lastIndex {

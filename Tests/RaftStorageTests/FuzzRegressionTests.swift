@@ -1,6 +1,8 @@
+import NIOCore
 import RaftCore
-import RaftStorage
 import Testing
+
+@testable import RaftStorage
 
 /// Inputs found by the WAL fuzz target (Fuzz/FuzzWAL), fixed here for good.
 @Suite struct FuzzRegressionTests {
@@ -38,6 +40,29 @@ import Testing
             #expect(recovered.entries == [Entry(term: Term(2), index: LogIndex(1))])
             #expect(recovered.hardState == hardState)
             #expect(disk.contents(ofFile: path) == before)
+        }
+    }
+
+    /// FuzzWAL, property "the recovered hard state's term is at least the last entry's". A
+    /// segment holding a header and an entries batch of term 2 but no hard state record (the
+    /// engine always restates one; these bytes were crafted, checksums and all) recovered with
+    /// hard state term 0: a state that `RaftNode.init` refuses without naming the file. The
+    /// scanner checked the hard state against the log only once a hard state record had been
+    /// read; it now names the first segment.
+    @Test func entriesWithoutAHardStateRecordAreRefusedWithTheFile() throws {
+        var segment = ByteBuffer()
+        segment.writeSegmentHeaderRecord(SegmentHeader(sequence: 1, lastIndex: .zero, lastTerm: .zero))
+        segment.writeEntriesRecords(makeEntries(1...2, term: 2), payloadBytesMax: 1 << 20, endsBatch: true)
+        let disk = SimulatedDisk()
+        let path = testDirectory + "/wal-0000000000000001.log"
+        try disk.prepareDirectory(atPath: testDirectory)
+        try disk.openFile(atPath: path, mode: .create).close()
+        disk.replaceContents(ofFile: path, with: Array(segment.readableBytesView))
+        #expect {
+            _ = try openRecovered(disk)
+        } throws: { error in
+            guard case .corruptRecord(let file, _, let reason)? = error as? StorageError else { return false }
+            return file == path && reason.contains("below the last entry's term")
         }
     }
 }
