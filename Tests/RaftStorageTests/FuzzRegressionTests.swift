@@ -65,4 +65,24 @@ import Testing
             return file == path && reason.contains("below the last entry's term")
         }
     }
+
+    /// FuzzWAL, a trap (arithmetic overflow in `LogIndex.next`, from
+    /// `LogState.violation(appending:)`): a segment whose header says the log ends at index
+    /// UInt64.max, followed by an entries batch. Recovery computed `lastIndex.next` and the
+    /// process died. It now compares with `previous`, and recovery refuses the dir with a `StorageError`.
+    @Test func segmentHeaderAtTheLargestIndexDoesNotTrap() throws {
+        var segment = ByteBuffer()
+        segment.writeSegmentHeaderRecord(SegmentHeader(sequence: 1, lastIndex: LogIndex(.max), lastTerm: Term(1)))
+        segment.writeEntriesRecords(
+            [Entry(term: Term(1), index: LogIndex(.max), data: [1])], payloadBytesMax: 1 << 20, endsBatch: false)
+        segment.writeHardStateRecord(HardState(term: Term(1)), endsBatch: true)
+        let disk = SimulatedDisk()
+        let path = testDirectory + "/wal-0000000000000001.log"
+        try disk.prepareDirectory(atPath: testDirectory)
+        try disk.openFile(atPath: path, mode: .create).close()
+        disk.replaceContents(ofFile: path, with: Array(segment.readableBytesView))
+        // Entries 1 through UInt64.max - 1 were never seen: a typed error naming the file.
+        #expect(throws: StorageError.self) { _ = try openRecovered(disk) }
+    }
 }
+
