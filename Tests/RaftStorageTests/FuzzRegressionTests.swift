@@ -84,5 +84,31 @@ import Testing
         // Entries 1 through UInt64.max - 1 were never seen: a typed error naming the file.
         #expect(throws: StorageError.self) { _ = try openRecovered(disk) }
     }
+
+    /// FuzzWAL, property "recovered entry terms never decrease" (input
+    /// Fuzz/Corpus/WAL/entry-terms-decrease). A snapshot record at index 2 with term 5 that says
+    /// to keep the later entries, over a log whose entries all have term 1, recovered entry 3
+    /// (term 1) after a snapshot of term 5: a log `RaftNode.init` refuses without naming the
+    /// file. The writer keeps later entries only when the entry at the snapshot's index has its
+    /// term; the scanner now refuses a record that says otherwise, naming the file.
+    @Test func snapshotRecordKeepingEntriesOfAnotherTermIsRefused() throws {
+        var segment = ByteBuffer()
+        segment.writeSegmentHeaderRecord(SegmentHeader(sequence: 1, lastIndex: .zero, lastTerm: .zero))
+        segment.writeEntriesRecords(makeEntries(1...3, term: 1), payloadBytesMax: 1 << 20, endsBatch: false)
+        segment.writeHardStateRecord(HardState(term: Term(5)), endsBatch: true)
+        let metadata = SnapshotMetadata(index: LogIndex(2), term: Term(5), membership: Membership(voters: [NodeID(1)]))
+        segment.writeSnapshotRecord(metadata, keepsLaterEntries: true, endsBatch: true)
+        let disk = SimulatedDisk()
+        let path = testDirectory + "/wal-0000000000000001.log"
+        try disk.prepareDirectory(atPath: testDirectory)
+        try disk.openFile(atPath: path, mode: .create).close()
+        disk.replaceContents(ofFile: path, with: Array(segment.readableBytesView))
+        #expect {
+            _ = try openRecovered(disk)
+        } throws: { error in
+            guard case .corruptRecord(let file, _, let reason)? = error as? StorageError else { return false }
+            return file == path && reason.contains("keeps later entries")
+        }
+    }
 }
 
