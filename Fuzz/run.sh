@@ -35,6 +35,10 @@ if [[ -z $(ls -A "$corpus") ]]; then
     "$binary" --write-seeds "$corpus"
 fi
 
+# Swift's runtime backtracer would catch the trap of a violated property and end the process
+# before libFuzzer saves the input: leave the signal to libFuzzer.
+export SWIFT_BACKTRACE=enable=no
+
 # New inputs go to $work (the first directory); the kept corpus is read, not written.
 # -timeout: an input that takes 10 s is a hang, reported like a crash.
 status=0
@@ -45,12 +49,17 @@ if [[ $status -ne 0 ]]; then
     exit "$status"
 fi
 
-# Keep a minimal corpus with the same coverage: merge the old corpus and the new inputs into
+# Keep a small corpus with the same coverage: merge (set cover) the old corpus and the new inputs into
 # an empty directory, then put it in place of the old one.
 merged=$scratch/merged/$name
 rm -rf "$merged"
 mkdir -p "$merged"
-"$binary" -merge=1 -max_len=4096 "$merged" "$corpus" "$work"
+"$binary" -set_cover_merge=1 -max_len=4096 "$merged" "$corpus" "$work"
+# Inputs kept by name (regressions such as long-address-join, seeds) stay whatever their coverage.
+for file in "$corpus"/*; do
+    base=$(basename "$file")
+    [[ $base =~ ^[0-9a-f]{40}$ ]] || cp "$file" "$merged/$base"
+done
 rm -rf "$corpus"
 mv "$merged" "$corpus"
 echo "Fuzz$name: corpus $corpus now holds $(ls "$corpus" | wc -l) files, $(du -sk "$corpus" | cut -f1) KiB"

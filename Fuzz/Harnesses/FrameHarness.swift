@@ -9,6 +9,8 @@ import RaftTransport
 /// The input is the stream, as a peer would send it. Properties:
 /// - the decoder never reads past the bytes received, returns frames whose declared length is
 ///   within `frameBytesMax`, and refuses the rest with a `FrameError`;
+/// - while a frame is incomplete, its buffer is sized by the bytes received, not by the length
+///   the sender declared;
 /// - a frame re-encodes (`writeFrame`) to exactly the bytes it was cut from;
 /// - the same stream split into small reads gives the same frames and the same outcome (the
 ///   decoder's result does not depend on how TCP delivers the bytes);
@@ -20,6 +22,12 @@ package enum FrameHarness: FuzzHarness {
 
     /// A small bound, so a hostile length prefix is exercised without megabyte buffers.
     static let frameBytesMax = 1 << 16
+
+    /// The property a partial frame broke before the FrameDecoder fix of issue 8.
+    package static let partialFrameBufferProperty =
+        "a partial frame's buffer grows with the bytes received, not with its declared length"
+    /// Capacity a partial frame may hold regardless of the bytes received.
+    static let partialFrameSlackBytes = 4_096
 
     /// How a stream ended: after its last complete frame (nil), or with an error.
     struct Outcome: Equatable {
@@ -72,6 +80,11 @@ package enum FrameHarness: FuzzHarness {
                 }
                 guard let frame else {
                     try require(self, buffer.readerIndex == before, "a decoder that needs more bytes consumes none")
+                    // A peer that declares a large frame and sends little must cost little.
+                    try require(
+                        self, buffer.capacity <= max(2 * buffer.writerIndex, partialFrameSlackBytes),
+                        partialFrameBufferProperty,
+                        "\(buffer.readableBytes) bytes buffered, capacity \(buffer.capacity)")
                     return true
                 }
                 let length = Frame.headerBytes + frame.payload.readableBytes

@@ -20,7 +20,7 @@ package enum WALHarness: FuzzHarness {
     static let directory = "/data"
     static let segmentPath = "/data/wal-0000000000000001.log"
 
-    /// The property a torn append breaks today (issue 8, finding 6; see `KnownIssues`).
+    /// The property a torn append broke before issue 8, finding 6 was fixed.
     package static let tornAppendProperty = "a torn append (a crash mid-write) recovers to the log before it"
 
     package static func check(_ input: [UInt8]) throws(PropertyViolation) {

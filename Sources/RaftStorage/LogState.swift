@@ -83,12 +83,13 @@ struct LogState {
         guard first.index > snapshot.index else {
             return "entries from index \(first.index) are at or below the snapshot index \(snapshot.index)"
         }
-        guard first.index <= lastIndex.next else {
+        // `previous`, not `next`: an index read from disk may be UInt64.max (no overflow trap).
+        guard first.index.previous <= lastIndex else {
             return "gap: entries start at index \(first.index) but the log ends at \(lastIndex)"
         }
         var previous = (index: first.index.previous, term: term(at: first.index.previous) ?? .zero)
         for entry in batch {
-            guard entry.index == previous.index.next else {
+            guard entry.index > previous.index, entry.index.previous == previous.index else {
                 return "entries not contiguous: index \(entry.index) follows \(previous.index)"
             }
             guard entry.term >= previous.term else {

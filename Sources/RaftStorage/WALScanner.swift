@@ -67,7 +67,10 @@ struct WALScanner {
                 reason: "entries \(log.snapshot.index.next) through \(log.unknownThrough) are missing: "
                     + "segments before this one were deleted without a snapshot covering them")
         }
-        if let (path, offset) = lastHardStateAt {
+        // Without a hard state record (crafted or damaged bytes; the engine always restates one)
+        // the checks still apply, naming the first segment.
+        let hardStateAt = lastHardStateAt ?? result.segments.first.map { (directory + "/" + $0.name, 0) }
+        if let (path, offset) = hardStateAt {
             // The core's own checks on what it restarts from (RaftLog.validate), named here with
             // a file and an offset.
             if log.hardState.commit > log.lastIndex {
@@ -172,7 +175,17 @@ struct WALScanner {
                 let flags = try payload.readFlagByte()
                 let metadata = try payload.readSnapshotMetadata()
                 if let violation = log.violation(installing: metadata) { throw RecordError(reason: violation) }
-                log.install(metadata, keepsLaterEntries: flags & SnapshotRecordFlag.keepsLaterEntries != 0)
+                let keepsLaterEntries = flags & SnapshotRecordFlag.keepsLaterEntries != 0
+                // The writer keeps later entries only when the entry at the snapshot's index has
+                // its term (so their terms follow it); a record that says otherwise is damage.
+                if keepsLaterEntries, metadata.index < log.lastIndex, let stored = log.term(at: metadata.index),
+                    stored != metadata.term
+                {
+                    throw RecordError(
+                        reason: "snapshot at \(metadata.index) term \(metadata.term) keeps later entries, "
+                            + "but the entry there has term \(stored)")
+                }
+                log.install(metadata, keepsLaterEntries: keepsLaterEntries)
             }
         } catch let error as CodecError {
             throw RecordError(reason: "undecodable \(record.type) record: \(error)")

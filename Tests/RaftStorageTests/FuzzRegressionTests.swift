@@ -1,6 +1,8 @@
+import NIOCore
 import RaftCore
-import RaftStorage
 import Testing
+
+@testable import RaftStorage
 
 /// Inputs found by the WAL fuzz target (Fuzz/FuzzWAL), fixed here for good.
 @Suite struct FuzzRegressionTests {
@@ -8,10 +10,9 @@ import Testing
     /// (issue 8, finding 6). A client's value that holds the bytes of a WAL segment (here the
     /// segment of another data dir) is appended; a crash leaves only part of that append on
     /// disk. The torn record is the tail: recovery must drop it and return the log as it was.
-    /// Today the scan for valid records after the damage looks inside the torn record's own
-    /// payload, finds the planted records there, and refuses to start. The fix belongs to
-    /// WALScanner (the core helper's change); until it lands this is a known issue, and the
-    /// test fails once it is fixed, so the wrapper is removed then.
+    /// The scan for valid records after the damage used to look inside the torn record's own
+    /// payload, find the planted records there, and refuse to start; a record that runs past the
+    /// end of the file is now a torn tail by definition.
     @Test func tornAppendOfAValueHoldingWALRecordsRecovers() throws {
         // A value made of a real segment's bytes: a header record and an entries batch.
         let otherDisk = SimulatedDisk()
@@ -33,11 +34,78 @@ import Testing
 
         // The crash: everything of the second append but its last byte reached the disk.
         disk.replaceContents(ofFile: path, with: Array(after.dropLast()))
-        withKnownIssue("issue 8, finding 6: the torn-record scan looks inside the record's own payload") {
-            let (_, recovered) = try openRecovered(disk)
-            #expect(recovered.entries == [Entry(term: Term(2), index: LogIndex(1))])
-            #expect(recovered.hardState == hardState)
-            #expect(disk.contents(ofFile: path) == before)
+        let (_, recovered) = try openRecovered(disk)
+        #expect(recovered.entries == [Entry(term: Term(2), index: LogIndex(1))])
+        #expect(recovered.hardState == hardState)
+        #expect(disk.contents(ofFile: path) == before)
+    }
+
+    /// FuzzWAL, property "the recovered hard state's term is at least the last entry's". A
+    /// segment holding a header and an entries batch of term 2 but no hard state record (the
+    /// engine always restates one; these bytes were crafted, checksums and all) recovered with
+    /// hard state term 0: a state that `RaftNode.init` refuses without naming the file. The
+    /// scanner checked the hard state against the log only once a hard state record had been
+    /// read; it now names the first segment.
+    @Test func entriesWithoutAHardStateRecordAreRefusedWithTheFile() throws {
+        var segment = ByteBuffer()
+        segment.writeSegmentHeaderRecord(SegmentHeader(sequence: 1, lastIndex: .zero, lastTerm: .zero))
+        segment.writeEntriesRecords(makeEntries(1...2, term: 2), payloadBytesMax: 1 << 20, endsBatch: true)
+        let disk = SimulatedDisk()
+        let path = testDirectory + "/wal-0000000000000001.log"
+        try disk.prepareDirectory(atPath: testDirectory)
+        try disk.openFile(atPath: path, mode: .create).close()
+        disk.replaceContents(ofFile: path, with: Array(segment.readableBytesView))
+        #expect {
+            _ = try openRecovered(disk)
+        } throws: { error in
+            guard case .corruptRecord(let file, _, let reason)? = error as? StorageError else { return false }
+            return file == path && reason.contains("below the last entry's term")
+        }
+    }
+
+    /// FuzzWAL, a trap (arithmetic overflow in `LogIndex.next`, from
+    /// `LogState.violation(appending:)`): a segment whose header says the log ends at index
+    /// UInt64.max, followed by an entries batch. Recovery computed `lastIndex.next` and the
+    /// process died. It now compares with `previous`, and recovery refuses the dir with a `StorageError`.
+    @Test func segmentHeaderAtTheLargestIndexDoesNotTrap() throws {
+        var segment = ByteBuffer()
+        segment.writeSegmentHeaderRecord(SegmentHeader(sequence: 1, lastIndex: LogIndex(.max), lastTerm: Term(1)))
+        segment.writeEntriesRecords(
+            [Entry(term: Term(1), index: LogIndex(.max), data: [1])], payloadBytesMax: 1 << 20, endsBatch: false)
+        segment.writeHardStateRecord(HardState(term: Term(1)), endsBatch: true)
+        let disk = SimulatedDisk()
+        let path = testDirectory + "/wal-0000000000000001.log"
+        try disk.prepareDirectory(atPath: testDirectory)
+        try disk.openFile(atPath: path, mode: .create).close()
+        disk.replaceContents(ofFile: path, with: Array(segment.readableBytesView))
+        // Entries 1 through UInt64.max - 1 were never seen: a typed error naming the file.
+        #expect(throws: StorageError.self) { _ = try openRecovered(disk) }
+    }
+
+    /// FuzzWAL, property "recovered entry terms never decrease" (input
+    /// Fuzz/Corpus/WAL/entry-terms-decrease). A snapshot record at index 2 with term 5 that says
+    /// to keep the later entries, over a log whose entries all have term 1, recovered entry 3
+    /// (term 1) after a snapshot of term 5: a log `RaftNode.init` refuses without naming the
+    /// file. The writer keeps later entries only when the entry at the snapshot's index has its
+    /// term; the scanner now refuses a record that says otherwise, naming the file.
+    @Test func snapshotRecordKeepingEntriesOfAnotherTermIsRefused() throws {
+        var segment = ByteBuffer()
+        segment.writeSegmentHeaderRecord(SegmentHeader(sequence: 1, lastIndex: .zero, lastTerm: .zero))
+        segment.writeEntriesRecords(makeEntries(1...3, term: 1), payloadBytesMax: 1 << 20, endsBatch: false)
+        segment.writeHardStateRecord(HardState(term: Term(5)), endsBatch: true)
+        let metadata = SnapshotMetadata(index: LogIndex(2), term: Term(5), membership: Membership(voters: [NodeID(1)]))
+        segment.writeSnapshotRecord(metadata, keepsLaterEntries: true, endsBatch: true)
+        let disk = SimulatedDisk()
+        let path = testDirectory + "/wal-0000000000000001.log"
+        try disk.prepareDirectory(atPath: testDirectory)
+        try disk.openFile(atPath: path, mode: .create).close()
+        disk.replaceContents(ofFile: path, with: Array(segment.readableBytesView))
+        #expect {
+            _ = try openRecovered(disk)
+        } throws: { error in
+            guard case .corruptRecord(let file, _, let reason)? = error as? StorageError else { return false }
+            return file == path && reason.contains("keeps later entries")
         }
     }
 }
+
