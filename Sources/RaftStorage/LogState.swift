@@ -141,6 +141,28 @@ struct LogState {
         return nil
     }
 
+    /// Why a snapshot record flagged `keepsLaterEntries` cannot be true of this log, or nil. The
+    /// writer sets the flag only when the entry at the snapshot's index has the snapshot's term,
+    /// so the entries it keeps never have a lower term than the snapshot. When the entry at the
+    /// index is unknown (in deleted segments, or cut off by an overwrite), the terms of what
+    /// follows still must not go below the snapshot's.
+    func violation(keepingEntriesAfter metadata: SnapshotMetadata) -> String? {
+        guard metadata.index < lastIndex else { return nil }
+        if let stored = term(at: metadata.index), stored != metadata.term {
+            return "snapshot at \(metadata.index) term \(metadata.term) keeps later entries, "
+                + "but the entry there has term \(stored)"
+        }
+        // Known terms never decrease (`violation(appending:)`), so the first kept one is the least.
+        if unknownThrough > metadata.index, let term = unknownThroughTerm, term < metadata.term {
+            return "snapshot at \(metadata.index) term \(metadata.term) keeps later entries of term \(term)"
+        }
+        let lastUnkept = max(metadata.index, unknownThrough)
+        if lastUnkept < lastIndex, let term = term(at: lastUnkept.next), term < metadata.term {
+            return "snapshot at \(metadata.index) term \(metadata.term) keeps later entries of term \(term)"
+        }
+        return nil
+    }
+
     /// Whether installing `metadata` as a compaction keeps the stored entries after it: only
     /// when the stored entry at its index has its term (dissertation 5.4.1 / Figure 5.13;
     /// otherwise the stored log diverges from the snapshot and is discarded). The live storage

@@ -176,14 +176,8 @@ struct WALScanner {
                 let metadata = try payload.readSnapshotMetadata()
                 if let violation = log.violation(installing: metadata) { throw RecordError(reason: violation) }
                 let keepsLaterEntries = flags & SnapshotRecordFlag.keepsLaterEntries != 0
-                // The writer keeps later entries only when the entry at the snapshot's index has
-                // its term (so their terms follow it); a record that says otherwise is damage.
-                if keepsLaterEntries, metadata.index < log.lastIndex, let stored = log.term(at: metadata.index),
-                    stored != metadata.term
-                {
-                    throw RecordError(
-                        reason: "snapshot at \(metadata.index) term \(metadata.term) keeps later entries, "
-                            + "but the entry there has term \(stored)")
+                if keepsLaterEntries, let violation = log.violation(keepingEntriesAfter: metadata) {
+                    throw RecordError(reason: violation)
                 }
                 log.install(metadata, keepsLaterEntries: keepsLaterEntries)
             }

@@ -107,5 +107,33 @@ import Testing
             return file == path && reason.contains("keeps later entries")
         }
     }
-}
 
+    /// FuzzWAL, property "recovered entry terms never decrease", second variant (found after
+    /// 895,485 runs, once the first was fixed): a segment whose header says the log ran to index
+    /// 256 in deleted segments, entries 3 (term 2) and 4 (term 3) overwriting inside that unknown
+    /// part, then a snapshot record at index 2, term 9, flagged keepsLaterEntries. The entry at
+    /// index 2 is unknown, so the first fix (compare the stored term at the snapshot's index)
+    /// could not judge, and recovery returned entry 3 of term 2 after a snapshot of term 9. The
+    /// kept entries' terms are now checked against the snapshot's too.
+    @Test func snapshotRecordKeepingEntriesOfALowerTermAfterAnUnknownIndexIsRefused() throws {
+        var segment = ByteBuffer()
+        segment.writeSegmentHeaderRecord(SegmentHeader(sequence: 1, lastIndex: LogIndex(256), lastTerm: Term(2)))
+        segment.writeEntriesRecords(
+            [Entry(term: Term(2), index: LogIndex(3)), Entry(term: Term(3), index: LogIndex(4))],
+            payloadBytesMax: 1 << 20, endsBatch: false)
+        segment.writeHardStateRecord(HardState(term: Term(9)), endsBatch: true)
+        let metadata = SnapshotMetadata(index: LogIndex(2), term: Term(9), membership: Membership(voters: [NodeID(1)]))
+        segment.writeSnapshotRecord(metadata, keepsLaterEntries: true, endsBatch: true)
+        let disk = SimulatedDisk()
+        let path = testDirectory + "/wal-0000000000000001.log"
+        try disk.prepareDirectory(atPath: testDirectory)
+        try disk.openFile(atPath: path, mode: .create).close()
+        disk.replaceContents(ofFile: path, with: Array(segment.readableBytesView))
+        #expect {
+            _ = try openRecovered(disk)
+        } throws: { error in
+            guard case .corruptRecord(let file, _, let reason)? = error as? StorageError else { return false }
+            return file == path && reason.contains("keeps later entries of term 2")
+        }
+    }
+}
