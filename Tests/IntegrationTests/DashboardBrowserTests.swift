@@ -142,22 +142,9 @@ struct BrowserTools {
     func run(scenario: String, _ arguments: [String]) async throws -> String {
         let directory = ClusterFixture.makeDirectory("browser-run")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments =
-            [script, scenario] + arguments + ["--chromium", chromium, "--chromedriver", chromedriver]
-        _ = FileManager.default.createFile(atPath: directory + "/out", contents: nil)
-        _ = FileManager.default.createFile(atPath: directory + "/err", contents: nil)
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/out"))
-        let errors = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/err"))
-        defer {
-            try? output.close()
-            try? errors.close()
-        }
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let process = try CommandRunner.startProgram(
+            python, [script, scenario] + arguments + ["--chromium", chromium, "--chromedriver", chromedriver],
+            standardOutputPath: directory + "/out", standardErrorPath: directory + "/err")
         if !(await CommandRunner.waitForExit(process, timeoutMs: 120_000)) {
             kill(process.processIdentifier, SIGKILL)
             _ = await CommandRunner.waitForExit(process, timeoutMs: 5_000)

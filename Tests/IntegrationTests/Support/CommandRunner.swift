@@ -43,8 +43,18 @@ enum CommandRunner {
         _ arguments: [String], standardOutputPath: String, standardErrorPath: String,
         environment: [String: String]? = nil
     ) throws -> Process {
+        try startProgram(
+            try WRaftExecutable.path(), arguments, standardOutputPath: standardOutputPath,
+            standardErrorPath: standardErrorPath, environment: environment)
+    }
+
+    /// Starts the program at `executablePath` with `arguments`, its output in the given files.
+    static func startProgram(
+        _ executablePath: String, _ arguments: [String], standardOutputPath: String, standardErrorPath: String,
+        environment: [String: String]? = nil
+    ) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try WRaftExecutable.path())
+        process.executableURL = URL(fileURLWithPath: executablePath)
         process.arguments = arguments
         if let environment {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
