@@ -1,0 +1,71 @@
+import KVStore
+import RaftCore
+import Testing
+
+@testable import WRaftServer
+
+/// The runtime bugs of issue 9, each reached by putting the runtime's events in an exact order:
+/// a store whose writes the test holds (GatedStorage), messages handed to the runtime directly,
+/// and the runtime's own retry and snapshot steps called at the chosen moment.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct RuntimeOrderingTests {
+    /// Bug 1: a re-proposed batch the core refuses as overloaded. Each write in it was appended
+    /// by this leader already, and that copy commits once it is written: a 503 ("not applied")
+    /// would be a lie. The batch is split so the part with room goes in; the rest stays pending.
+    @Test func aReproposedBatchWithoutRoomIsSplitAndNoneOfItsWritesIsRefused() async throws {
+        let storage = GatedStorage()
+        // 1 MiB of uncommitted entries at most: three writes of 200 kB fit, twice that does not.
+        let cluster = TestCluster(size: 1, storages: [storage]) { $0.uncommittedBytesMax = 1 << 20 }
+        try await cluster.openAll()
+        defer { Task { await cluster.stopAll() } }
+        try await cluster.formAndStart()
+        _ = try await cluster.waitForLeader()
+        let runtime = try cluster.nodes[0].runtime
+        _ = try await runtime.write(WriteRequest(key: "first", operation: .put(value: [1])), deadline: deadline())
+
+        // Nothing is written from here on: the leader's new entries stay uncommitted.
+        await storage.hold(.persists)
+        let value = [UInt8](repeating: 7, count: 200_000)
+        let writes = (0..<3).map { number in
+            Task {
+                try await runtime.write(
+                    WriteRequest(key: "w\(number)", operation: .put(value: value)), deadline: deadline(.seconds(30)))
+            }
+        }
+        try await TestCluster.waitUntil("the three writes are appended by the leader") {
+            await runtime.writesHandedToLeader == 3
+        }
+        let lastIndex = try #require(await runtime.coreStatus).lastLogIndex
+
+        // The stall retry hands all three to the core again, in one batch of 600 kB on top of the
+        // 600 kB uncommitted: refused whole as overloaded.
+        await runtime.retryStalledRequestsNow()
+        #expect(await runtime.writesHandedToLeader == 3, "no write already in the log is answered 503")
+        let afterRetry = try #require(await runtime.coreStatus).lastLogIndex
+        #expect(afterRetry == lastIndex + 2, "the batch is split: the two commands with room are appended again")
+
+        await storage.release()
+        for (number, write) in writes.enumerated() {
+            let outcome = try await write.value
+            #expect(outcome.key == "w\(number)")
+        }
+        for number in 0..<3 {
+            let read = try await runtime.read(key: "w\(number)", consistency: .linearizable, deadline: deadline())
+            #expect(read?.value == value)
+        }
+    }
+}
+
+extension NodeRuntime {
+    /// How many pending writes a leader has appended (or a follower forwarded).
+    var writesHandedToLeader: Int {
+        writes.keys.filter { writes[$0]?.wasHandedToLeader == true }.count
+    }
+
+    /// The stall retry as housekeeping runs it once `retryInterval` has passed, with the
+    /// re-proposals flushed at once.
+    func retryStalledRequestsNow() {
+        retryStalledRequests(now: .now + retryInterval)
+        flushProposals()
+    }
+}
