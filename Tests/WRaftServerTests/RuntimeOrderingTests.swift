@@ -54,6 +54,48 @@ struct RuntimeOrderingTests {
             #expect(read?.value == value)
         }
     }
+
+    /// Bug 3: read attempt ids restarted at 1 in every process, so an answer meant for the
+    /// previous process could be matched to a new read and serve it from a stale index.
+    @Test func aReadIndexAnswerMeantForThePreviousProcessServesNoNewRead() async throws {
+        // A long election timeout: the isolated follower keeps its leader while the test runs.
+        let cluster = TestCluster(size: 3) { $0.electionTimeoutMs = 2_000 }
+        try await cluster.openAll()
+        defer { Task { await cluster.stopAll() } }
+        try await cluster.formAndStart()
+        let leader = try await cluster.waitForLeader()
+        let position = (leader + 1) % 3
+        let leaderRuntime = try cluster.nodes[leader].runtime
+        let leaderID = try #require(NodeID(hex: await leaderRuntime.state().id))
+        _ = try await leaderRuntime.write(WriteRequest(key: "k", operation: .put(value: Array("old".utf8))), deadline: deadline())
+        let oldIndex = try #require(await leaderRuntime.coreStatus).commitIndex
+
+        // The follower's process reads once; the id of that attempt is what a late answer to it carries.
+        let previous = try cluster.nodes[position].runtime
+        let previousAttempt = ReadRequestID(await previous.nextReadAttempt)
+        _ = try await previous.read(key: "k", consistency: .linearizable, deadline: deadline())
+        await cluster.nodes[position].stop()
+        try await cluster.nodes[position].open()
+        let restarted = try cluster.nodes[position].runtime
+        let followerID = try #require(NodeID(hex: await restarted.state().id))
+        try await TestCluster.waitUntil("the restarted follower follows the leader and applied k=old") {
+            guard let status = await restarted.coreStatus else { return false }
+            return status.leader == leaderID && status.appliedIndex >= oldIndex
+        }
+
+        // The leader stops hearing the follower (and sending to it), then acknowledges k=new.
+        try await leaderRuntime.inject(.isolate(peers: [followerID]))
+        _ = try await leaderRuntime.write(WriteRequest(key: "k", operation: .put(value: Array("new".utf8))), deadline: deadline())
+        let read = Task { try await restarted.read(key: "k", consistency: .linearizable, deadline: deadline(.seconds(20))) }
+        try await TestCluster.waitUntil("the read asked the leader") { await restarted.readsAskedOfTheLeader == 1 }
+        // The answer to the previous process's read arrives now.
+        let term = try #require(await restarted.coreStatus).term
+        await restarted.receive(
+            Message(from: leaderID, to: followerID, term: term, payload: .readIndexResponse(previousAttempt, oldIndex)))
+        try await leaderRuntime.inject(.heal)
+        let outcome = try await read.value
+        #expect(outcome?.value == Array("new".utf8), "a read that started after k=new was acknowledged sees it")
+    }
 }
 
 extension NodeRuntime {
@@ -67,5 +109,10 @@ extension NodeRuntime {
     func retryStalledRequestsNow() {
         retryStalledRequests(now: .now + retryInterval)
         flushProposals()
+    }
+
+    /// How many pending reads wait for the answer to a read-index request.
+    var readsAskedOfTheLeader: Int {
+        reads.keys.filter { reads[$0]?.lastRequestedAt != nil && reads[$0]?.readIndex == nil }.count
     }
 }

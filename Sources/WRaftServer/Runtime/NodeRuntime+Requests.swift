@@ -280,7 +280,7 @@ extension NodeRuntime {
         guard var read = reads[sequence] else { return }
         readAttempts[read.attemptID] = nil
         let attempt = ReadRequestID(nextReadAttempt)
-        nextReadAttempt += 1
+        nextReadAttempt &+= 1
         read.attemptID = attempt
         read.readIndex = nil
         let leader = core?.currentLeader

@@ -104,7 +104,9 @@ actor NodeRuntime {
     var nextWriteSequence: UInt64 = 1
     var writes: PendingTable<PendingWrite>
     var nextReadSequence: UInt64 = 1
-    var nextReadAttempt: UInt64 = 1
+    /// Read attempt ids are `incarnation + n`, as client ids carry the incarnation: an answer
+    /// meant for an earlier process of this node matches no read of this one.
+    var nextReadAttempt: UInt64
     var reads: PendingTable<PendingRead>
     /// The current attempt id of each pending read, to find the read a `ReadState` answers.
     var readAttempts: [ReadRequestID: UInt64] = [:]
@@ -142,6 +144,7 @@ actor NodeRuntime {
         self.onFatalError = onFatalError
         var generator = SystemRandomNumberGenerator()
         self.incarnation = generator.next() & ~(Self.requestLanes - 1)
+        self.nextReadAttempt = incarnation &+ 1
         self.faults = FaultState(seed: generator.next())
         self.writes = PendingTable(countMax: options.pendingWritesMax, weightMax: options.pendingWriteBytesMax) {
             $0.command.count
