@@ -96,6 +96,63 @@ struct RuntimeOrderingTests {
         let outcome = try await read.value
         #expect(outcome?.value == Array("new".utf8), "a read that started after k=new was acknowledged sees it")
     }
+
+    /// Bug 2: the follower's own snapshot S1 is still being serialized when the leader's newer
+    /// S2 arrives and is installed; saving S1 after it would move the stored snapshot backwards
+    /// (StorageEngine traps). S1 is dropped. Installing S2 also restarts the count of bytes
+    /// applied since the last snapshot.
+    @Test func anOwnSnapshotOvertakenByAnInstalledNewerOneIsDropped() async throws {
+        let storages = (0..<3).map { _ in GatedStorage() }
+        let cluster = TestCluster(size: 3, storages: storages) {
+            $0.snapshotEntries = 20
+            $0.snapshotRetainedEntries = 0
+        }
+        try await cluster.openAll()
+        defer { Task { await cluster.stopAll() } }
+        try await cluster.formAndStart()
+        let leader = try await cluster.waitForLeader()
+        let position = (leader + 1) % 3
+        let leaderRuntime = try cluster.nodes[leader].runtime
+        let follower = try cluster.nodes[position].runtime
+        let followerID = try #require(NodeID(hex: await follower.state().id))
+        // 50 kB applied before the install.
+        for number in 0..<5 {
+            let request = WriteRequest(key: "early\(number)", operation: .put(value: [UInt8](repeating: 1, count: 10_000)))
+            _ = try await leaderRuntime.write(request, deadline: deadline())
+        }
+        let ownIndex = try #require(await leaderRuntime.coreStatus).commitIndex
+        try await TestCluster.waitUntil("the follower applied the early writes") {
+            await follower.coreStatus?.appliedIndex == ownIndex
+        }
+        // While the follower is cut off, the leader snapshots past it and compacts its log.
+        try await leaderRuntime.inject(.isolate(peers: [followerID]))
+        for number in 0..<30 {
+            _ = try await leaderRuntime.write(WriteRequest(key: "late\(number)", operation: .put(value: [1])), deadline: deadline())
+        }
+        try await TestCluster.waitUntil("the leader compacted past the follower") {
+            (await leaderRuntime.coreStatus?.snapshotIndex ?? .zero) > ownIndex
+        }
+
+        // S1: started now, its bytes ready only when the test says.
+        let serialization = TestGate()
+        let isStarted = await follower.takeSnapshot { store in
+            await serialization.wait()
+            return store.snapshot()
+        }
+        #expect(isStarted)
+        try await leaderRuntime.inject(.heal)
+        try await TestCluster.waitUntil("the follower installed the leader's snapshot") {
+            await follower.lastSnapshotIndex > ownIndex
+        }
+        #expect(await follower.appliedBytesSinceSnapshot < 50_000, "the count restarts at the installed snapshot")
+
+        await serialization.open()
+        await follower.waitForSnapshotInProgress()
+        #expect(await follower.state().status == "running")
+        #expect(!(await storages[position].savesRequested).contains { $0.index == ownIndex }, "S1 is never saved")
+        let read = try await follower.read(key: "late29", consistency: .linearizable, deadline: deadline())
+        #expect(read?.value == [1])
+    }
 }
 
 extension NodeRuntime {

@@ -96,6 +96,14 @@ extension NodeRuntime {
                 guard await persist(batch) else { break persisting }
                 finish(batch, lateMessages: lateMessages)
             case .snapshot(let metadata, let data):
+                // The leader's newer snapshot was installed while this one was serialized or
+                // queued: storage may not go back to it (StorageEngine traps), and it holds
+                // nothing the installed one lacks.
+                guard metadata.index > lastSnapshotIndex else {
+                    logger.info("snapshot at \(metadata.index) dropped: the one installed at \(lastSnapshotIndex) is newer")
+                    endSnapshotInProgress()
+                    continue persisting
+                }
                 do {
                     try await storage.saveSnapshot(metadata, data: data)
                 } catch {
@@ -243,6 +251,8 @@ extension NodeRuntime {
         receivedSnapshots = receivedSnapshots.filter { $0.key > metadata.index }
         store = received.store
         lastSnapshotIndex = metadata.index
+        // The log behind the snapshot is gone: what counts towards the next one starts here.
+        appliedBytesSinceSnapshot = 0
         appliedMembership = metadata.membership
         appliedMembershipIndex = metadata.index
         adoptMembershipContext(metadata.membershipContext, membership: metadata.membership)
@@ -355,9 +365,10 @@ extension NodeRuntime {
     }
 
     /// Snapshots the state machine as of its applied index, saves it (off the actor), then
-    /// compacts the core's log. At most one at a time.
+    /// compacts the core's log. At most one at a time. `serialize` encodes the state machine
+    /// (tests pass one that finishes when they choose).
     @discardableResult
-    func takeSnapshot() -> Bool {
+    func takeSnapshot(serializingWith serialize: @escaping @Sendable (KVStore) async -> [UInt8] = { $0.snapshot() }) -> Bool {
         guard !isSnapshotInProgress, let core, store.appliedIndex > lastSnapshotIndex,
             let metadata = core.snapshotMetadata(at: store.appliedIndex)
         else { return false }
@@ -365,7 +376,7 @@ extension NodeRuntime {
         // KVStore is copy-on-write: the copy serializes off the actor while applying goes on.
         let frozen = store
         Task.detached {
-            let data = frozen.snapshot()
+            let data = await serialize(frozen)
             await self.queueSnapshotSave(metadata, data: data)
         }
         return true
@@ -389,17 +400,20 @@ extension NodeRuntime {
     }
 
     private func didSaveSnapshot(_ metadata: SnapshotMetadata, bytes: Int) {
-        isSnapshotInProgress = false
-        defer {
-            let waiters = snapshotWaiters
-            snapshotWaiters = []
-            for waiter in waiters { waiter.resume() }
-        }
+        defer { endSnapshotInProgress() }
         guard lifecycle == .running else { return }
         lastSnapshotIndex = max(lastSnapshotIndex, metadata.index)
         core?.compact(to: metadata, retainingEntries: UInt64(options.snapshotRetainedEntries))
         metrics.snapshotsTaken.increment()
         logger.notice("snapshot taken at index \(metadata.index) (term \(metadata.term)), \(bytes) bytes")
         kick()
+    }
+
+    /// No snapshot is in progress any more: the next may start, and `/op/snapshot` callers go on.
+    private func endSnapshotInProgress() {
+        isSnapshotInProgress = false
+        let waiters = snapshotWaiters
+        snapshotWaiters = []
+        for waiter in waiters { waiter.resume() }
     }
 }
