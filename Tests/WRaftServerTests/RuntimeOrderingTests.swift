@@ -153,6 +153,62 @@ struct RuntimeOrderingTests {
         let read = try await follower.read(key: "late29", consistency: .linearizable, deadline: deadline())
         #expect(read?.value == [1])
     }
+
+    /// Bug 4: snapshots S1, S2, S3 arrive while S1's Ready waits behind a write in progress. The
+    /// runtime kept only the two newest received snapshots, so S1's bytes were gone when its
+    /// Ready was persisted (a trap). The bytes a queued Ready names are kept until it is done.
+    @Test func aQueuedSnapshotReadyKeepsItsBytesWhileNewerSnapshotsArrive() async throws {
+        let storages = (0..<3).map { _ in GatedStorage() }
+        let cluster = TestCluster(size: 3, storages: storages)
+        try await cluster.openAll()
+        defer { Task { await cluster.stopAll() } }
+        try await cluster.formAndStart()
+        let leader = try await cluster.waitForLeader()
+        _ = try await cluster.nodes[leader].runtime.write(WriteRequest(key: "a", operation: .put(value: [1])), deadline: deadline())
+        // The test plays the leader of the next term towards the one node left running.
+        let position = (leader + 1) % 3
+        let runtime = try cluster.nodes[position].runtime
+        let leaderID = try #require(NodeID(hex: await cluster.nodes[leader].runtime.state().id))
+        let localID = try #require(NodeID(hex: await runtime.state().id))
+        for other in 0..<3 where other != position { await cluster.nodes[other].stop() }
+        let status = try #require(await runtime.coreStatus)
+        let term = status.term.next
+        let context = await runtime.context(for: status.membership)
+
+        // A heartbeat of the next term: writing that term is the write the next Readys wait behind.
+        await storages[position].hold(.persists)
+        await runtime.receive(
+            Message(from: leaderID, to: localID, term: term, payload: .heartbeat(HeartbeatRequest(commit: status.commitIndex))))
+        try await TestCluster.waitUntil("the new term is being written") { await storages[position].waitingCount == 1 }
+
+        var snapshots: [SnapshotMetadata] = []
+        for number in 1...3 {
+            let index = LogIndex(status.commitIndex.rawValue + UInt64(10 * number))
+            let metadata = SnapshotMetadata(index: index, term: term, membership: status.membership, membershipContext: context)
+            snapshots.append(metadata)
+            let bytes = Self.snapshotBytes(at: index, term: term, key: "s\(number)")
+            await runtime.receiveSnapshot(
+                Message(from: leaderID, to: localID, term: term, payload: .installSnapshot(metadata)), data: bytes,
+                decoded: .success(try KVStore(snapshot: bytes)))
+            if number == 1 {
+                try await TestCluster.waitUntil("S1's Ready is queued") { await runtime.persistQueueCount == 1 }
+            }
+        }
+        await storages[position].release()
+        try await TestCluster.waitUntil("S3 is installed") { await runtime.coreStatus?.appliedIndex == snapshots[2].index }
+        #expect(try await runtime.read(key: "s3", consistency: .local, deadline: deadline())?.value == [3])
+        #expect(await runtime.state().status == "running")
+    }
+
+    /// The bytes of a state machine holding one key, applied at `index`.
+    static func snapshotBytes(at index: LogIndex, term: Term, key: String) -> [UInt8] {
+        var store = KVStore()
+        let number = UInt8(key.dropFirst()) ?? 0
+        let command = KVCommand(
+            id: ClientRequestID(client: 1, sequence: 1), operation: .put(key: Array(key.utf8), value: [number], condition: .none))
+        _ = store.apply(Entry(term: term, index: index, kind: .command, data: command.encoded()))
+        return store.snapshot()
+    }
 }
 
 extension NodeRuntime {
@@ -172,4 +228,6 @@ extension NodeRuntime {
     var readsAskedOfTheLeader: Int {
         reads.keys.filter { reads[$0]?.lastRequestedAt != nil && reads[$0]?.readIndex == nil }.count
     }
+
+    var persistQueueCount: Int { persistQueue.count }
 }

@@ -44,7 +44,11 @@ extension NodeRuntime {
         // Committed entries are durable on a quorum already, so they are applied, and their
         // clients answered, at once: a commit does not wait for an unrelated fsync. A snapshot to
         // install comes first, though, so then applying waits for it.
-        if ready.snapshot == nil { applyAndServeReads(ready) }
+        if let snapshot = ready.snapshot {
+            snapshotNamedByReady = snapshot.index
+        } else {
+            applyAndServeReads(ready)
+        }
         persistQueue.append(.ready(ready, lateMessages: late))
         startPersisterIfNeeded()
     }
@@ -139,7 +143,7 @@ extension NodeRuntime {
     private func persist(_ batch: PersistBatch) async -> Bool {
         if let snapshot = batch.snapshot {
             guard let received = receivedSnapshots[snapshot.index] else {
-                preconditionFailure("NodeRuntime: the bytes of every snapshot the core installs were received")
+                preconditionFailure("NodeRuntime: the bytes of the snapshot a Ready names are kept until it is finished")
             }
             do {
                 try await storage.saveSnapshot(snapshot, data: received.data)
@@ -247,8 +251,11 @@ extension NodeRuntime {
     // MARK: Installing and applying
 
     private func installSnapshot(_ metadata: SnapshotMetadata) {
-        guard let received = receivedSnapshots[metadata.index] else { return }
+        guard let received = receivedSnapshots[metadata.index] else {
+            preconditionFailure("NodeRuntime: the bytes of the snapshot a Ready names are kept until it is finished")
+        }
         receivedSnapshots = receivedSnapshots.filter { $0.key > metadata.index }
+        snapshotNamedByReady = nil
         store = received.store
         lastSnapshotIndex = metadata.index
         // The log behind the snapshot is gone: what counts towards the next one starts here.
