@@ -16,10 +16,8 @@ struct RuntimeOrderingTests {
         let storage = GatedStorage()
         // 1 MiB of uncommitted entries at most: three writes of 200 kB fit, twice that does not.
         let cluster = TestCluster(size: 1, storages: [storage]) { $0.uncommittedBytesMax = 1 << 20 }
-        try await cluster.openAll()
         defer { Task { await cluster.stopAll() } }
-        try await cluster.formAndStart()
-        _ = try await cluster.waitForLeader()
+        _ = try await Self.start(cluster)
         let runtime = try cluster.nodes[0].runtime
         _ = try await runtime.write(WriteRequest(key: "first", operation: .put(value: [1])), deadline: deadline())
 
@@ -60,11 +58,8 @@ struct RuntimeOrderingTests {
     @Test func aReadIndexAnswerMeantForThePreviousProcessServesNoNewRead() async throws {
         // A long election timeout: the isolated follower keeps its leader while the test runs.
         let cluster = TestCluster(size: 3) { $0.electionTimeoutMs = 2_000 }
-        try await cluster.openAll()
         defer { Task { await cluster.stopAll() } }
-        try await cluster.formAndStart()
-        let leader = try await cluster.waitForLeader()
-        let position = (leader + 1) % 3
+        let (leader, position) = try await Self.start(cluster)
         let leaderRuntime = try cluster.nodes[leader].runtime
         let leaderID = try #require(NodeID(hex: await leaderRuntime.state().id))
         _ = try await leaderRuntime.write(WriteRequest(key: "k", operation: .put(value: Array("old".utf8))), deadline: deadline())
@@ -107,11 +102,8 @@ struct RuntimeOrderingTests {
             $0.snapshotEntries = 20
             $0.snapshotRetainedEntries = 0
         }
-        try await cluster.openAll()
         defer { Task { await cluster.stopAll() } }
-        try await cluster.formAndStart()
-        let leader = try await cluster.waitForLeader()
-        let position = (leader + 1) % 3
+        let (leader, position) = try await Self.start(cluster)
         let leaderRuntime = try cluster.nodes[leader].runtime
         let follower = try cluster.nodes[position].runtime
         let followerID = try #require(NodeID(hex: await follower.state().id))
@@ -160,13 +152,10 @@ struct RuntimeOrderingTests {
     @Test func aQueuedSnapshotReadyKeepsItsBytesWhileNewerSnapshotsArrive() async throws {
         let storages = (0..<3).map { _ in GatedStorage() }
         let cluster = TestCluster(size: 3, storages: storages)
-        try await cluster.openAll()
         defer { Task { await cluster.stopAll() } }
-        try await cluster.formAndStart()
-        let leader = try await cluster.waitForLeader()
+        let (leader, position) = try await Self.start(cluster)
         _ = try await cluster.nodes[leader].runtime.write(WriteRequest(key: "a", operation: .put(value: [1])), deadline: deadline())
         // The test plays the leader of the next term towards the one node left running.
-        let position = (leader + 1) % 3
         let runtime = try cluster.nodes[position].runtime
         let leaderID = try #require(NodeID(hex: await cluster.nodes[leader].runtime.state().id))
         let localID = try #require(NodeID(hex: await runtime.state().id))
@@ -198,6 +187,14 @@ struct RuntimeOrderingTests {
         try await TestCluster.waitUntil("S3 is installed") { await runtime.coreStatus?.appliedIndex == snapshots[2].index }
         #expect(try await runtime.read(key: "s3", consistency: .local, deadline: deadline())?.value == [3])
         #expect(await runtime.state().status == "running")
+    }
+
+    /// Opens, forms and starts `cluster`; the leader's position, and the next node's.
+    static func start(_ cluster: TestCluster) async throws -> (leader: Int, next: Int) {
+        try await cluster.openAll()
+        try await cluster.formAndStart()
+        let leader = try await cluster.waitForLeader()
+        return (leader, (leader + 1) % cluster.nodes.count)
     }
 
     /// The bytes of a state machine holding one key, applied at `index`.
