@@ -76,6 +76,10 @@ public struct NodeOptions: Sendable, Equatable {
     /// Past this many bytes of keys and values in the store, writes get `507 quota_exceeded`
     /// (`--quota-bytes`, etcd's default of 2 GiB); deletes still work.
     public var quotaBytes: Int
+    /// The most bytes of proposed but uncommitted entries the leader holds before it refuses
+    /// proposals as overloaded (the core's `Config.uncommittedBytesMax`). Not a command-line
+    /// option: the runtime tests lower it to reach the overloaded paths with small writes.
+    var uncommittedBytesMax = 64 << 20
 
     public init(
         host: String = "127.0.0.1", httpPort: Int = 8081, raftPort: Int = 10002, dataDirectory: String,
@@ -149,6 +153,9 @@ public struct NodeOptions: Sendable, Equatable {
         guard pendingReadsMax >= 1 else { throw .invalid("pendingReadsMax must be >= 1") }
         guard promotionLagEntriesMax >= 0 else { throw .invalid("promotionLagEntriesMax must be >= 0") }
         guard controlTimeoutMs >= 1 else { throw .invalid("controlTimeoutMs must be >= 1") }
+        guard uncommittedBytesMax >= 1 << 20 else {
+            throw .invalid("uncommittedBytesMax must be >= 1 MiB (one largest append must fit)")
+        }
         guard Self.quotaBytesRange.contains(quotaBytes) else {
             throw .invalid("quotaBytes \(quotaBytes) is not in \(Self.quotaBytesRange)")
         }

@@ -258,9 +258,12 @@ struct TestCluster {
     let nodes: [TestNode]
 
     /// `directories`: one data dir per node for RaftStorage's durable store (nil: in memory).
+    /// `storages`: the store of each node by position, used on every opening (a store the test
+    /// controls); nil: `directories`, or in memory.
     /// `keys`: every node proves a key of its own on its calls, as under mutual TLS.
     init(
-        size: Int, faults: Bool = true, directories: [String]? = nil, keys: Bool = false,
+        size: Int, faults: Bool = true, directories: [String]? = nil,
+        storages: [any NodeStorage]? = nil, keys: Bool = false,
         configure: (inout NodeOptions) -> Void = { _ in }
     ) {
         let network = MemoryNetwork()
@@ -270,8 +273,10 @@ struct TestCluster {
                 isFaultInjectionEnabled: faults, tickMs: 5, heartbeatMs: 25, electionTimeoutMs: 100,
                 electionTimeoutJitterMs: 50, requestTimeoutMs: 3_000, controlTimeoutMs: 1_000)
             configure(&options)
+            let makeStorage: (@Sendable () throws -> any NodeStorage)? =
+                storages.map { storages in { storages[index] } } ?? directories.map { durableStorage(at: $0[index]) }
             return TestNode(
-                index: index, network: network, options: options, makeStorage: directories.map { durableStorage(at: $0[index]) },
+                index: index, network: network, options: options, makeStorage: makeStorage,
                 fingerprint: keys ? testFingerprint(index) : nil)
         }
     }

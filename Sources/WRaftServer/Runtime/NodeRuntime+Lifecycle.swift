@@ -161,6 +161,7 @@ extension NodeRuntime {
         config.heartbeatTicks = options.heartbeatTicks
         config.electionTimeoutTicks = options.electionTimeoutTicks
         config.electionTimeoutJitterTicks = options.electionTimeoutJitterTicks
+        config.uncommittedBytesMax = options.uncommittedBytesMax
         config.randomSeed = Self.randomNonZero()
         let node = try RaftNode(config: config, state: state)
         core = node

@@ -44,7 +44,11 @@ extension NodeRuntime {
         // Committed entries are durable on a quorum already, so they are applied, and their
         // clients answered, at once: a commit does not wait for an unrelated fsync. A snapshot to
         // install comes first, though, so then applying waits for it.
-        if ready.snapshot == nil { applyAndServeReads(ready) }
+        if let snapshot = ready.snapshot {
+            snapshotNamedByReady = snapshot.index
+        } else {
+            applyAndServeReads(ready)
+        }
         persistQueue.append(.ready(ready, lateMessages: late))
         startPersisterIfNeeded()
     }
@@ -96,6 +100,14 @@ extension NodeRuntime {
                 guard await persist(batch) else { break persisting }
                 finish(batch, lateMessages: lateMessages)
             case .snapshot(let metadata, let data):
+                // The leader's newer snapshot was installed while this one was serialized or
+                // queued: storage may not go back to it (StorageEngine traps), and it holds
+                // nothing the installed one lacks.
+                guard metadata.index > lastSnapshotIndex else {
+                    logger.info("snapshot at \(metadata.index) dropped: the one installed at \(lastSnapshotIndex) is newer")
+                    endSnapshotInProgress()
+                    continue persisting
+                }
                 do {
                     try await storage.saveSnapshot(metadata, data: data)
                 } catch {
@@ -131,7 +143,7 @@ extension NodeRuntime {
     private func persist(_ batch: PersistBatch) async -> Bool {
         if let snapshot = batch.snapshot {
             guard let received = receivedSnapshots[snapshot.index] else {
-                preconditionFailure("NodeRuntime: the bytes of every snapshot the core installs were received")
+                preconditionFailure("NodeRuntime: the bytes of the snapshot a Ready names are kept until it is finished")
             }
             do {
                 try await storage.saveSnapshot(snapshot, data: received.data)
@@ -239,10 +251,15 @@ extension NodeRuntime {
     // MARK: Installing and applying
 
     private func installSnapshot(_ metadata: SnapshotMetadata) {
-        guard let received = receivedSnapshots[metadata.index] else { return }
+        guard let received = receivedSnapshots[metadata.index] else {
+            preconditionFailure("NodeRuntime: the bytes of the snapshot a Ready names are kept until it is finished")
+        }
         receivedSnapshots = receivedSnapshots.filter { $0.key > metadata.index }
+        snapshotNamedByReady = nil
         store = received.store
         lastSnapshotIndex = metadata.index
+        // The log behind the snapshot is gone: what counts towards the next one starts here.
+        appliedBytesSinceSnapshot = 0
         appliedMembership = metadata.membership
         appliedMembershipIndex = metadata.index
         adoptMembershipContext(metadata.membershipContext, membership: metadata.membership)
@@ -355,9 +372,10 @@ extension NodeRuntime {
     }
 
     /// Snapshots the state machine as of its applied index, saves it (off the actor), then
-    /// compacts the core's log. At most one at a time.
+    /// compacts the core's log. At most one at a time. `serialize` encodes the state machine
+    /// (tests pass one that finishes when they choose).
     @discardableResult
-    func takeSnapshot() -> Bool {
+    func takeSnapshot(serializingWith serialize: @escaping @Sendable (KVStore) async -> [UInt8] = { $0.snapshot() }) -> Bool {
         guard !isSnapshotInProgress, let core, store.appliedIndex > lastSnapshotIndex,
             let metadata = core.snapshotMetadata(at: store.appliedIndex)
         else { return false }
@@ -365,7 +383,7 @@ extension NodeRuntime {
         // KVStore is copy-on-write: the copy serializes off the actor while applying goes on.
         let frozen = store
         Task.detached {
-            let data = frozen.snapshot()
+            let data = await serialize(frozen)
             await self.queueSnapshotSave(metadata, data: data)
         }
         return true
@@ -389,17 +407,20 @@ extension NodeRuntime {
     }
 
     private func didSaveSnapshot(_ metadata: SnapshotMetadata, bytes: Int) {
-        isSnapshotInProgress = false
-        defer {
-            let waiters = snapshotWaiters
-            snapshotWaiters = []
-            for waiter in waiters { waiter.resume() }
-        }
+        defer { endSnapshotInProgress() }
         guard lifecycle == .running else { return }
         lastSnapshotIndex = max(lastSnapshotIndex, metadata.index)
         core?.compact(to: metadata, retainingEntries: UInt64(options.snapshotRetainedEntries))
         metrics.snapshotsTaken.increment()
         logger.notice("snapshot taken at index \(metadata.index) (term \(metadata.term)), \(bytes) bytes")
         kick()
+    }
+
+    /// No snapshot is in progress any more: the next may start, and `/op/snapshot` callers go on.
+    private func endSnapshotInProgress() {
+        isSnapshotInProgress = false
+        let waiters = snapshotWaiters
+        snapshotWaiters = []
+        for waiter in waiters { waiter.resume() }
     }
 }

@@ -131,21 +131,37 @@ extension NodeRuntime {
         queuedProposals.removeAll(keepingCapacity: true)
         guard !batch.isEmpty else { return }
         let leader = core.currentLeader
+        var handed = batch[...]
         if let leader, leader != localID {
             forward(batch.map(\.command), to: leader, term: core.currentTerm)
-        } else {
-            do {
-                try self.core?.propose(commands: batch.map(\.command))
-            } catch {
-                metrics.proposalsRefused.increment(by: batch.count)
-                refuseProposals(batch.map(\.sequence), because: error)
-                return
-            }
+        } else if let refusal = propose(batch[...]) {
+            metrics.proposalsRefused.increment(by: refusal.refused.count)
+            refuseProposals(refusal.refused.map(\.sequence), because: refusal.error)
+            handed = batch[..<refusal.refused.startIndex]
         }
-        metrics.proposals.increment(by: batch.count)
-        for item in batch {
+        metrics.proposals.increment(by: handed.count)
+        for item in handed {
             writes[item.sequence]?.wasHandedToLeader = true
             writes[item.sequence]?.proposedUnderLeader = leader
+        }
+    }
+
+    /// Proposes commands to this node's core, in order. A batch refused as overloaded is split
+    /// in halves, so the commands that still fit go in. Nil when all went in, else the refused
+    /// tail (the rest of the batch from the first command refused) and why.
+    private func propose(_ batch: ArraySlice<(sequence: UInt64, command: [UInt8])>)
+        -> (refused: ArraySlice<(sequence: UInt64, command: [UInt8])>, error: ProposalError)?
+    {
+        do {
+            try core?.propose(commands: batch.map(\.command))
+            return nil
+        } catch .overloaded where batch.count > 1 {
+            let middle = batch.startIndex + batch.count / 2
+            // The tail waits for the head: commands keep their order.
+            guard let refused = propose(batch[..<middle]) else { return propose(batch[middle...]) }
+            return (batch[refused.refused.startIndex...], refused.error)
+        } catch {
+            return (batch, error)
         }
     }
 
@@ -171,6 +187,10 @@ extension NodeRuntime {
         switch error {
         case .overloaded:
             for sequence in sequences {
+                // A write handed to a leader before may be in a log already and commit later:
+                // 503 would tell its client it was not applied. It stays pending, to be retried
+                // after `retryInterval`, and is answered when applied or 504 at its deadline.
+                guard writes[sequence]?.wasHandedToLeader == false else { continue }
                 writes.remove(sequence)?.continuation.resume(returning: .failure(.overloaded(retryAfterMs: Self.retryAfterMs)))
             }
         case .noLeader, .transferInProgress, .notLeader, .notMember, .membershipChangePending,
@@ -260,7 +280,7 @@ extension NodeRuntime {
         guard var read = reads[sequence] else { return }
         readAttempts[read.attemptID] = nil
         let attempt = ReadRequestID(nextReadAttempt)
-        nextReadAttempt += 1
+        nextReadAttempt &+= 1
         read.attemptID = attempt
         read.readIndex = nil
         let leader = core?.currentLeader
@@ -346,7 +366,7 @@ extension NodeRuntime {
         }
     }
 
-    private func retryStalledRequests(now: ContinuousClock.Instant) {
+    func retryStalledRequests(now: ContinuousClock.Instant) {
         guard core?.currentLeader != nil else { return }
         let retryBefore = now - retryInterval
         var stalled: [UInt64] = []

@@ -88,8 +88,13 @@ actor NodeRuntime {
     /// and waits to be written with the next entries.
     var persistedHardState = HardState.initial
     var deferredHardState: HardState?
-    /// Snapshots received with `installSnapshot` messages, by index (at most a few).
+    /// Snapshots received with `installSnapshot` messages and accepted by the core, by index:
+    /// the one a Ready taken from the core names (`snapshotNamedByReady`) until that Ready is
+    /// finished, and the newest accepted since (the only one a later Ready can name). At most two.
     var receivedSnapshots: [LogIndex: ReceivedSnapshot] = [:]
+    /// The index of the received snapshot a Ready handed out names, until it is installed (the
+    /// core hands out no other Ready meanwhile, so there is at most one).
+    var snapshotNamedByReady: LogIndex?
     /// Peers a snapshot is being streamed to.
     var snapshotsInFlight: Set<NodeID> = []
     var isSnapshotInProgress = false
@@ -104,7 +109,9 @@ actor NodeRuntime {
     var nextWriteSequence: UInt64 = 1
     var writes: PendingTable<PendingWrite>
     var nextReadSequence: UInt64 = 1
-    var nextReadAttempt: UInt64 = 1
+    /// Read attempt ids are `incarnation + n`, as client ids carry the incarnation: an answer
+    /// meant for an earlier process of this node matches no read of this one.
+    var nextReadAttempt: UInt64
     var reads: PendingTable<PendingRead>
     /// The current attempt id of each pending read, to find the read a `ReadState` answers.
     var readAttempts: [ReadRequestID: UInt64] = [:]
@@ -142,6 +149,7 @@ actor NodeRuntime {
         self.onFatalError = onFatalError
         var generator = SystemRandomNumberGenerator()
         self.incarnation = generator.next() & ~(Self.requestLanes - 1)
+        self.nextReadAttempt = incarnation &+ 1
         self.faults = FaultState(seed: generator.next())
         self.writes = PendingTable(countMax: options.pendingWritesMax, weightMax: options.pendingWriteBytesMax) {
             $0.command.count
@@ -271,12 +279,14 @@ actor NodeRuntime {
             logger.warning("snapshot refused: its state is at \(restored.appliedIndex), the message names \(metadata.index)")
             return
         }
-        // The core installs only the newest snapshot it accepted: keep the newest two.
-        if receivedSnapshots.count >= 2, let oldest = receivedSnapshots.keys.min() {
-            receivedSnapshots[oldest] = nil
-        }
-        receivedSnapshots[metadata.index] = ReceivedSnapshot(metadata: metadata, data: data, store: restored)
+        let committedBefore = core?.status.commitIndex ?? .zero
         step(message)
+        // The core accepted the snapshot if its log starts there now (it refuses one at or below
+        // its commit index). Only then can a Ready name it, and it supersedes any accepted
+        // before that no Ready names yet. The bytes a Ready names stay until it is finished.
+        guard metadata.index > committedBefore, core?.status.snapshotIndex == metadata.index else { return }
+        receivedSnapshots = receivedSnapshots.filter { $0.key == snapshotNamedByReady }
+        receivedSnapshots[metadata.index] = ReceivedSnapshot(metadata: metadata, data: data, store: restored)
     }
 
     private func step(_ message: Message) {
