@@ -73,7 +73,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         // The deterministic replicated key-value state machine.
-        .target(name: "KVStore", dependencies: ["RaftCore"], swiftSettings: strict),
+        .target(name: "KVStore", dependencies: ["RaftCore", "WRaftSupport"], swiftSettings: strict),
         // Linearizability checking of recorded register histories (Wing-Gong/Lowe search).
         .target(name: "Linearizability", dependencies: ["WRaftSupport"], swiftSettings: strict),
         // A small HTTP/1.1 client of the node API, and the local-cluster process launcher.
