@@ -29,8 +29,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
-        // The pure Raft state machine: standard library only.
-        .target(name: "RaftCore", swiftSettings: strict),
+        // What several modules need, written once: SplitMix64 and its bounded draw, the
+        // little-endian byte reader and writer, host:port parsing, Duration helpers. Standard
+        // library only.
+        .target(name: "WRaftSupport", swiftSettings: strict),
+        // The pure Raft state machine: standard library (and WRaftSupport) only.
+        .target(name: "RaftCore", dependencies: ["WRaftSupport"], swiftSettings: strict),
         // Versioned binary encoding shared by the WAL and the wire; CRC32C.
         .target(
             name: "RaftCodec",
@@ -69,14 +73,14 @@ let package = Package(
             ],
             swiftSettings: strict),
         // The deterministic replicated key-value state machine.
-        .target(name: "KVStore", dependencies: ["RaftCore"], swiftSettings: strict),
+        .target(name: "KVStore", dependencies: ["RaftCore", "WRaftSupport"], swiftSettings: strict),
         // Linearizability checking of recorded register histories (Wing-Gong/Lowe search).
-        .target(name: "Linearizability", swiftSettings: strict),
+        .target(name: "Linearizability", dependencies: ["WRaftSupport"], swiftSettings: strict),
         // A small HTTP/1.1 client of the node API, and the local-cluster process launcher.
         .target(
             name: "WRaftClient",
             dependencies: [
-                "WRaftCertificates",
+                "WRaftCertificates", "WRaftSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -87,13 +91,13 @@ let package = Package(
         // `wraft check`: a Jepsen-style run against a local cluster, recorded and checked.
         .target(
             name: "WRaftCheck",
-            dependencies: ["WRaftClient", "Linearizability"],
+            dependencies: ["WRaftClient", "Linearizability", "WRaftSupport"],
             swiftSettings: strict),
         // The node: driver loop, cluster lifecycle, faults, HTTP API, metrics, dashboard.
         .target(
             name: "WRaftServer",
             dependencies: [
-                "RaftCore", "RaftCodec", "RaftStorage", "RaftTransport", "KVStore", "WRaftCertificates",
+                "RaftCore", "RaftCodec", "RaftStorage", "RaftTransport", "KVStore", "WRaftCertificates", "WRaftSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -109,13 +113,13 @@ let package = Package(
             resources: [.copy("Dashboard")],
             swiftSettings: strict),
         // Test support: a seeded, simulated cluster of cores with safety checkers.
-        .target(name: "RaftSimulation", dependencies: ["RaftCore", "KVStore"], swiftSettings: strict),
+        .target(name: "RaftSimulation", dependencies: ["RaftCore", "KVStore", "WRaftSupport"], swiftSettings: strict),
         // The CLI: serve, cluster, client commands, bench, check.
         .executableTarget(
             name: "wraft",
             dependencies: [
                 "WRaftServer", "WRaftClient", "WRaftCheck", "Linearizability", "RaftSimulation", "RaftCore",
-                "WRaftCertificates",
+                "WRaftCertificates", "WRaftSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -144,13 +148,14 @@ let package = Package(
         .executableTarget(name: "FuzzHTTP", dependencies: ["FuzzHarnesses"], path: "Fuzz/FuzzHTTP", swiftSettings: strict),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzHarnesses"], swiftSettings: strict),
 
+        .testTarget(name: "WRaftSupportTests", dependencies: ["WRaftSupport"], swiftSettings: strict),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation"], swiftSettings: strict),
-        .testTarget(name: "RaftCodecTests", dependencies: ["RaftCodec", "RaftCore"], swiftSettings: strict),
-        .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCodec", "RaftCore"], swiftSettings: strict),
+        .testTarget(name: "RaftCodecTests", dependencies: ["RaftCodec", "RaftCore", "WRaftSupport"], swiftSettings: strict),
+        .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCodec", "RaftCore", "WRaftSupport"], swiftSettings: strict),
         .testTarget(
             name: "RaftTransportTests",
             dependencies: [
-                "RaftTransport", "RaftCodec", "RaftCore", "WRaftCertificates",
+                "RaftTransport", "RaftCodec", "RaftCore", "WRaftCertificates", "WRaftSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -160,7 +165,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "KVStoreTests", dependencies: ["KVStore"], swiftSettings: strict),
+        .testTarget(name: "KVStoreTests", dependencies: ["KVStore", "WRaftSupport"], swiftSettings: strict),
         .testTarget(
             name: "WRaftCertificatesTests",
             dependencies: [
@@ -171,14 +176,14 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"], swiftSettings: strict),
+        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability", "WRaftSupport"], swiftSettings: strict),
         .testTarget(
-            name: "WRaftCheckTests", dependencies: ["WRaftCheck", "Linearizability", "WRaftClient"],
+            name: "WRaftCheckTests", dependencies: ["WRaftCheck", "Linearizability", "WRaftClient", "WRaftSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "WRaftServerTests",
             dependencies: [
-                "WRaftServer", "WRaftClient",
+                "WRaftServer", "WRaftClient", "WRaftSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -190,7 +195,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "wraft", "WRaftClient", "WRaftCertificates", "RaftCore", "RaftCodec",
+                "wraft", "WRaftClient", "WRaftCertificates", "RaftCore", "RaftCodec", "WRaftSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

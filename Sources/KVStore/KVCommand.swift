@@ -1,4 +1,5 @@
 import RaftCore
+import WRaftSupport
 
 /// Identifies one client request across retries: the state machine answers a repeated id with
 /// the first outcome instead of applying it again (dissertation 6.3, client sessions).
@@ -105,7 +106,7 @@ public struct KVCommand: Sendable, Equatable {
 
     /// Decodes `encoded()`'s bytes; any malformed or out-of-bounds input throws.
     public init(decoding bytes: [UInt8]) throws(KVCodecError) {
-        var reader = ByteReader(bytes)
+        var reader = KVByteReader(bytes)
         self.id = try KVCommand.decodeID(from: &reader)
         let tag = try reader.readUInt8("operation")
         let key = try reader.readLengthPrefixed("key", bytesMax: KVCommand.keyBytesMax)
@@ -123,7 +124,7 @@ public struct KVCommand: Sendable, Equatable {
     }
 
     /// Reads just the request id of an encoded command (what a damaged command can still name).
-    static func decodeID(from reader: inout ByteReader) throws(KVCodecError) -> ClientRequestID {
+    static func decodeID(from reader: inout KVByteReader) throws(KVCodecError) -> ClientRequestID {
         let version = try reader.readUInt8("version")
         guard version == KVCommand.formatVersion else { throw .unsupportedVersion(version) }
         let client = try reader.readUInt64("client")
@@ -164,7 +165,7 @@ extension KVCondition {
         }
     }
 
-    init(decoding reader: inout ByteReader) throws(KVCodecError) {
+    init(decoding reader: inout KVByteReader) throws(KVCodecError) {
         let tag = try reader.readUInt8("condition")
         switch Tag(rawValue: tag) {
         case .unconditional:

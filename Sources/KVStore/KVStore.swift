@@ -1,4 +1,5 @@
 import RaftCore
+import WRaftSupport
 
 /// A key as stored: bytes ordered lexicographically, byte by byte (as memcmp orders them).
 ///
@@ -121,7 +122,7 @@ public struct KVStore: Sendable {
         do {
             command = try KVCommand(decoding: entry.data)
         } catch {
-            var reader = ByteReader(entry.data)
+            var reader = KVByteReader(entry.data)
             let id = (try? KVCommand.decodeID(from: &reader)) ?? .unidentified
             return (id, .undecodable(error))
         }
@@ -320,12 +321,12 @@ extension KVStore {
         guard bytes.count >= Self.snapshotMagic.count + 4 else { throw .truncated(field: "snapshot header") }
         guard bytes.starts(with: Self.snapshotMagic) else { throw .badMagic }
         let bodyEnd = bytes.count - 4
-        var checksumReader = ByteReader(bytes, range: bodyEnd..<bytes.count)
+        var checksumReader = KVByteReader(bytes, range: bodyEnd..<bytes.count)
         let stored = try checksumReader.readUInt32("checksum")
         let computed = CRC32C.checksum(bytes, range: 0..<bodyEnd)
         guard stored == computed else { throw .checksumMismatch(stored: stored, computed: computed) }
 
-        var reader = ByteReader(bytes, range: Self.snapshotMagic.count..<bodyEnd)
+        var reader = KVByteReader(bytes, range: Self.snapshotMagic.count..<bodyEnd)
         let version = try reader.readUInt8("snapshot version")
         guard version == Self.snapshotFormatVersion else { throw .unsupportedVersion(version) }
         let limits = try Self.decodeLimits(from: &reader)
@@ -341,7 +342,7 @@ extension KVStore {
         self.hasApplied = true
     }
 
-    private static func decodeLimits(from reader: inout ByteReader) throws(KVCodecError) -> KVSessionLimits {
+    private static func decodeLimits(from reader: inout KVByteReader) throws(KVCodecError) -> KVSessionLimits {
         let sessionsMax = try reader.readUInt64("sessions max")
         let resultsMax = try reader.readUInt64("results per session max")
         guard sessionsMax <= UInt64(KVSessionLimits.sessionsCeiling),
@@ -352,8 +353,9 @@ extension KVStore {
         return limits
     }
 
-    private mutating func decodeItems(from reader: inout ByteReader) throws(KVCodecError) {
-        let count = try reader.readCount("key count", itemBytesMin: Self.keyEntryBytesMin, countMax: .max)
+    private mutating func decodeItems(from reader: inout KVByteReader) throws(KVCodecError) {
+        let count = try reader.readCount(
+            "key count", encodedAs: UInt64.self, itemBytesMin: Self.keyEntryBytesMin, countMax: .max)
         var previous: StoredKey? = nil
         for _ in 0..<count {
             let key = StoredKey(bytes: try reader.readLengthPrefixed("key", bytesMax: KVCommand.keyBytesMax))
@@ -372,10 +374,10 @@ extension KVStore {
         }
     }
 
-    private mutating func decodeSessions(from reader: inout ByteReader) throws(KVCodecError) {
+    private mutating func decodeSessions(from reader: inout KVByteReader) throws(KVCodecError) {
         let limits = sessions.limits
         let count = try reader.readCount(
-            "session count", itemBytesMin: Self.sessionBytesMin, countMax: limits.sessionsMax)
+            "session count", encodedAs: UInt64.self, itemBytesMin: Self.sessionBytesMin, countMax: limits.sessionsMax)
         var previousClient: UInt64? = nil
         for _ in 0..<count {
             let client = try reader.readUInt64("client")
@@ -388,7 +390,7 @@ extension KVStore {
             }
             session.forgottenThrough = try reader.readUInt64("forgotten through")
             let resultCount = try reader.readCount(
-                "result count", itemBytesMin: Self.resultBytesMin, countMax: limits.resultsPerSessionMax)
+                "result count", encodedAs: UInt64.self, itemBytesMin: Self.resultBytesMin, countMax: limits.resultsPerSessionMax)
             for _ in 0..<resultCount {
                 let sequence = try reader.readUInt64("sequence")
                 let result = try KVResult(decoding: &reader)
@@ -432,7 +434,7 @@ extension KVResult {
         }
     }
 
-    init(decoding reader: inout ByteReader) throws(KVCodecError) {
+    init(decoding reader: inout KVByteReader) throws(KVCodecError) {
         let tag = try reader.readUInt8("result")
         switch Tag(rawValue: tag) {
         case .put:

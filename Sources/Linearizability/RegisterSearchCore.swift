@@ -1,3 +1,5 @@
+import WRaftSupport
+
 /// The Wing–Gong search with Lowe's just-in-time linearization and memoization of
 /// (linearized set, state), over a doubly linked list of call and return events (the approach
 /// of Porcupine and Knossos's linear checker).
@@ -45,7 +47,7 @@ struct RegisterSearch {
         self.memoKeys = memoKeys
         if memoKeys == .fingerprints {
             // A fixed seed: a run replays exactly.
-            var generator = ZobristCodes(seed: 0x5A0B_7157)
+            var generator = SplitMix64(seed: 0x5A0B_7157)
             codes = operations.map { _ in (generator.next(), generator.next()) }
         }
         for operation in operations {

@@ -1,3 +1,5 @@
+import WRaftSupport
+
 /// The byte form of `MembershipChange`, the payload of membership entries. It lives in the core
 /// (standard library only) because the core itself must read membership entries to apply them.
 ///
@@ -7,53 +9,50 @@
 extension MembershipChange {
     /// The format version written by `encoded()`.
     public static let encodingVersion: UInt8 = 1
-    /// Bound on the member count a decoder accepts (no cluster has more).
+    /// The most members a cluster has: the one bound every decoder of member lists applies
+    /// (each id list of a membership entry here, the address book and the control protocol's
+    /// member lists in the server).
     public static let membersMax = 1_000
     /// Bound on the context a decoder accepts.
     public static let contextBytesMax = 1 << 20
 
     /// The byte form stored in a membership entry's `data`.
     public func encoded() -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(16 + 8 * membership.members.count + context.count)
-        out.append(Self.encodingVersion)
-        appendIDs(membership.voters.sorted(), to: &out)
-        appendIDs(membership.learners.sorted(), to: &out)
+        var writer = ByteWriter(capacity: 16 + 8 * membership.members.count + context.count)
+        writer.write(Self.encodingVersion)
+        writeIDs(membership.voters.sorted(), to: &writer)
+        writeIDs(membership.learners.sorted(), to: &writer)
         if let change {
-            out.append(1)
-            out.append(change.kind.rawValue)
-            appendInteger(change.node.rawValue, to: &out)
+            writer.write(UInt8(1))
+            writer.write(change.kind.rawValue)
+            writer.write(change.node.rawValue)
         } else {
-            out.append(0)
+            writer.write(UInt8(0))
         }
-        appendInteger(UInt32(context.count), to: &out)
-        out.append(contentsOf: context)
-        return out
+        writer.writeLengthPrefixed(context)
+        return writer.bytes
     }
 
     /// Decodes `encoded()`'s output; throws on anything else, never traps.
     public init(decoding bytes: [UInt8]) throws(MembershipDecodingError) {
-        var reader = ByteReader(bytes)
-        guard let version = reader.readByte() else { throw .truncated }
+        var reader = ByteReader<MembershipDecodingError>(bytes)
+        let version = try reader.readUInt8("version")
         guard version == Self.encodingVersion else { throw .unknownVersion(version) }
-        let voters = try reader.readIDs()
-        let learners = try reader.readIDs()
+        let voters = try readIDs(&reader, "voters")
+        let learners = try readIDs(&reader, "learners")
         guard voters.isDisjoint(with: learners) else { throw .invalid("a node is both voter and learner") }
-        guard let hasChange = reader.readByte() else { throw .truncated }
+        let hasChange = try reader.readUInt8("change flag")
         var change: ConfigChange?
         switch hasChange {
         case 0: change = nil
         case 1:
-            guard let kindByte = reader.readByte() else { throw .truncated }
+            let kindByte = try reader.readUInt8("change kind")
             guard let kind = ConfigChange.Kind(rawValue: kindByte) else { throw .invalid("unknown change kind \(kindByte)") }
-            guard let node = reader.readUInt64() else { throw .truncated }
-            change = ConfigChange(kind, NodeID(node))
+            change = ConfigChange(kind, NodeID(try reader.readUInt64("change node")))
         default: throw .invalid("bad change flag \(hasChange)")
         }
-        guard let contextCount = reader.readUInt32() else { throw .truncated }
-        guard Int(contextCount) <= Self.contextBytesMax else { throw .invalid("context of \(contextCount) bytes") }
-        guard let context = reader.readBytes(Int(contextCount)) else { throw .truncated }
-        guard reader.isAtEnd else { throw .invalid("trailing bytes") }
+        let context = try reader.readLengthPrefixed("context", bytesMax: Self.contextBytesMax)
+        try reader.expectEnd()
         self.init(membership: Membership(voters: voters, learners: learners), change: change, context: context)
     }
 }
@@ -65,57 +64,32 @@ public enum MembershipDecodingError: Error, Equatable, Sendable {
     case invalid(String)
 }
 
-private func appendInteger<I: FixedWidthInteger>(_ value: I, to out: inout [UInt8]) {
-    withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+// The reader's shortfalls in this format's own terms (the error predates the shared reader).
+extension MembershipDecodingError: ByteDecodingError {
+    public static func truncated(field: String) -> MembershipDecodingError { .truncated }
+
+    public static func lengthOutOfBounds(field: String, length: UInt64, bytesMax: UInt64) -> MembershipDecodingError {
+        .invalid("\(field): \(length) exceeds \(bytesMax)")
+    }
+
+    public static func trailingBytes(count: Int) -> MembershipDecodingError { .invalid("trailing bytes") }
 }
 
-private func appendIDs(_ ids: [NodeID], to out: inout [UInt8]) {
-    appendInteger(UInt32(ids.count), to: &out)
-    for id in ids { appendInteger(id.rawValue, to: &out) }
+private func writeIDs(_ ids: [NodeID], to writer: inout ByteWriter) {
+    writer.write(UInt32(ids.count))
+    for id in ids { writer.write(id.rawValue) }
 }
 
-/// A bounds-checked little-endian reader over a byte array.
-private struct ByteReader {
-    private let bytes: [UInt8]
-    private var offset = 0
-
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    var isAtEnd: Bool { offset == bytes.count }
-
-    mutating func readByte() -> UInt8? {
-        guard offset < bytes.count else { return nil }
-        defer { offset += 1 }
-        return bytes[offset]
+/// A u32 count (at most `membersMax`) and that many distinct ids.
+private func readIDs(
+    _ reader: inout ByteReader<MembershipDecodingError>, _ field: String
+) throws(MembershipDecodingError) -> Set<NodeID> {
+    let count = try reader.readCount(
+        field, encodedAs: UInt32.self, itemBytesMin: 8, countMax: MembershipChange.membersMax)
+    var ids = Set<NodeID>()
+    for _ in 0..<count {
+        ids.insert(NodeID(try reader.readUInt64(field)))
     }
-
-    mutating func readInteger<I: FixedWidthInteger>(_: I.Type) -> I? {
-        let size = MemoryLayout<I>.size
-        guard bytes.count - offset >= size else { return nil }
-        var value: I = 0
-        for i in 0..<size { value |= I(bytes[offset + i]) << (8 * i) }
-        offset += size
-        return value
-    }
-
-    mutating func readUInt32() -> UInt32? { readInteger(UInt32.self) }
-    mutating func readUInt64() -> UInt64? { readInteger(UInt64.self) }
-
-    mutating func readBytes(_ count: Int) -> [UInt8]? {
-        guard count >= 0, bytes.count - offset >= count else { return nil }
-        defer { offset += count }
-        return Array(bytes[offset..<offset + count])
-    }
-
-    mutating func readIDs() throws(MembershipDecodingError) -> Set<NodeID> {
-        guard let count = readUInt32() else { throw .truncated }
-        guard Int(count) <= MembershipChange.membersMax else { throw .invalid("\(count) members") }
-        var ids = Set<NodeID>()
-        for _ in 0..<count {
-            guard let raw = readUInt64() else { throw .truncated }
-            ids.insert(NodeID(raw))
-        }
-        guard ids.count == Int(count) else { throw .invalid("duplicate member id") }
-        return ids
-    }
+    guard ids.count == count else { throw .invalid("duplicate member id") }
+    return ids
 }

@@ -1,3 +1,5 @@
+import WRaftSupport
+
 /// One Raft participant as a pure state machine (Raft paper and Ongaro's dissertation).
 ///
 /// It does no I/O and reads no clock: the runtime calls `tick()` on a timer, hands peer messages
@@ -170,8 +172,9 @@ public struct RaftNode {
 
     mutating func resetElectionTimeout() {
         electionElapsedTicks = 0
-        randomizedElectionTimeoutTicks =
-            config.electionTimeoutTicks + Int.random(in: 0..<config.electionTimeoutJitterTicks, using: &random)
+        // Our own bounded draw, not `Int.random(in:using:)`: a seed replays on any Swift version.
+        let jitterTicks = random.int(in: 0..<config.electionTimeoutJitterTicks)
+        randomizedElectionTimeoutTicks = config.electionTimeoutTicks + jitterTicks
     }
 
     // MARK: Role transitions

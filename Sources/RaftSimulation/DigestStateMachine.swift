@@ -1,4 +1,5 @@
 import RaftCore
+import WRaftSupport
 
 /// The simulated nodes' state machine: it remembers how many entries it applied and a hash chain
 /// over every applied entry (term, index, kind, data), so two replicas agree exactly when their
@@ -54,8 +55,7 @@ public struct DigestStateMachine: Sendable, Equatable {
 
     /// The digest after applying `entry` on top of `digest`.
     public static func chain(_ digest: UInt64, _ entry: Entry) -> UInt64 {
-        var mixed = digest ^ fingerprint(of: entry)
-        return SimulationRandom.splitMix64(&mixed)
+        SplitMix64.mixed(digest ^ fingerprint(of: entry))
     }
 
     /// A 64-bit fingerprint of an entry's term, index, kind and data (FNV-1a).

@@ -1,4 +1,5 @@
 import RaftCore
+import WRaftSupport
 
 /// Everything that shapes a simulated run besides the seed.
 public struct SimulationOptions: Sendable {
@@ -268,7 +269,7 @@ public final class Simulation {
         case .crash(let node, _), .restart(let node): value ^= node.rawValue &* 101
         default: value ^= 0x5555
         }
-        return SimulationRandom.splitMix64(&value)
+        return SplitMix64.mixed(value)
     }
 
     /// The trace of the run so far, one compact line per event.

@@ -1,8 +1,10 @@
+import WRaftSupport
+
 /// The simulator's only source of randomness: xoshiro256** seeded through SplitMix64, so one
 /// 64-bit seed reproduces a whole run (every fault, every delay, every node's `Config.randomSeed`).
 ///
-/// Its own algorithms (not the standard library's `random(in:using:)`) pick numbers in ranges,
-/// so a seed replays the same run on every Swift version.
+/// Numbers in ranges come from WRaftSupport's bounded draw (`next(below:)`, `int(in:)`), not the
+/// standard library's `random(in:using:)`, so a seed replays the same run on every Swift version.
 public struct SimulationRandom: RandomNumberGenerator, Sendable {
     private var state0: UInt64
     private var state1: UInt64
@@ -11,20 +13,12 @@ public struct SimulationRandom: RandomNumberGenerator, Sendable {
 
     /// A generator whose whole sequence is determined by `seed`.
     public init(seed: UInt64) {
-        var splitMix = seed
-        state0 = SimulationRandom.splitMix64(&splitMix)
-        state1 = SimulationRandom.splitMix64(&splitMix)
-        state2 = SimulationRandom.splitMix64(&splitMix)
-        state3 = SimulationRandom.splitMix64(&splitMix)
-    }
-
-    /// One SplitMix64 step: spreads any seed (even 0) over the xoshiro state.
-    static func splitMix64(_ state: inout UInt64) -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
+        // SplitMix64 spreads any seed (even 0) over the xoshiro state.
+        var seeding = SplitMix64(seed: seed)
+        state0 = seeding.next()
+        state1 = seeding.next()
+        state2 = seeding.next()
+        state3 = seeding.next()
     }
 
     /// The next 64 random bits (xoshiro256**).
@@ -44,16 +38,10 @@ public struct SimulationRandom: RandomNumberGenerator, Sendable {
         (value << count) | (value >> (64 - count))
     }
 
-    /// A number uniformly drawn from `0 ..< bound` (Lemire's multiply-shift; the bias for the
-    /// small bounds a simulator uses is far below anything a test could notice).
+    /// A number uniformly drawn from `0 ..< bound` (the shared bounded draw, `next(below:)`).
     public mutating func below(_ bound: Int) -> Int {
         precondition(bound > 0, "SimulationRandom.below: the bound is positive")
-        return Int(next().multipliedFullWidth(by: UInt64(bound)).high)
-    }
-
-    /// A number uniformly drawn from `range`.
-    public mutating func int(in range: ClosedRange<Int>) -> Int {
-        range.lowerBound + below(range.count)
+        return Int(next(below: UInt64(bound)))
     }
 
     /// True with probability `probability` (0 never, 1 always).

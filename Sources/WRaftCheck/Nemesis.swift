@@ -1,4 +1,5 @@
 import WRaftClient
+import WRaftSupport
 
 /// Which nodes a fault hits. The leader is only known when the fault starts.
 public enum NemesisTarget: Sendable, Equatable, CustomStringConvertible {

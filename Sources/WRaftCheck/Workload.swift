@@ -1,5 +1,6 @@
 import Linearizability
 import WRaftClient
+import WRaftSupport
 
 /// One operation a client is about to run.
 public struct PlannedOperation: Sendable, Equatable {

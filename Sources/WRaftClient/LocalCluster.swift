@@ -1,5 +1,6 @@
 import Foundation
 import WRaftCertificates
+import WRaftSupport
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WRaftClient
+import WRaftSupport
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

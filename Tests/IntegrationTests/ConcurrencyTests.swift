@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WRaftClient
+import WRaftSupport
 
 extension RealProcessTests {
     /// Issue 3: many clients writing and compare-and-setting a few keys while the leader is

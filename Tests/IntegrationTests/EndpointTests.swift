@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WRaftClient
+import WRaftSupport
 
 extension RealProcessTests {
     /// Issue 3: every endpoint of API.md, including its errors, and bad input that leaves the

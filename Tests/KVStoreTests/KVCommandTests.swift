@@ -2,6 +2,7 @@ import RaftCore
 import Testing
 
 import KVStore
+import WRaftSupport
 
 @Suite struct KVCommandTests {
     static let samples: [KVCommand] = [
@@ -86,7 +87,7 @@ import KVStore
     /// decodes re-encodes to the same bytes (the encoding is canonical).
     @Test func garbageNeverCrashes() {
         for seed in testSeeds(defaultCount: 20) {
-            var generator = SeededGenerator(seed: seed)
+            var generator = SplitMix64(seed: seed)
             for _ in 0..<500 {
                 var bytes: [UInt8]
                 if Bool.random(using: &generator) {

@@ -2,6 +2,7 @@ import RaftCore
 import Testing
 
 import KVStore
+import WRaftSupport
 
 /// The store's size for the quota (issue 8: `--quota-bytes`): keys + values + a fixed overhead
 /// per key, kept through puts, overwrites, deletes, failed conditions and snapshot restore.
@@ -63,7 +64,7 @@ import KVStore
     /// random histories on two stores agree with a recount from the keys.
     @Test func sizeSurvivesSnapshotRestoreAndMatchesARecount() throws {
         for seed in testSeeds(defaultCount: 20) {
-            var generator = SeededGenerator(seed: seed)
+            var generator = SplitMix64(seed: seed)
             var store = KVStore()
             var feeder = EntryFeeder()
             for _ in 0..<300 {
@@ -113,7 +114,7 @@ import KVStore
 
     @Test func pagingVisitsEveryKeyOnce() {
         for seed in testSeeds(defaultCount: 10) {
-            var generator = SeededGenerator(seed: seed)
+            var generator = SplitMix64(seed: seed)
             let all = Set((0..<300).map { _ in "k\(Int.random(in: 0..<1_000, using: &generator))" }).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
             let store = Self.store(keys: all)
             let limit = Int.random(in: 1...40, using: &generator)

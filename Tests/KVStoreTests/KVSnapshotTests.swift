@@ -2,6 +2,7 @@ import RaftCore
 import Testing
 
 import KVStore
+import WRaftSupport
 
 /// The plainest possible model of the store: a dictionary and a sorted listing.
 struct ReferenceStore {
@@ -43,14 +44,14 @@ struct ReferenceStore {
 
 /// Random commands over a small key space, with retries of earlier requests mixed in.
 struct RandomCommands {
-    var generator: SeededGenerator
+    var generator: SplitMix64
     var issued: [KVCommand] = []
     var sequences: [UInt64: UInt64] = [:]
     let keys: [[UInt8]] = ["a", "ab", "abc", "b", "ba", "c", "\u{0}", "é"].map { Array($0.utf8) }
     let values: [[UInt8]] = [[], [1], [1, 2], Array("hello".utf8), Array(repeating: 0xEE, count: 100)]
 
     init(seed: UInt64) {
-        generator = SeededGenerator(seed: seed)
+        generator = SplitMix64(seed: seed)
     }
 
     mutating func next(currentIndexOf current: ([UInt8]) -> LogIndex?) -> KVCommand {
@@ -221,7 +222,7 @@ struct RandomCommands {
     @Test func garbageSnapshotsNeverCrash() {
         let valid = sampleSnapshot()
         for seed in testSeeds(defaultCount: 20) {
-            var generator = SeededGenerator(seed: seed)
+            var generator = SplitMix64(seed: seed)
             for _ in 0..<200 {
                 var bytes = valid
                 for _ in 0..<Int.random(in: 1...4, using: &generator) {

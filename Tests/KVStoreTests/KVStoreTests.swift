@@ -2,6 +2,7 @@ import RaftCore
 import Testing
 
 import KVStore
+import WRaftSupport
 
 /// Builds entries for a store, numbering them consecutively.
 struct EntryFeeder {
@@ -151,7 +152,7 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     /// 8-byte inline head. Listing must give exactly the byte-wise order.
     @Test func orderingMatchesByteComparisonForLongSharedPrefixes() {
         for seed in testSeeds(defaultCount: 5) {
-            var generator = SeededGenerator(seed: seed)
+            var generator = SplitMix64(seed: seed)
             var store = KVStore()
             var feeder = EntryFeeder()
             var keys = Set<[UInt8]>()
@@ -291,7 +292,7 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     /// their history of copies.
     @Test func evictionIsDeterministicAcrossReplicas() {
         for seed in testSeeds(defaultCount: 5) {
-            var generator = SeededGenerator(seed: seed)
+            var generator = SplitMix64(seed: seed)
             let limits = KVSessionLimits(sessionsMax: 16, resultsPerSessionMax: 4)
             var first = KVStore(sessionLimits: limits)
             var second = KVStore(sessionLimits: limits)

@@ -1,6 +1,7 @@
 import Testing
 
 import KVStore
+import WRaftSupport
 
 @Suite struct OrderedMapTests {
     @Test func emptyMapHasNothing() {
@@ -28,7 +29,7 @@ import KVStore
     @Test(arguments: [2, 3, 16])
     func randomOperationsMatchDictionary(minimumDegree: Int) {
         for seed in testSeeds(defaultCount: 10) {
-            var generator = SeededGenerator(seed: seed)
+            var generator = SplitMix64(seed: seed)
             var map = OrderedMap<Int, Int>(minimumDegree: minimumDegree)
             var reference: [Int: Int] = [:]
             let keySpace = Int.random(in: 10...2_000, using: &generator)
@@ -57,7 +58,7 @@ import KVStore
 
     /// Returns false after recording a failure, so a broken seed reports once.
     private func expectSame(
-        _ map: OrderedMap<Int, Int>, _ reference: [Int: Int], generator: inout SeededGenerator, seed: UInt64
+        _ map: OrderedMap<Int, Int>, _ reference: [Int: Int], generator: inout SplitMix64, seed: UInt64
     ) -> Bool {
         let violation = map.invariantViolation()
         #expect(violation == nil, "seed=\(seed)")

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 import Linearizability
+import WRaftSupport
 
 private let checker = LinearizabilityChecker(limits: CheckLimits(timePerKeyMs: nil))
 
@@ -324,7 +325,7 @@ private func failureWindow(_ history: HistoryBuilder) -> FailureWindow? {
     /// clients over a few keys, with unknown outcomes mixed in, finish with a verdict.
     @Test func thousandsOfOperationsFinish() {
         let seed: UInt64 = 42
-        var generator = SeededGenerator(seed: seed)
+        var generator = SplitMix64(seed: seed)
         let history = simulatedHistory(operationCount: 4_000, clients: 10, keys: 3, generator: &generator)
         let result = LinearizabilityChecker().check(history)
         #expect(result.isLinearizable, "seed=\(seed)")
@@ -336,7 +337,7 @@ private func failureWindow(_ history: HistoryBuilder) -> FailureWindow? {
     @Test func randomHistoriesFromACorrectRegisterPass() {
         let count = ProcessInfo.processInfo.environment["WRAFT_TEST_SEEDS"].flatMap { Int($0) } ?? 20
         for seed in 1...UInt64(max(count, 1)) {
-            var generator = SeededGenerator(seed: seed)
+            var generator = SplitMix64(seed: seed)
             let history = simulatedHistory(operationCount: 300, clients: 5, keys: 2, generator: &generator)
             let result = checker.check(history)
             #expect(result.isLinearizable, "seed=\(seed)")
@@ -349,7 +350,7 @@ private func failureWindow(_ history: HistoryBuilder) -> FailureWindow? {
         let count = ProcessInfo.processInfo.environment["WRAFT_TEST_SEEDS"].flatMap { Int($0) } ?? 8
         var flagged = 0
         for seed in 1...UInt64(max(count, 1)) {
-            var generator = SeededGenerator(seed: seed)
+            var generator = SplitMix64(seed: seed)
             var history = simulatedHistory(operationCount: 600, clients: 6, keys: 2, generator: &generator)
             guard let (readIndex, staleValue) = staleReadCandidate(in: history, generator: &generator) else { continue }
             history[readIndex].readValue = staleValue
@@ -368,7 +369,7 @@ private func failureWindow(_ history: HistoryBuilder) -> FailureWindow? {
 
 /// A completed read and a value it cannot see: written by a completed write W, overwritten by
 /// a completed write W2 that began after W ended, both before the read began.
-func staleReadCandidate(in history: [HistoryOperation], generator: inout SeededGenerator) -> (Int, String)? {
+func staleReadCandidate(in history: [HistoryOperation], generator: inout SplitMix64) -> (Int, String)? {
     let reads = history.indices.filter { history[$0].kind == .read && history[$0].outcome == .ok }
     for readIndex in reads.shuffled(using: &generator) {
         let read = history[readIndex]
@@ -385,7 +386,7 @@ func staleReadCandidate(in history: [HistoryOperation], generator: inout SeededG
 
 /// Simulates clients against a correct register: each operation takes effect at a random
 /// instant inside its interval; some outcomes are hidden (unknown), some reads return 404.
-func simulatedHistory(operationCount: Int, clients: Int, keys: Int, generator: inout SeededGenerator) -> [HistoryOperation] {
+func simulatedHistory(operationCount: Int, clients: Int, keys: Int, generator: inout SplitMix64) -> [HistoryOperation] {
     struct Pending {
         var operation: HistoryOperation
         var effectNs: UInt64

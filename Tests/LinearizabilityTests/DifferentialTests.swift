@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 import Linearizability
+import WRaftSupport
 
 /// Every linearization tried by brute force: the plainest reading of the model, to check the
 /// real search (and all its reductions) against on small histories.
@@ -57,7 +58,7 @@ struct BruteForceChecker {
         let checker = LinearizabilityChecker(limits: CheckLimits(timePerKeyMs: nil))
         var verdictCounts = [0, 0]
         for seed in 1...UInt64(max(count, 1)) {
-            var generator = SeededGenerator(seed: seed)
+            var generator = SplitMix64(seed: seed)
             let history = randomSmallHistory(generator: &generator)
             let expected = BruteForceChecker(operations: history).isLinearizable()
             let verdict = checker.check(key: "k", history)
@@ -78,7 +79,7 @@ struct BruteForceChecker {
         #expect(verdictCounts[0] > count / 10 && verdictCounts[1] > count / 10, "\(verdictCounts)")
     }
 
-    private func randomSmallHistory(generator: inout SeededGenerator) -> [HistoryOperation] {
+    private func randomSmallHistory(generator: inout SplitMix64) -> [HistoryOperation] {
         let operationCount = Int.random(in: 1...7, using: &generator)
         let values = ["a", "b", "c", "d", "e", "f", "g"]
         var nextValue = 0

@@ -1,21 +1,5 @@
 import RaftCore
-
-/// A small seeded generator (SplitMix64) so randomized tests replay from their printed seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-}
+import WRaftSupport
 
 /// How many seeds a randomized test runs: `WRAFT_TEST_SEEDS` from the environment, or `defaultCount`.
 func seedCount(default defaultCount: Int) -> Int {
@@ -38,10 +22,10 @@ private func getEnvironment(_ name: String) -> String? {
 
 /// Random Raft values for round-trip tests.
 struct RandomValues {
-    var generator: SeededGenerator
+    var generator: SplitMix64
 
     init(seed: UInt64) {
-        generator = SeededGenerator(seed: seed)
+        generator = SplitMix64(seed: seed)
     }
 
     mutating func uint64() -> UInt64 {

@@ -1,6 +1,7 @@
 import RaftCore
 import RaftStorage
 import Testing
+import WRaftSupport
 
 /// A naive model of what the storage must hold: what every acknowledged call made durable.
 struct StorageModel {
@@ -77,7 +78,7 @@ enum WorkloadStep {
 /// Generates a Raft-like workload: appends, overwrites of the uncommitted suffix, term changes,
 /// local snapshots and snapshots installed from a leader.
 struct WorkloadGenerator {
-    var random: SeededGenerator
+    var random: SplitMix64
 
     mutating func nextStep(for model: StorageModel) -> [WorkloadStep] {
         var hardState = model.hardState
@@ -153,8 +154,8 @@ struct WorkloadGenerator {
 
     /// Returns how many crashes the run went through.
     private func runCrashWorkload(seed: UInt64, steps: Int) throws -> Int {
-        var random = SeededGenerator(seed: seed)
-        var generator = WorkloadGenerator(random: SeededGenerator(seed: seed &* 31 &+ 7))
+        var random = SplitMix64(seed: seed)
+        var generator = WorkloadGenerator(random: SplitMix64(seed: seed &* 31 &+ 7))
         let disk = SimulatedDisk()
         let options = StorageOptions(segmentBytesMax: 2048)
         var (engine, _) = try openRecovered(disk, options: options)
@@ -213,7 +214,7 @@ struct WorkloadGenerator {
     /// snapshot stays until the new one is wholly in place, and the log always names a
     /// snapshot file that exists and verifies.
     @Test func snapshotSaveIsAtomicAtEveryCrashPoint() throws {
-        var random = SeededGenerator(seed: 1)
+        var random = SplitMix64(seed: 1)
         let old = SnapshotMetadata(index: 10, term: 1, membership: Membership(voters: [1]))
         let new = SnapshotMetadata(index: 20, term: 1, membership: Membership(voters: [1, 2]))
         var sawOld = false

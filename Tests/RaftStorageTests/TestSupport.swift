@@ -4,6 +4,7 @@ import NIOCore
 import RaftCore
 import RaftStorage
 import Synchronization
+import WRaftSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -12,23 +13,6 @@ import Synchronization
 #elseif canImport(Darwin)
     import Darwin
 #endif
-
-/// A small seeded generator (SplitMix64) so randomized tests replay from their printed seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-}
 
 /// How many seeds a randomized test runs: `WRAFT_TEST_SEEDS` from the environment, or `defaultCount`.
 func seedCount(default defaultCount: Int) -> Int {

@@ -5,6 +5,7 @@ import RaftCodec
 import RaftCore
 import Synchronization
 import Testing
+import WRaftSupport
 
 @testable import RaftTransport
 
@@ -240,7 +241,7 @@ import Testing
         try a.know([b])
         let seeds = seedCount(default: 5)
         for seed in 0..<UInt64(seeds) {
-            var generator = SeededGenerator(seed: seed)
+            var generator = SplitMix64(seed: seed)
             let garbage = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) }
             let raw = try await RawClient.connect(port: a.port)
             try await raw.send(garbage)
@@ -339,7 +340,7 @@ import Testing
         defer { Task { await a.transport.shutdown(); await b.transport.shutdown() } }
         try a.know([b])
         try b.know([a])
-        var generator = SeededGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         // Not a multiple of the 1 MiB chunk size, so the last chunk is partial.
         let data = (0..<(3 << 20) + 12345).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let message = snapshotMessage(from: 1, to: 2)

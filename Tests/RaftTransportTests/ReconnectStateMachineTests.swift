@@ -1,19 +1,7 @@
 import Testing
+import WRaftSupport
 
 @testable import RaftTransport
-
-/// A small seeded generator (SplitMix64) so jittered delays replay exactly.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// The number of seeds randomized tests run: `RAFT_TRANSPORT_SEEDS`, or a CI-sized default.
 func seedCount(default defaultCount: Int) -> Int {
@@ -52,7 +40,7 @@ enum Environment {
     @Test func jitteredDelayStaysBetweenHalfAndAllOfTheNominal() {
         let seeds = seedCount(default: 200)
         for seed in 0..<UInt64(seeds) {
-            var generator = SeededGenerator(seed: seed)
+            var generator = SplitMix64(seed: seed)
             for attempt in 0..<10 {
                 let nominal = backoff.nominalDelay(attempt: attempt)
                 let delay = backoff.delay(attempt: attempt, using: &generator)
@@ -64,14 +52,14 @@ enum Environment {
     }
 
     @Test func jitterSpreadsPeersApart() {
-        var generator = SeededGenerator(seed: 1)
+        var generator = SplitMix64(seed: 1)
         let delays = Set((0..<20).map { _ in backoff.delay(attempt: 3, using: &generator) })
         #expect(delays.count > 10)
     }
 }
 
 @Suite struct ReconnectStateMachineTests {
-    var generator = SeededGenerator(seed: 7)
+    var generator = SplitMix64(seed: 7)
     var machine = ReconnectStateMachine(backoff: Backoff(initial: .milliseconds(50), max: .seconds(2)))
 
     @Test mutating func connectsLazilyOnTheFirstMessageOnly() {

@@ -3,6 +3,7 @@ import Testing
 import WRaftClient
 
 import WRaftCheck
+import WRaftSupport
 
 @Suite struct WorkloadTests {
     @Test func deterministicPerSeedAndProcess() {

@@ -2,6 +2,7 @@ import Foundation
 import RaftCore
 import Testing
 import WRaftCertificates
+import WRaftSupport
 
 @testable import WRaftServer
 
@@ -224,7 +225,7 @@ struct RuntimeTrustTests {
             ControlCoding.encode(ControlRequest.merge(members: [record])),
             ControlCoding.encode(ControlRequest.join(member: record, timeoutMs: 10, isForwarded: false)),
         ]
-        var generator = SeededGenerator(seed: 8)
+        var generator = SplitMix64(seed: 8)
         for round in 0..<1_000 {
             var bytes = seeds[round % seeds.count]
             for _ in 0..<Int.random(in: 1...4, using: &generator) {

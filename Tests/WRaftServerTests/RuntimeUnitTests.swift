@@ -2,6 +2,7 @@ import Foundation
 import KVStore
 import RaftCore
 import Testing
+import WRaftSupport
 
 @testable import WRaftServer
 
@@ -70,7 +71,7 @@ struct RuntimeUnitTests {
         }
         #expect(throws: AddressBookDecodingError.self) { try AddressBook(decoding: [9, 0, 0, 0, 0]) }
         #expect(throws: AddressBookDecodingError.self) { try AddressBook(decoding: [1, 255, 255, 255, 255]) }
-        var generator = SeededGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         for _ in 0..<2_000 {
             let garbage = (0..<Int.random(in: 1...40, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
             _ = try? AddressBook(decoding: garbage)

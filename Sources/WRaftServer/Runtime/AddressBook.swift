@@ -1,5 +1,6 @@
 import RaftCore
 import WRaftCertificates
+import WRaftSupport
 
 /// Where one member listens, its raft port (peers) and its HTTP port (clients), and, in a TLS
 /// cluster, the public key it proves itself with: a frame claiming to come from this member is
@@ -130,27 +131,29 @@ extension AddressBook {
     static let formatVersion: UInt8 = 2
     private static let formatVersionWithoutKeys: UInt8 = 1
     /// Bounds what decoding accepts: a member count and an address length (input is untrusted).
-    package static let membersMax = 1_024
+    /// The member bound is the core's, so a book never holds more members than a membership can.
+    package static let membersMax = MembershipChange.membersMax
     static let addressBytesMax = MemberAddressSyntax.bytesMax
 
     /// Deterministic bytes (members sorted by id): every founder must compute the identical
     /// bootstrap entry from the same book.
     package func encoded() -> [UInt8] {
-        var bytes: [UInt8] = [Self.formatVersion]
-        appendInteger(UInt32(addresses.count), to: &bytes)
+        var writer = ByteWriter()
+        writer.write(Self.formatVersion)
+        writer.write(UInt32(addresses.count))
         for id in ids {
             guard let address = addresses[id] else { continue }
-            appendInteger(id.rawValue, to: &bytes)
-            appendString(address.raftAddress, to: &bytes)
-            appendString(address.httpAddress, to: &bytes)
+            writer.write(id.rawValue)
+            writer.writeLengthPrefixed(Array(address.raftAddress.utf8))
+            writer.writeLengthPrefixed(Array(address.httpAddress.utf8))
             if let fingerprint = address.fingerprint {
-                bytes.append(1)
-                bytes.append(contentsOf: fingerprint.bytes)
+                writer.write(UInt8(1))
+                writer.write(contentsOf: fingerprint.bytes)
             } else {
-                bytes.append(0)
+                writer.write(UInt8(0))
             }
         }
-        return bytes
+        return writer.bytes
     }
 
     package init(decoding bytes: [UInt8]) throws(AddressBookDecodingError) {
@@ -160,92 +163,53 @@ extension AddressBook {
             self.init()
             return
         }
-        var reader = ByteReader(bytes: bytes)
-        let version = try reader.readByte()
+        var reader = ByteReader<AddressBookDecodingError>(bytes)
+        let version = try reader.readUInt8("version")
         guard version == Self.formatVersion || version == Self.formatVersionWithoutKeys else {
             throw .unknownVersion(version)
         }
-        let count = Int(try reader.readUInt32())
+        let count = Int(try reader.readUInt32("member count"))
         guard count <= Self.membersMax else { throw .invalid("\(count) members exceed \(Self.membersMax)") }
         var addresses: [NodeID: MemberAddress] = [:]
         for _ in 0..<count {
-            let id = NodeID(try reader.readUInt64())
+            let id = NodeID(try reader.readUInt64("member id"))
             guard id.rawValue != 0 else { throw .invalid("member id 0") }
-            let raftAddress = try reader.readString(bytesMax: Self.addressBytesMax)
-            let httpAddress = try reader.readString(bytesMax: Self.addressBytesMax)
-            for address in [raftAddress, httpAddress] {
-                if let problem = MemberAddressSyntax.problem(with: address) { throw .invalid(problem) }
-            }
+            let raftAddress = try Self.readAddress(&reader, "raft address")
+            let httpAddress = try Self.readAddress(&reader, "http address")
             var fingerprint: PublicKeyFingerprint?
             if version == Self.formatVersion {
-                switch try reader.readByte() {
+                switch try reader.readUInt8("fingerprint flag") {
                 case 0: break
-                case 1: fingerprint = PublicKeyFingerprint(bytes: try reader.readBytes(PublicKeyFingerprint.byteCount))
+                case 1:
+                    let keyBytes = try reader.readBytes(count: PublicKeyFingerprint.byteCount, "fingerprint")
+                    fingerprint = PublicKeyFingerprint(bytes: keyBytes)
                 case let flag: throw .invalid("fingerprint flag \(flag)")
                 }
             }
             addresses[id] = MemberAddress(raftAddress: raftAddress, httpAddress: httpAddress, fingerprint: fingerprint)
         }
-        guard reader.isAtEnd else { throw .invalid("trailing bytes") }
+        try reader.expectEnd()
         self.init(addresses)
     }
+
+    /// A length-prefixed address of at most `addressBytesMax` UTF-8 bytes and valid syntax.
+    private static func readAddress(
+        _ reader: inout ByteReader<AddressBookDecodingError>, _ field: String
+    ) throws(AddressBookDecodingError) -> String {
+        let bytes = try reader.readLengthPrefixed(field, bytesMax: addressBytesMax)
+        guard let address = String(validating: bytes, as: UTF8.self) else { throw .invalid("an address is not UTF-8") }
+        if let problem = MemberAddressSyntax.problem(with: address) { throw .invalid(problem) }
+        return address
+    }
 }
 
-private func appendInteger<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
-    withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
-}
+// The reader's shortfalls in this format's own terms.
+extension AddressBookDecodingError: ByteDecodingError {
+    package static func truncated(field: String) -> AddressBookDecodingError { .truncated }
 
-private func appendString(_ string: String, to bytes: inout [UInt8]) {
-    let utf8 = Array(string.utf8)
-    appendInteger(UInt32(utf8.count), to: &bytes)
-    bytes.append(contentsOf: utf8)
-}
-
-/// Reads little-endian integers and length-prefixed strings from untrusted bytes.
-private struct ByteReader {
-    let bytes: [UInt8]
-    var offset = 0
-
-    var isAtEnd: Bool { offset == bytes.count }
-
-    mutating func readByte() throws(AddressBookDecodingError) -> UInt8 {
-        guard offset < bytes.count else { throw .truncated }
-        defer { offset += 1 }
-        return bytes[offset]
+    package static func lengthOutOfBounds(field: String, length: UInt64, bytesMax: UInt64) -> AddressBookDecodingError {
+        .invalid("\(field): \(length) bytes exceed \(bytesMax)")
     }
 
-    mutating func readBytes(_ count: Int) throws(AddressBookDecodingError) -> ArraySlice<UInt8> {
-        guard bytes.count - offset >= count else { throw .truncated }
-        defer { offset += count }
-        return bytes[offset..<offset + count]
-    }
-
-    mutating func readUInt32() throws(AddressBookDecodingError) -> UInt32 {
-        UInt32(truncatingIfNeeded: try readLittleEndian(byteCount: 4))
-    }
-
-    mutating func readUInt64() throws(AddressBookDecodingError) -> UInt64 {
-        try readLittleEndian(byteCount: 8)
-    }
-
-    mutating func readString(bytesMax: Int) throws(AddressBookDecodingError) -> String {
-        let length = Int(try readUInt32())
-        guard length <= bytesMax else { throw .invalid("a string of \(length) bytes exceeds \(bytesMax)") }
-        guard bytes.count - offset >= length else { throw .truncated }
-        defer { offset += length }
-        guard let string = String(validating: bytes[offset..<offset + length], as: UTF8.self) else {
-            throw .invalid("an address is not UTF-8")
-        }
-        return string
-    }
-
-    private mutating func readLittleEndian(byteCount: Int) throws(AddressBookDecodingError) -> UInt64 {
-        guard bytes.count - offset >= byteCount else { throw .truncated }
-        var value: UInt64 = 0
-        for position in 0..<byteCount {
-            value |= UInt64(bytes[offset + position]) << (8 * position)
-        }
-        offset += byteCount
-        return value
-    }
+    package static func trailingBytes(count: Int) -> AddressBookDecodingError { .invalid("trailing bytes") }
 }

@@ -1,22 +1,5 @@
 import RaftCore
-
-/// A small seeded generator (SplitMix64): the faults that draw random numbers (drop, jitter)
-/// replay from the seed the node logs when they are injected.
-struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        self.state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-}
+import WRaftSupport
 
 /// The faults injected into this node with `/op/...`, and the decisions they imply for each
 /// raft message. A value owned by the runtime actor.
@@ -38,10 +21,10 @@ struct FaultState: Sendable {
     private(set) var delayMs = 0
     private(set) var delayJitterMs = 0
     private(set) var dropRate = 0.0
-    private var generator: SeededGenerator
+    private var generator: SplitMix64
 
     init(seed: UInt64) {
-        self.generator = SeededGenerator(seed: seed)
+        self.generator = SplitMix64(seed: seed)
     }
 
     var isEmpty: Bool { !isPaused && isolation == .none && delayMs == 0 && delayJitterMs == 0 && dropRate == 0 }
