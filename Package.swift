@@ -76,11 +76,14 @@ let package = Package(
         .target(name: "KVStore", dependencies: ["RaftCore", "WRaftSupport"], swiftSettings: strict),
         // Linearizability checking of recorded register histories (Wing-Gong/Lowe search).
         .target(name: "Linearizability", dependencies: ["WRaftSupport"], swiftSettings: strict),
+        // The wire types of the HTTP API (shared/API.md): the bodies the node writes and the
+        // client reads, the request bodies, and the one table of error codes.
+        .target(name: "WRaftAPI", dependencies: [.product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict),
         // A small HTTP/1.1 client of the node API, and the local-cluster process launcher.
         .target(
             name: "WRaftClient",
             dependencies: [
-                "WRaftCertificates", "WRaftSupport",
+                "WRaftAPI", "WRaftCertificates", "WRaftSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -91,13 +94,13 @@ let package = Package(
         // `wraft check`: a Jepsen-style run against a local cluster, recorded and checked.
         .target(
             name: "WRaftCheck",
-            dependencies: ["WRaftClient", "Linearizability", "WRaftSupport"],
+            dependencies: ["WRaftAPI", "WRaftClient", "Linearizability", "WRaftSupport"],
             swiftSettings: strict),
         // The node: driver loop, cluster lifecycle, faults, HTTP API, metrics, dashboard.
         .target(
             name: "WRaftServer",
             dependencies: [
-                "RaftCore", "RaftCodec", "RaftStorage", "RaftTransport", "KVStore", "WRaftCertificates", "WRaftSupport",
+                "RaftCore", "RaftCodec", "RaftStorage", "RaftTransport", "KVStore", "WRaftAPI", "WRaftCertificates", "WRaftSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -118,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "wraft",
             dependencies: [
-                "WRaftServer", "WRaftClient", "WRaftCheck", "Linearizability", "RaftSimulation", "RaftCore",
+                "WRaftServer", "WRaftAPI", "WRaftClient", "WRaftCheck", "Linearizability", "RaftSimulation", "RaftCore",
                 "WRaftCertificates", "WRaftSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -135,7 +138,7 @@ let package = Package(
         .target(
             name: "FuzzHarnesses",
             dependencies: [
-                "RaftCore", "RaftCodec", "RaftStorage", "RaftTransport", "WRaftServer",
+                "RaftCore", "RaftCodec", "RaftStorage", "RaftTransport", "WRaftAPI", "WRaftServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -167,6 +170,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "KVStoreTests", dependencies: ["KVStore", "WRaftSupport"], swiftSettings: strict),
         .testTarget(
+            name: "WRaftAPITests",
+            dependencies: ["WRaftAPI", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict),
+        .testTarget(
             name: "WRaftCertificatesTests",
             dependencies: [
                 "WRaftCertificates",
@@ -178,12 +185,12 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability", "WRaftSupport"], swiftSettings: strict),
         .testTarget(
-            name: "WRaftCheckTests", dependencies: ["WRaftCheck", "Linearizability", "WRaftClient", "WRaftSupport"],
+            name: "WRaftCheckTests", dependencies: ["WRaftCheck", "Linearizability", "WRaftAPI", "WRaftClient", "WRaftSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "WRaftServerTests",
             dependencies: [
-                "WRaftServer", "WRaftClient", "WRaftSupport",
+                "WRaftServer", "WRaftAPI", "WRaftClient", "WRaftSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -195,7 +202,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "wraft", "WRaftClient", "WRaftCertificates", "RaftCore", "RaftCodec", "WRaftSupport",
+                "wraft", "WRaftAPI", "WRaftClient", "WRaftCertificates", "RaftCore", "RaftCodec", "WRaftSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

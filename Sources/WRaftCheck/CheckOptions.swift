@@ -1,4 +1,5 @@
 import Linearizability
+import WRaftAPI
 import WRaftClient
 
 /// The faults a `wraft check` nemesis can inject.

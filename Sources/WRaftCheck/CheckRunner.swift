@@ -1,5 +1,6 @@
 import Foundation
 import Linearizability
+import WRaftAPI
 import WRaftClient
 
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WRaftAPI
 import WRaftClient
 import WRaftSupport
 

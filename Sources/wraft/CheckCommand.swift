@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Linearizability
+import WRaftAPI
 import WRaftCheck
 import WRaftClient
 
