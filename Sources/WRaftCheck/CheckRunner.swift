@@ -2,6 +2,7 @@ import Foundation
 import Linearizability
 import WRaftAPI
 import WRaftClient
+import WRaftLauncher
 
 #if canImport(Glibc)
 import Glibc

@@ -139,6 +139,14 @@ public final class NodeClient: Sendable {
         }
     }
 
+    /// A connection of its own to the node, outside the pool, with the client's pipeline (TLS,
+    /// the exchange handler): write `PendingExchange`s to it, one at a time; close it when done.
+    /// For a load generator that keeps one connection busy from its event loop.
+    package func openDedicatedConnection(timeoutMs: Int) async throws(WRaftClientError) -> any Channel {
+        let deadline = NIODeadline.now() + .milliseconds(Int64(timeoutMs))
+        return try await pool.openConnection(deadline: deadline, timeoutMs: timeoutMs)
+    }
+
     // MARK: Cluster formation
 
     /// `POST /connect`: merge with the `initial` node at that raft address, or join its cluster.

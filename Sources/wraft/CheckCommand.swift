@@ -4,6 +4,7 @@ import Linearizability
 import WRaftAPI
 import WRaftCheck
 import WRaftClient
+import WRaftLauncher
 
 extension NemesisKind: ExpressibleByArgument {}
 

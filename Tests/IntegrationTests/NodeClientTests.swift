@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import WRaftAPI
 import WRaftClient
+import WRaftLoad
 
 /// `NodeClient` against a scripted fake server: request encoding, answer decoding, keep-alive,
 /// bounds and every error case. No node needed.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import WRaftAPI
 import WRaftClient
+import WRaftLauncher
 
 /// The built `wraft` executable the tests launch.
 enum WRaftExecutable {
