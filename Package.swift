@@ -76,11 +76,14 @@ let package = Package(
         .target(name: "KVStore", dependencies: ["RaftCore", "WRaftSupport"], swiftSettings: strict),
         // Linearizability checking of recorded register histories (Wing-Gong/Lowe search).
         .target(name: "Linearizability", dependencies: ["WRaftSupport"], swiftSettings: strict),
-        // A small HTTP/1.1 client of the node API, and the local-cluster process launcher.
+        // The wire types of the HTTP API (shared/API.md): the bodies the node writes and the
+        // client reads, the request bodies, and the one table of error codes.
+        .target(name: "WRaftAPI", dependencies: [.product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict),
+        // A small HTTP/1.1 client of the node API.
         .target(
             name: "WRaftClient",
             dependencies: [
-                "WRaftCertificates", "WRaftSupport",
+                "WRaftAPI",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -88,16 +91,25 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
             ],
             swiftSettings: strict),
+        // The local-cluster process launcher: `wraft serve` processes on 127.0.0.1, formed,
+        // killed, restarted (`wraft cluster`, `wraft check`, `wraft bench --start`, the tests).
+        .target(
+            name: "WRaftLauncher", dependencies: ["WRaftClient", "WRaftCertificates", "WRaftSupport"], swiftSettings: strict),
+        // The load generator of `wraft bench`: closed loops on connections of their own.
+        .target(
+            name: "WRaftLoad",
+            dependencies: ["WRaftAPI", "WRaftClient", "WRaftSupport", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict),
         // `wraft check`: a Jepsen-style run against a local cluster, recorded and checked.
         .target(
             name: "WRaftCheck",
-            dependencies: ["WRaftClient", "Linearizability", "WRaftSupport"],
+            dependencies: ["WRaftAPI", "WRaftClient", "WRaftLauncher", "Linearizability", "WRaftSupport"],
             swiftSettings: strict),
         // The node: driver loop, cluster lifecycle, faults, HTTP API, metrics, dashboard.
         .target(
             name: "WRaftServer",
             dependencies: [
-                "RaftCore", "RaftCodec", "RaftStorage", "RaftTransport", "KVStore", "WRaftCertificates", "WRaftSupport",
+                "RaftCore", "RaftStorage", "RaftTransport", "KVStore", "WRaftAPI", "WRaftCertificates", "WRaftSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -112,14 +124,30 @@ let package = Package(
             ],
             resources: [.copy("Dashboard")],
             swiftSettings: strict),
+        // Test support: a `Disk` in memory that tears and loses writes (RaftStorage's tests, the
+        // WAL fuzzer). Never linked by the node.
+        .target(
+            name: "RaftStorageTesting",
+            dependencies: ["RaftStorage", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict),
+        // Benchmarks of the codec and the storage engine alone (their tests run them small).
+        // Never linked by the node.
+        .target(
+            name: "WRaftBenchmarks",
+            dependencies: [
+                "RaftCore", "RaftCodec", "RaftStorage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         // Test support: a seeded, simulated cluster of cores with safety checkers.
         .target(name: "RaftSimulation", dependencies: ["RaftCore", "KVStore", "WRaftSupport"], swiftSettings: strict),
         // The CLI: serve, cluster, client commands, bench, check.
         .executableTarget(
             name: "wraft",
             dependencies: [
-                "WRaftServer", "WRaftClient", "WRaftCheck", "Linearizability", "RaftSimulation", "RaftCore",
-                "WRaftCertificates", "WRaftSupport",
+                "WRaftServer", "WRaftAPI", "WRaftClient", "WRaftLauncher", "WRaftLoad", "WRaftCheck", "Linearizability",
+                "RaftSimulation", "WRaftCertificates",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -135,7 +163,7 @@ let package = Package(
         .target(
             name: "FuzzHarnesses",
             dependencies: [
-                "RaftCore", "RaftCodec", "RaftStorage", "RaftTransport", "WRaftServer",
+                "RaftCore", "RaftCodec", "RaftStorage", "RaftStorageTesting", "RaftTransport", "WRaftAPI", "WRaftServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -150,8 +178,21 @@ let package = Package(
 
         .testTarget(name: "WRaftSupportTests", dependencies: ["WRaftSupport"], swiftSettings: strict),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation"], swiftSettings: strict),
-        .testTarget(name: "RaftCodecTests", dependencies: ["RaftCodec", "RaftCore", "WRaftSupport"], swiftSettings: strict),
-        .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCodec", "RaftCore", "WRaftSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "RaftCodecTests",
+            dependencies: [
+                "RaftCodec", "RaftCore", "WRaftBenchmarks", "WRaftSupport", .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "RaftStorageTests",
+            dependencies: [
+                "RaftStorage", "RaftStorageTesting", "RaftCodec", "RaftCore", "WRaftBenchmarks", "WRaftSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict),
         .testTarget(
             name: "RaftTransportTests",
             dependencies: [
@@ -165,7 +206,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "KVStoreTests", dependencies: ["KVStore", "WRaftSupport"], swiftSettings: strict),
+        .testTarget(name: "KVStoreTests", dependencies: ["KVStore", "RaftCore", "WRaftSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "WRaftAPITests",
+            dependencies: ["WRaftAPI", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict),
         .testTarget(
             name: "WRaftCertificatesTests",
             dependencies: [
@@ -178,12 +223,16 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability", "WRaftSupport"], swiftSettings: strict),
         .testTarget(
-            name: "WRaftCheckTests", dependencies: ["WRaftCheck", "Linearizability", "WRaftClient", "WRaftSupport"],
+            name: "WRaftCheckTests", dependencies: ["WRaftCheck", "Linearizability", "WRaftAPI", "WRaftClient", "WRaftSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "WRaftServerTests",
             dependencies: [
-                "WRaftServer", "WRaftClient", "WRaftSupport",
+                "WRaftServer", "WRaftAPI", "WRaftClient", "KVStore", "RaftCore", "RaftStorage", "RaftTransport",
+                "WRaftCertificates", "WRaftSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -195,7 +244,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "wraft", "WRaftClient", "WRaftCertificates", "RaftCore", "RaftCodec", "WRaftSupport",
+                "wraft", "WRaftAPI", "WRaftClient", "WRaftLauncher", "WRaftLoad", "WRaftCertificates", "RaftCore", "RaftCodec",
+                "WRaftSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

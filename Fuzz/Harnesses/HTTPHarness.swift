@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import RaftCore
+import WRaftAPI
 import WRaftServer
 
 /// The HTTP layer's request parsing, driven directly (no socket): the key of `/data/{key}`, query

@@ -2,6 +2,7 @@ import Logging
 import RaftCodec
 import RaftCore
 import RaftStorage
+import RaftStorageTesting
 
 /// Recovery from a WAL segment: the input is the bytes of a data dir's only segment, recovered
 /// by the real `StorageEngine` on a `SimulatedDisk` (the scanner, the record parser, the codec

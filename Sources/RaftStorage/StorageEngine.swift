@@ -42,7 +42,7 @@ public final class StorageEngine {
     private var directoryLock: (any DirectoryLock)?
     private var failure: StorageError?
     /// Bytes appended to the WAL by this instance (for the benchmark).
-    private(set) var writtenByteCount = 0
+    package private(set) var writtenByteCount = 0
     /// Reused for every batch, so steady-state persisting allocates nothing for framing.
     private var writeBuffer = ByteBufferAllocator().buffer(capacity: StorageEngine.writeBufferBytesRetained)
     /// A write buffer grown past this by a big batch is let go afterwards (not kept for ever).

@@ -1,5 +1,7 @@
 import Linearizability
+import WRaftAPI
 import WRaftClient
+import WRaftLauncher
 
 /// The faults a `wraft check` nemesis can inject.
 public enum NemesisKind: String, Sendable, CaseIterable, Codable {

@@ -1,6 +1,8 @@
 import Foundation
 import Linearizability
+import WRaftAPI
 import WRaftClient
+import WRaftLauncher
 
 #if canImport(Glibc)
 import Glibc

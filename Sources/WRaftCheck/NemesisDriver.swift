@@ -1,5 +1,6 @@
 import Foundation
 import WRaftClient
+import WRaftLauncher
 
 #if canImport(Glibc)
 import Glibc

@@ -1,19 +1,31 @@
 import NIOCore
 import NIOHTTP1
 
-/// A request handed to a connection's pipeline, with the deadline of its answer.
-struct PendingExchange: Sendable {
+/// A request handed to a connection's pipeline, with the deadline of its answer. `package`:
+/// the load generator (WRaftLoad) writes these on connections of its own.
+package struct PendingExchange: Sendable {
     let request: HTTPRequest
     let hostHeader: String
     let deadline: NIODeadline
     let timeoutMs: Int
     let promise: EventLoopPromise<ExchangeResult>
+
+    package init(
+        request: HTTPRequest, hostHeader: String, deadline: NIODeadline, timeoutMs: Int,
+        promise: EventLoopPromise<ExchangeResult>
+    ) {
+        self.request = request
+        self.hostHeader = hostHeader
+        self.deadline = deadline
+        self.timeoutMs = timeoutMs
+        self.promise = promise
+    }
 }
 
 /// A response and whether its connection may carry another request.
-struct ExchangeResult: Sendable {
-    let response: HTTPResponse
-    let isReusable: Bool
+package struct ExchangeResult: Sendable {
+    package let response: HTTPResponse
+    package let isReusable: Bool
 }
 
 /// Runs one request/response exchange at a time on a keep-alive HTTP/1.1 connection: writes

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
+import WRaftAPI
 
 /// A client of one WRaft node's HTTP API (shared/API.md): keep-alive HTTP/1.1 over SwiftNIO,
 /// a deadline on every request, typed errors.
@@ -138,44 +139,57 @@ public final class NodeClient: Sendable {
         }
     }
 
+    /// A connection of its own to the node, outside the pool, with the client's pipeline (TLS,
+    /// the exchange handler): write `PendingExchange`s to it, one at a time; close it when done.
+    /// For a load generator that keeps one connection busy from its event loop.
+    package func openDedicatedConnection(timeoutMs: Int) async throws(WRaftClientError) -> any Channel {
+        let deadline = NIODeadline.now() + .milliseconds(Int64(timeoutMs))
+        return try await pool.openConnection(deadline: deadline, timeoutMs: timeoutMs)
+    }
+
     // MARK: Cluster formation
 
     /// `POST /connect`: merge with the `initial` node at that raft address, or join its cluster.
     @discardableResult
-    public func connect(peer raftAddress: String, timeoutMs: Int? = nil) async throws(WRaftClientError) -> ConnectResult {
-        let body = try encodeJSON(PeerBody(peer: raftAddress))
+    public func connect(peer raftAddress: String, timeoutMs: Int? = nil) async throws(WRaftClientError) -> ConnectView {
+        let body = try encodeJSON(ConnectBody(peer: raftAddress))
         let response = try await expectSuccess(
             HTTPRequest(method: "POST", target: "/connect", headers: Self.jsonHeaders, body: body), timeoutMs: timeoutMs)
-        return try decodeJSON(ConnectResult.self, from: response)
+        return try decodeJSON(ConnectView.self, from: response)
     }
 
     /// `POST /start`: start the whole connected cluster (idempotent).
     public func start(timeoutMs: Int? = nil) async throws(WRaftClientError) {
-        _ = try await expectSuccess(HTTPRequest(method: "POST", target: "/start"), timeoutMs: timeoutMs)
+        let response = try await expectSuccess(HTTPRequest(method: "POST", target: "/start"), timeoutMs: timeoutMs)
+        guard try decodeJSON(StartedView.self, from: response).started else {
+            throw .badResponse("/start answered started: false")
+        }
     }
 
     /// `GET /state`.
-    public func state(timeoutMs: Int? = nil) async throws(WRaftClientError) -> NodeState {
+    public func state(timeoutMs: Int? = nil) async throws(WRaftClientError) -> NodeStateView {
         let response = try await expectSuccess(HTTPRequest(method: "GET", target: "/state"), timeoutMs: timeoutMs)
-        return try decodeJSON(NodeState.self, from: response)
+        return try decodeJSON(NodeStateView.self, from: response)
     }
 
     /// `GET /health`. A node that does not serve answers with an error status and the same body;
-    /// both decode to `HealthInfo`.
-    public func health(timeoutMs: Int? = nil) async throws(WRaftClientError) -> HealthInfo {
+    /// both decode to `HealthView`.
+    public func health(timeoutMs: Int? = nil) async throws(WRaftClientError) -> HealthView {
         let response = try await send(HTTPRequest(method: "GET", target: "/health"), timeoutMs: timeoutMs)
-        if let health = try? JSONDecoder().decode(HealthInfo.self, from: Data(response.body)) {
+        if let health = try? Self.decoded(HealthView.self, from: response) {
             return health
         }
         throw Self.error(from: response)
     }
 
-    /// `POST /members/remove`.
-    public func removeMember(id: String, timeoutMs: Int? = nil) async throws(WRaftClientError) {
-        let body = try encodeJSON(IDBody(id: id))
-        _ = try await expectSuccess(
+    /// `POST /members/remove`: answers the id of the member removed.
+    @discardableResult
+    public func removeMember(id: String, timeoutMs: Int? = nil) async throws(WRaftClientError) -> String {
+        let body = try encodeJSON(RemoveMemberBody(id: id))
+        let response = try await expectSuccess(
             HTTPRequest(method: "POST", target: "/members/remove", headers: Self.jsonHeaders, body: body),
             timeoutMs: timeoutMs)
+        return try decodeJSON(RemovedView.self, from: response).removed
     }
 
     // MARK: Key-value data
@@ -185,49 +199,49 @@ public final class NodeClient: Sendable {
     @discardableResult
     public func put(
         _ key: String, _ value: [UInt8], prevValue: String? = nil, prevIndex: UInt64? = nil, timeoutMs: Int? = nil
-    ) async throws(WRaftClientError) -> WriteResult {
+    ) async throws(WRaftClientError) -> WriteOutcome {
         let target = Self.dataTarget(key, query: Self.conditionQuery(prevValue, prevIndex, timeoutMs))
         let request = HTTPRequest(
             method: "PUT", target: target, headers: [("Content-Type", "application/octet-stream")], body: value)
         let response = try await expectSuccess(request, timeoutMs: clientTimeout(forServerTimeout: timeoutMs))
-        return try decodeJSON(WriteResult.self, from: response)
+        return try decodeJSON(WriteOutcome.self, from: response)
     }
 
     /// `PUT /data/{key}` of a UTF-8 text value.
     @discardableResult
     public func put(
         _ key: String, _ value: String, prevValue: String? = nil, prevIndex: UInt64? = nil, timeoutMs: Int? = nil
-    ) async throws(WRaftClientError) -> WriteResult {
+    ) async throws(WRaftClientError) -> WriteOutcome {
         try await put(key, Array(value.utf8), prevValue: prevValue, prevIndex: prevIndex, timeoutMs: timeoutMs)
     }
 
     /// `GET /data/{key}`: nil when the key does not exist (404 not_found).
     public func get(
         _ key: String, consistency: ReadConsistency = .linearizable, timeoutMs: Int? = nil
-    ) async throws(WRaftClientError) -> ReadResult? {
+    ) async throws(WRaftClientError) -> ReadOutcome? {
         var query: [(String, String)] = []
         if consistency == .local { query.append(("consistency", "local")) }
         if let timeoutMs { query.append(("timeoutMs", String(timeoutMs))) }
         let request = HTTPRequest(method: "GET", target: Self.dataTarget(key, query: query))
         let response = try await send(request, timeoutMs: clientTimeout(forServerTimeout: timeoutMs))
-        if response.status == 404, Self.errorCode(of: response) == "not_found" { return nil }
+        if response.status == ErrorCode.notFound.httpStatus, Self.errorBody(of: response)?.code == .notFound { return nil }
         guard response.isSuccess else { throw Self.error(from: response) }
-        guard let index = response.header("X-Raft-Index").flatMap(UInt64.init) else {
-            throw .badResponse("GET /data without a numeric X-Raft-Index header")
+        guard let index = response.header(RaftHeader.index).flatMap(UInt64.init) else {
+            throw .badResponse("GET /data without a numeric \(RaftHeader.index) header")
         }
-        let term = response.header("X-Raft-Term").flatMap(UInt64.init) ?? 0
-        return ReadResult(value: response.body, index: index, term: term)
+        let term = response.header(RaftHeader.term).flatMap(UInt64.init) ?? 0
+        return ReadOutcome(value: response.body, index: index, term: term)
     }
 
     /// `DELETE /data/{key}`, optionally conditional.
     @discardableResult
     public func delete(
         _ key: String, prevValue: String? = nil, prevIndex: UInt64? = nil, timeoutMs: Int? = nil
-    ) async throws(WRaftClientError) -> WriteResult {
+    ) async throws(WRaftClientError) -> WriteOutcome {
         let target = Self.dataTarget(key, query: Self.conditionQuery(prevValue, prevIndex, timeoutMs))
         let response = try await expectSuccess(
             HTTPRequest(method: "DELETE", target: target), timeoutMs: clientTimeout(forServerTimeout: timeoutMs))
-        return try decodeJSON(WriteResult.self, from: response)
+        return try decodeJSON(WriteOutcome.self, from: response)
     }
 
     /// `GET /data?prefix=&limit=&cursor=`: keys in order. When the answer has `more`, its `next`
@@ -235,7 +249,7 @@ public final class NodeClient: Sendable {
     public func list(
         prefix: String = "", limit: Int? = nil, cursor: String? = nil, consistency: ReadConsistency = .linearizable,
         timeoutMs: Int? = nil
-    ) async throws(WRaftClientError) -> ListResult {
+    ) async throws(WRaftClientError) -> ListView {
         var query: [(String, String)] = [("prefix", prefix)]
         if let limit { query.append(("limit", String(limit))) }
         if let cursor { query.append(("cursor", cursor)) }
@@ -244,7 +258,7 @@ public final class NodeClient: Sendable {
         let response = try await expectSuccess(
             HTTPRequest(method: "GET", target: "/data" + Self.queryString(query)),
             timeoutMs: clientTimeout(forServerTimeout: timeoutMs))
-        return try decodeJSON(ListResult.self, from: response)
+        return try decodeJSON(ListView.self, from: response)
     }
 
     /// `POST /set {"key", "value"}`: the original WRaft's write endpoint (optionally
@@ -252,38 +266,45 @@ public final class NodeClient: Sendable {
     @discardableResult
     public func set(
         key: String, value: String, prevValue: String? = nil, prevIndex: UInt64? = nil, timeoutMs: Int? = nil
-    ) async throws(WRaftClientError) -> WriteResult {
+    ) async throws(WRaftClientError) -> WriteOutcome {
         try await postSet(
-            SetBody(key: key, value: value, delete: nil, prevValue: prevValue, prevIndex: prevIndex), timeoutMs: timeoutMs)
+            SetBody(key: key, value: value, prevValue: prevValue, prevIndex: prevIndex), timeoutMs: timeoutMs)
     }
 
     /// `POST /set {"key", "delete": true}`.
     @discardableResult
-    public func set(deleting key: String, timeoutMs: Int? = nil) async throws(WRaftClientError) -> WriteResult {
-        try await postSet(SetBody(key: key, value: nil, delete: true, prevValue: nil, prevIndex: nil), timeoutMs: timeoutMs)
+    public func set(deleting key: String, timeoutMs: Int? = nil) async throws(WRaftClientError) -> WriteOutcome {
+        try await postSet(SetBody(key: key, delete: true), timeoutMs: timeoutMs)
     }
 
     // MARK: Inspection and operations
 
     /// `GET /log?from=&limit=`.
     public func log(from index: UInt64 = 1, limit: Int = 100, timeoutMs: Int? = nil) async throws(WRaftClientError)
-        -> LogResult
+        -> LogView
     {
         let target = "/log" + Self.queryString([("from", String(index)), ("limit", String(limit))])
         let response = try await expectSuccess(HTTPRequest(method: "GET", target: target), timeoutMs: timeoutMs)
-        return try decodeJSON(LogResult.self, from: response)
+        return try decodeJSON(LogView.self, from: response)
     }
 
     /// `POST /op/...`: injects (or clears) a fault on this node. For `.crash` the node exits
     /// before or while answering, so a closed connection counts as success.
     public func inject(_ fault: Fault, timeoutMs: Int? = nil) async throws(WRaftClientError) {
         let request = HTTPRequest(
-            method: "POST", target: "/op/" + fault.pathComponent, headers: Self.jsonHeaders, body: try faultBody(fault))
+            method: "POST", target: "/op/" + fault.name.rawValue, headers: Self.jsonHeaders, body: try faultBody(fault))
         do {
-            _ = try await expectSuccess(request, timeoutMs: timeoutMs)
+            try checkInjected(fault, try await expectSuccess(request, timeoutMs: timeoutMs))
         } catch {
             if case .crash = fault, case .connectionClosed = error { return }
             throw error
+        }
+    }
+
+    private func checkInjected(_ fault: Fault, _ response: HTTPResponse) throws(WRaftClientError) {
+        let answer = try decodeJSON(FaultInjectedView.self, from: response)
+        guard answer.ok, answer.op == fault.name else {
+            throw .badResponse("/op/\(fault.name.rawValue) answered op \(answer.op.rawValue), ok \(answer.ok)")
         }
     }
 
@@ -302,11 +323,11 @@ public final class NodeClient: Sendable {
         return response
     }
 
-    private func postSet(_ body: SetBody, timeoutMs: Int?) async throws(WRaftClientError) -> WriteResult {
+    private func postSet(_ body: SetBody, timeoutMs: Int?) async throws(WRaftClientError) -> WriteOutcome {
         let target = "/set" + Self.queryString(timeoutMs.map { [("timeoutMs", String($0))] } ?? [])
         let request = HTTPRequest(method: "POST", target: target, headers: Self.jsonHeaders, body: try encodeJSON(body))
         let response = try await expectSuccess(request, timeoutMs: clientTimeout(forServerTimeout: timeoutMs))
-        return try decodeJSON(WriteResult.self, from: response)
+        return try decodeJSON(WriteOutcome.self, from: response)
     }
 
     private func clientTimeout(forServerTimeout serverTimeoutMs: Int?) -> Int? {
@@ -316,7 +337,7 @@ public final class NodeClient: Sendable {
     private func faultBody(_ fault: Fault) throws(WRaftClientError) -> [UInt8] {
         switch fault {
         case .isolate(let peers): return try encodeJSON(IsolateBody(peers: peers))
-        case .delay(let ms, let jitterMs): return try encodeJSON(DelayBody(ms: ms, jitterMs: jitterMs))
+        case .delay(let ms, let jitterMs): return try encodeJSON(DelayBody(ms: Double(ms), jitterMs: Double(jitterMs)))
         case .drop(let rate): return try encodeJSON(DropBody(rate: rate))
         case .transfer(let target): return try encodeJSON(TransferBody(to: target))
         case .pause, .resume, .heal, .crash, .stepDown, .snapshot: return []
@@ -341,16 +362,22 @@ public final class NodeClient: Sendable {
     }
 
     /// The typed error of a non-2xx answer, from its JSON body when it has one.
-    static func error(from response: HTTPResponse) -> WRaftClientError {
-        let body = try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body))
+    package static func error(from response: HTTPResponse) -> WRaftClientError {
+        let body = errorBody(of: response)
         let retryAfter = response.header("Retry-After").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         return .http(
-            status: response.status, code: body?.error ?? "http_\(response.status)",
-            message: body?.message ?? String(response.bodyText.prefix(200)), retryAfterSeconds: retryAfter)
+            status: response.status, code: body?.code, message: body?.message ?? String(response.bodyText.prefix(200)),
+            retryAfterSeconds: retryAfter)
     }
 
-    private static func errorCode(of response: HTTPResponse) -> String? {
-        (try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body)))?.error
+    private static func errorBody(of response: HTTPResponse) -> ErrorBody? {
+        try? decoded(ErrorBody.self, from: response)
+    }
+
+    /// How this client reads every JSON body of the API (`WRaftAPI` types): one decoder, used
+    /// by tests that check the server's bodies too.
+    package static func decoded<Value: Decodable>(_ type: Value.Type, from response: HTTPResponse) throws -> Value {
+        try JSONDecoder().decode(type, from: Data(response.body))
     }
 
     private func encodeJSON(_ value: some Encodable) throws(WRaftClientError) -> [UInt8] {
@@ -365,31 +392,9 @@ public final class NodeClient: Sendable {
         -> Value
     {
         do {
-            return try JSONDecoder().decode(type, from: Data(response.body))
+            return try Self.decoded(type, from: response)
         } catch {
             throw .badResponse("\(Value.self) from \(address): \(error); body: \(response.bodyText.prefix(200))")
         }
     }
 }
-
-private struct ErrorBody: Decodable {
-    var error: String
-    var message: String?
-}
-
-private struct PeerBody: Encodable { var peer: String }
-private struct IDBody: Encodable { var id: String }
-private struct SetBody: Encodable {
-    var key: String
-    var value: String?
-    var delete: Bool?
-    var prevValue: String?
-    var prevIndex: UInt64?
-}
-private struct IsolateBody: Encodable { var peers: [String]? }
-private struct DelayBody: Encodable {
-    var ms: Int
-    var jitterMs: Int
-}
-private struct DropBody: Encodable { var rate: Double }
-private struct TransferBody: Encodable { var to: String }

@@ -1,3 +1,5 @@
+import WRaftAPI
+
 /// Why a request to a node did not produce the answer asked for.
 ///
 /// The cases separate what the caller must treat differently: a request that never left this
@@ -16,8 +18,9 @@ public enum WRaftClientError: Error, Sendable, Equatable, CustomStringConvertibl
     /// The node closed the connection (or it broke) before the answer was complete.
     case connectionClosed(address: String)
     /// The node answered with an error status; `code` and `message` come from its JSON body
-    /// (`{"error": code, "message": ...}`), `retryAfterSeconds` from `Retry-After`.
-    case http(status: Int, code: String, message: String, retryAfterSeconds: Int?)
+    /// (`{"error": code, "message": ...}`; `code` nil when the body has none this client knows),
+    /// `retryAfterSeconds` from `Retry-After`.
+    case http(status: Int, code: ErrorCode?, message: String, retryAfterSeconds: Int?)
     /// The node answered something this client cannot understand.
     case badResponse(String)
     /// The answer's body is larger than `responseBytesMax`.
@@ -35,16 +38,17 @@ public enum WRaftClientError: Error, Sendable, Equatable, CustomStringConvertibl
         switch self {
         case .timeout, .connectionClosed, .badResponse, .responseTooLarge:
             return true
-        case .http(let status, _, _, _):
-            // 504 unknown_outcome says so; a 500 may come after a proposal was made.
-            return status == 504 || status == 500
+        case .http(let status, let code, _, _):
+            // Without a code this client knows, the status decides: a 5xx from a proxy or a
+            // newer node may have come after a proposal was made.
+            return code?.mayHaveTakenEffect ?? (status == 504 || status == 500)
         case .invalidAddress, .connectionRefused, .connectFailed, .shutDown, .invalidTLSConfiguration, .invalidToken:
             return false
         }
     }
 
     /// The JSON error code for `.http`, nil otherwise.
-    public var httpErrorCode: String? {
+    public var httpErrorCode: ErrorCode? {
         if case .http(_, let code, _, _) = self { return code }
         return nil
     }
@@ -68,7 +72,7 @@ public enum WRaftClientError: Error, Sendable, Equatable, CustomStringConvertibl
         case .connectionClosed(let address):
             return "\(address) closed the connection before answering"
         case .http(let status, let code, let message, let retryAfterSeconds):
-            var text = "HTTP \(status) \(code): \(message)"
+            var text = "HTTP \(status) \(code?.wireString ?? "(no code)"): \(message)"
             if let retryAfterSeconds { text += " (retry after \(retryAfterSeconds) s)" }
             return text
         case .badResponse(let reason):

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import WRaftAPI
 import WRaftClient
-import WRaftSupport
+import WRaftLauncher
+import WRaftLoad
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,12 +11,6 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Benchmarks: HTTP load against a cluster (default), or the Raft core alone.",
         subcommands: [HTTPBenchCommand.self, CoreBenchCommand.self],
         defaultSubcommand: HTTPBenchCommand.self)
-}
-
-/// The read or write load of `wraft bench`.
-enum BenchMode: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case write
-    case read
 }
 
 struct HTTPBenchCommand: AsyncParsableCommand {
@@ -47,7 +43,7 @@ struct HTTPBenchCommand: AsyncParsableCommand {
     @Option(help: "How long to measure (e.g. 10s, 1m).") var duration = DurationArgument(milliseconds: 10_000)
     @Option(help: "Load before measuring, not counted.") var warmup = DurationArgument(milliseconds: 1_000)
     @Option(help: "Bytes per written value (\(valueBytesRange)).") var valueBytes: Int = 256
-    @Option(help: "write or read.") var mode: BenchMode = .write
+    @Option(help: "write or read.") var mode: LoadMode = .write
     @Option(help: "The number of distinct keys used (\(keyCountRange)).") var keys: Int = 1_000
     @Option(help: "For reads: linearizable or local.") var consistency: ReadConsistency = .linearizable
     @Option(help: "Seed of the key choice.") var seed: UInt64 = 1
@@ -109,7 +105,7 @@ struct HTTPBenchCommand: AsyncParsableCommand {
     }
 
     /// Starts a cluster when asked (with or without peer TLS), measures, stops it.
-    private func runOnce(peerTLS: Bool) async throws -> BenchReport {
+    private func runOnce(peerTLS: Bool) async throws -> LoadReport {
         var cluster: LocalCluster?
         var temporaryDirectory: String?
         var addresses = try nodes.map { try NodeAddress(parsing: $0) }
@@ -132,7 +128,7 @@ struct HTTPBenchCommand: AsyncParsableCommand {
             }
         }
         if addresses.isEmpty { addresses = [NodeAddress(host: "127.0.0.1", port: 8081)] }
-        let report: BenchReport
+        let report: LoadReport
         do {
             report = try await measure(addresses)
         } catch {
@@ -144,8 +140,8 @@ struct HTTPBenchCommand: AsyncParsableCommand {
         return report
     }
 
-    private func measure(_ addresses: [NodeAddress]) async throws -> BenchReport {
-        let workload = BenchWorkload(
+    private func measure(_ addresses: [NodeAddress]) async throws -> LoadReport {
+        let workload = LoadWorkload(
             mode: mode, keyCount: keys, value: [UInt8](repeating: UInt8(ascii: "v"), count: valueBytes),
             consistency: consistency, seed: seed)
         let clients = try addresses.enumerated().map { position, address throws(CLIError) in
@@ -169,118 +165,11 @@ struct HTTPBenchCommand: AsyncParsableCommand {
         let start = ContinuousClock.now
         let measureFrom = start + warmup.duration
         let end = measureFrom + duration.duration
-        let results = await withTaskGroup(of: ClosedLoopResult.self) { group in
-            for worker in 0..<connections {
-                let client = clients[worker % clients.count]
-                group.addTask {
-                    await workload.runWorker(
-                        worker, client: client, measureFrom: measureFrom, end: end,
-                        samplesMax: Self.samplesPerConnectionMax)
-                }
-            }
-            var results: [ClosedLoopResult] = []
-            for await result in group { results.append(result) }
-            return results
-        }
-        return BenchReport(results: results, measuredMs: duration.milliseconds)
-    }
-}
-
-/// What one benchmark connection does.
-struct BenchWorkload: Sendable {
-    let mode: BenchMode
-    let keyCount: Int
-    let value: [UInt8]
-    let consistency: ReadConsistency
-    let seed: UInt64
-
-    static func key(_ number: Int) -> String { "bench-\(number)" }
-
-    /// Writes every key once so reads find them.
-    func preload(clients: [NodeClient], connections: Int) async throws {
-        let workers = min(connections, keyCount)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for worker in 0..<workers {
-                let client = clients[worker % clients.count]
-                group.addTask {
-                    for number in stride(from: worker, to: keyCount, by: workers) {
-                        do {
-                            try await client.put(Self.key(number), value)
-                        } catch {
-                            throw CLIError("preloading \(Self.key(number)): \(error)")
-                        }
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
-    }
-
-    /// The request number `sequence` of connection `worker`: a key drawn from the seed.
-    func request(worker: Int, sequence: UInt64) -> HTTPRequest {
-        var generator = SplitMix64(seed: seed ^ (UInt64(worker) << 40) ^ sequence)
-        let target = "/data/" + Self.key(Int(generator.next() % UInt64(keyCount)))
-        switch mode {
-        case .write:
-            return HTTPRequest(method: "PUT", target: target, body: value)
-        case .read:
-            return HTTPRequest(method: "GET", target: consistency == .local ? target + "?consistency=local" : target)
-        }
-    }
-
-    func runWorker(
-        _ worker: Int, client: NodeClient, measureFrom: ContinuousClock.Instant, end: ContinuousClock.Instant,
-        samplesMax: Int
-    ) async -> ClosedLoopResult {
-        await client.runClosedLoop(
-            measureFrom: measureFrom, end: end, timeoutMs: 10_000, samplesMax: samplesMax
-        ) { sequence in
-            request(worker: worker, sequence: sequence)
-        }
-    }
-}
-
-/// The merged results of a run, as printed.
-struct BenchReport {
-    let completed: Int
-    let errors: Int
-    let firstError: String?
-    let measuredMs: Int
-    /// Sorted ascending.
-    let latenciesMicroseconds: [UInt32]
-
-    init(results: [ClosedLoopResult], measuredMs: Int) {
-        completed = results.reduce(0) { $0 + $1.completed }
-        errors = results.reduce(0) { $0 + $1.failed }
-        firstError = results.lazy.compactMap(\.firstError).first.map { "\($0)" }
-        self.measuredMs = measuredMs
-        latenciesMicroseconds = results.flatMap(\.latenciesMicroseconds).sorted()
-    }
-
-    /// The latency below which `fraction` of the samples lie (nearest rank), in milliseconds.
-    func percentileMs(_ fraction: Double) -> Double {
-        guard !latenciesMicroseconds.isEmpty else { return 0 }
-        let rank = Int((fraction * Double(latenciesMicroseconds.count)).rounded(.up)) - 1
-        let index = min(max(rank, 0), latenciesMicroseconds.count - 1)
-        return Double(latenciesMicroseconds[index]) / 1_000
-    }
-
-    /// Completed requests per second of the measured time.
-    var throughput: Double {
-        Double(completed) / (Double(max(1, measuredMs)) / 1_000)
-    }
-
-    var text: String {
-        let seconds = Double(measuredMs) / 1_000
-        func format(_ value: Double) -> String { String(format: "%.2f", value) }
-        var lines = [
-            "requests \(completed) ok, \(errors) failed in \(format(seconds)) s: \(format(throughput)) ops/s",
-            "latency ms: p50 \(format(percentileMs(0.5)))  p90 \(format(percentileMs(0.9)))  "
-                + "p99 \(format(percentileMs(0.99)))  p99.9 \(format(percentileMs(0.999)))  max \(format(percentileMs(1)))",
-        ]
-        if let firstError { lines.append("first error: \(firstError)") }
-        return lines.joined(separator: "\n")
+        return await workload.run(
+            clients: clients, connections: connections, measureFrom: measureFrom, end: end,
+            measuredMs: duration.milliseconds, samplesPerConnectionMax: Self.samplesPerConnectionMax)
     }
 }
 
 extension ReadConsistency: ExpressibleByArgument {}
+extension LoadMode: ExpressibleByArgument {}

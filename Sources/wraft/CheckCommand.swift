@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import Linearizability
+import WRaftAPI
 import WRaftCheck
 import WRaftClient
+import WRaftLauncher
 
 extension NemesisKind: ExpressibleByArgument {}
 

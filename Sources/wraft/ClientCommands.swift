@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WRaftAPI
 import WRaftClient
 
 /// Runs `body` with a client of the node, shutting the client down on every path and turning
@@ -177,7 +178,7 @@ struct ListCommand: AsyncParsableCommand {
     /// the node's error, reported rather than followed for ever.
     static func listPages(
         client: NodeClient, prefix: String, limit: Int, all: Bool, consistency: ReadConsistency, timeoutMs: Int,
-        pagesMax: Int = ListCommand.pagesMax, print: (ListResult.Item) -> Void
+        pagesMax: Int = ListCommand.pagesMax, print: (ListView.Item) -> Void
     ) async throws(WRaftClientError) -> (printed: Int, end: End) {
         var cursor: String?
         var printed = 0
@@ -222,7 +223,7 @@ struct StateCommand: AsyncParsableCommand {
 
 /// The readable form of `/state`.
 enum StateFormatter {
-    static func describe(_ state: NodeState) -> String {
+    static func describe(_ state: NodeStateView) -> String {
         var lines: [String] = []
         lines.append("node      \(state.id)  http \(state.httpAddress)  raft \(state.raftAddress)")
         lines.append("status    \(state.status)\(state.role.map { "  role \($0)" } ?? "")  term \(state.term)")

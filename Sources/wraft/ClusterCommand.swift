@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WRaftClient
+import WRaftLauncher
 
 struct ClusterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WRaftAPI
 import WRaftClient
 import WRaftSupport
 
@@ -48,7 +49,7 @@ extension RealProcessTests {
                         record.reads.append((key, try await client.get(key, timeoutMs: 2_000)?.text))
                     }
                 } catch {
-                    if error.httpErrorCode == "compare_failed" { record.compareFailures += 1 }
+                    if error.httpErrorCode == .compareFailed { record.compareFailures += 1 }
                     if !error.mayHaveTakenEffect && error.httpStatus == nil {
                         try? await Task.sleep(for: .milliseconds(20))
                     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WRaftAPI
 import WRaftClient
 import WRaftSupport
 
@@ -26,17 +27,17 @@ extension RealProcessTests {
                     try await client.put("color", "blue", prevValue: "red")
                 }
                 #expect(staleValue?.httpStatus == 412)
-                #expect(staleValue?.httpErrorCode == "compare_failed")
+                #expect(staleValue?.httpErrorCode == .compareFailed)
 
                 // Compare-and-set on the index; 0 means "absent".
                 let staleIndex = await #expect(throws: WRaftClientError.self) {
                     try await client.put("color", "blue", prevIndex: first.index)
                 }
-                #expect(staleIndex?.httpErrorCode == "compare_failed")
+                #expect(staleIndex?.httpErrorCode == .compareFailed)
                 let blue = try await client.put("color", "blue", prevIndex: swapped.index)
                 let created = try await client.put("fresh", "1", prevIndex: 0)
                 let notAbsent = await #expect(throws: WRaftClientError.self) { try await client.put("fresh", "2", prevIndex: 0) }
-                #expect(notAbsent?.httpErrorCode == "compare_failed")
+                #expect(notAbsent?.httpErrorCode == .compareFailed)
                 #expect(try await client.get("fresh")?.index == created.index)
                 #expect(try await client.get("color")?.text == "blue")
 
@@ -196,7 +197,7 @@ extension RealProcessTests {
                 for fault in [Fault.pause, .crash, .heal, .snapshot] {
                     let error = await #expect(throws: WRaftClientError.self) { try await client.inject(fault) }
                     #expect(error?.httpStatus == 403)
-                    #expect(error?.httpErrorCode == "faults_disabled")
+                    #expect(error?.httpErrorCode == .faultsDisabled)
                 }
                 #expect(try await client.health().serving)
             }

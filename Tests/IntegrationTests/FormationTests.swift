@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WRaftAPI
 import WRaftClient
 
 extension RealProcessTests {
@@ -50,7 +51,7 @@ extension RealProcessTests {
                     let otherRaft = await other.nodes[0].raftAddress.description
                     let error = await #expect(throws: WRaftClientError.self) { try await first.connect(peer: otherRaft) }
                     #expect(error?.httpStatus == 409)
-                    #expect(error?.httpErrorCode == "cluster_conflict")
+                    #expect(error?.httpErrorCode == .clusterConflict)
                 }
                 let state = try await first.state()
                 #expect(state.members.count == 3)

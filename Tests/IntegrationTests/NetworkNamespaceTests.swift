@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WRaftAPI
 import WRaftCertificates
 import WRaftClient
 
@@ -241,7 +242,7 @@ extension RealProcessTests {
                 var leaders: Set<String> = []
                 for index in indexes {
                     guard let state = try? await client(index, ["state", "--json"]), state.status == 0,
-                        let decoded = try? JSONDecoder().decode(NodeState.self, from: Data(state.standardOutput.utf8))
+                        let decoded = try? JSONDecoder().decode(NodeStateView.self, from: Data(state.standardOutput.utf8))
                     else {
                         views.append("h\(index): no answer")
                         leaders.insert("")

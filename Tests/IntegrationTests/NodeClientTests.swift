@@ -1,7 +1,9 @@
 import Foundation
 import Synchronization
 import Testing
+import WRaftAPI
 import WRaftClient
+import WRaftLoad
 
 /// `NodeClient` against a scripted fake server: request encoding, answer decoding, keep-alive,
 /// bounds and every error case. No node needed.
@@ -20,7 +22,7 @@ import WRaftClient
         let result = try await client.put("a/b c?%é", "new", prevValue: "old value&x", timeoutMs: 50_000)
         await client.shutDown()
 
-        #expect(result == WriteResult(key: "a/b c?%é", index: 12, term: 3))
+        #expect(result == WriteOutcome(key: "a/b c?%é", index: 12, term: 3))
         let request = try #require(server.requests.first)
         #expect(request.method == "PUT")
         #expect(request.target == "/data/a%2Fb%20c%3F%25%C3%A9?prevValue=old%20value%26x&timeoutMs=50000")
@@ -41,7 +43,7 @@ import WRaftClient
         let absent = try await client.get("absent")
         await client.shutDown()
 
-        #expect(present == ReadResult(value: [0, 1, 255], index: 7, term: 2))
+        #expect(present == ReadOutcome(value: [0, 1, 255], index: 7, term: 2))
         #expect(absent == nil)
         #expect(server.requests.map(\.target) == ["/data/present?consistency=local", "/data/absent"])
     }
@@ -66,10 +68,10 @@ import WRaftClient
         let compare = await #expect(throws: WRaftClientError.self) { try await client.delete("k", prevIndex: 4) }
         await client.shutDown()
 
-        #expect(noLeader == .http(status: 503, code: "no_leader", message: "no leader within 5000 ms", retryAfterSeconds: 2))
+        #expect(noLeader == .http(status: 503, code: .noLeader, message: "no leader within 5000 ms", retryAfterSeconds: 2))
         #expect(noLeader?.mayHaveTakenEffect == false)
-        #expect(serverError == .http(status: 500, code: "http_500", message: "not json", retryAfterSeconds: nil))
-        #expect(compare?.httpErrorCode == "compare_failed")
+        #expect(serverError == .http(status: 500, code: nil, message: "not json", retryAfterSeconds: nil))
+        #expect(compare?.httpErrorCode == .compareFailed)
         #expect(compare?.mayHaveTakenEffect == false)
     }
 
@@ -79,7 +81,7 @@ import WRaftClient
         let client = try NodeClient(server.address, requestTimeoutMs: Self.patientTimeoutMs)
         for _ in 0..<20 {
             let health = try await client.health()
-            #expect(health == HealthInfo(serving: true, status: "running", role: "leader"))
+            #expect(health == HealthView(serving: true, status: "running", role: "leader"))
         }
         await client.shutDown()
         #expect(server.connectionCount == 1)
@@ -159,7 +161,10 @@ import WRaftClient
                 return .respond(status: 200, body: json(#"{"items":[{"key":"a","value":"1","index":3}],"more":true}"#))
             }
             if request.target.hasPrefix("/set") { return .respond(status: 200, body: json(#"{"key":"a","index":4,"term":1,"deleted":true}"#)) }
-            return .respond(status: 200, body: json("{}"))
+            if request.target.hasPrefix("/op/") {
+                return .respond(status: 200, body: json(#"{"op":"\#(request.target.dropFirst("/op/".count))","ok":true}"#))
+            }
+            return .respond(status: 200, body: json(#"{"removed":"n4"}"#))
         }
         defer { server.stop() }
         let client = try NodeClient(server.address, requestTimeoutMs: Self.patientTimeoutMs)
@@ -174,7 +179,7 @@ import WRaftClient
         let deleted = try await client.set(deleting: "a")
         await client.shutDown()
 
-        #expect(list == ListResult(items: [.init(key: "a", value: "1", index: 3)], more: true))
+        #expect(list == ListView(items: [.init(key: "a", value: "1", index: 3)], more: true))
         #expect(deleted.deleted == true)
         let sent = server.requests.map { "\($0.method) \($0.target) \(canonicalJSON($0.body))" }
         #expect(

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import WRaftCertificates
 import WRaftClient
+import WRaftLauncher
 
 #if canImport(Glibc)
 import Glibc

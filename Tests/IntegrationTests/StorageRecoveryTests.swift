@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WRaftClient
+import WRaftLauncher
 
 extension RealProcessTests {
     /// Issue 3: a torn WAL tail recovers; corruption in the middle is refused, clearly, and the

@@ -2,6 +2,7 @@ import NIOCore
 import RaftCodec
 import RaftCore
 import Testing
+import WRaftBenchmarks
 
 @Suite struct CodecRoundTripTests {
     @Test(arguments: everyPayload)

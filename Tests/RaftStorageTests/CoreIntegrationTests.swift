@@ -1,5 +1,6 @@
 import RaftCore
 import RaftStorage
+import RaftStorageTesting
 import Testing
 
 /// The storage driven by the real core, as the runtime drives it: every `Ready` persisted

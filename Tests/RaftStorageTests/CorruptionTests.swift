@@ -1,6 +1,7 @@
 import NIOCore
 import RaftCore
 @testable import RaftStorage
+import RaftStorageTesting
 import Testing
 
 /// The start offsets of the records in a segment's bytes (walking the length fields).

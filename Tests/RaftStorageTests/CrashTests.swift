@@ -1,5 +1,6 @@
 import RaftCore
 import RaftStorage
+import RaftStorageTesting
 import Testing
 import WRaftSupport
 

@@ -1,5 +1,6 @@
 import NIOCore
 import RaftCore
+import RaftStorageTesting
 import Testing
 
 @testable import RaftStorage

@@ -1,6 +1,7 @@
 import CoreMetrics
 import RaftCore
 import RaftStorage
+import RaftStorageTesting
 import Synchronization
 import Testing
 

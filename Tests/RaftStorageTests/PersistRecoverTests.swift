@@ -1,6 +1,7 @@
 import NIOCore
 import RaftCore
 import RaftStorage
+import RaftStorageTesting
 import Testing
 
 @Suite struct PersistRecoverTests {

@@ -2,6 +2,7 @@ import Dispatch
 import RaftCore
 import RaftStorage
 import Testing
+import WRaftBenchmarks
 
 #if canImport(Glibc)
     import Glibc

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import RaftCore
 import RaftStorage
+import RaftStorageTesting
 import Synchronization
 import WRaftSupport
 

@@ -2,6 +2,7 @@ import NIOCore
 import RaftCodec
 import RaftCore
 import RaftStorage
+import RaftStorageTesting
 import Testing
 
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import Linearizability
 import Testing
+import WRaftAPI
 import WRaftClient
 
 import WRaftCheck
@@ -59,17 +60,17 @@ import WRaftSupport
     }
 
     @Test func errorsMapToOutcomes() {
-        let compareFailed = WRaftClientError.http(status: 412, code: "compare_failed", message: "", retryAfterSeconds: nil)
+        let compareFailed = WRaftClientError.http(status: 412, code: .compareFailed, message: "", retryAfterSeconds: nil)
         #expect(Workload.outcome(of: compareFailed, kind: .cas) == .compareFailed)
         #expect(Workload.outcome(of: compareFailed, kind: .write) == .failed)
-        let noLeader = WRaftClientError.http(status: 503, code: "no_leader", message: "", retryAfterSeconds: 1)
+        let noLeader = WRaftClientError.http(status: 503, code: .noLeader, message: "", retryAfterSeconds: 1)
         #expect(Workload.outcome(of: noLeader, kind: .write) == .failed)
-        let unknownOutcome = WRaftClientError.http(status: 504, code: "unknown_outcome", message: "", retryAfterSeconds: nil)
+        let unknownOutcome = WRaftClientError.http(status: 504, code: .unknownOutcome, message: "", retryAfterSeconds: nil)
         #expect(Workload.outcome(of: unknownOutcome, kind: .cas) == .unknown)
         #expect(Workload.outcome(of: .timeout(afterMs: 10), kind: .write) == .unknown)
         #expect(Workload.outcome(of: .connectionClosed(address: "x"), kind: .write) == .unknown)
         #expect(Workload.outcome(of: .connectionRefused(address: "x"), kind: .write) == .failed)
-        #expect(Workload.outcome(of: .http(status: 400, code: "bad_key", message: "", retryAfterSeconds: nil), kind: .write) == .failed)
+        #expect(Workload.outcome(of: .http(status: 400, code: .badKey, message: "", retryAfterSeconds: nil), kind: .write) == .failed)
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import RaftCore
 import Testing
+import WRaftAPI
 
 @testable import WRaftServer
 
@@ -49,7 +50,7 @@ import Testing
             let response = try await client.request("POST", "/start")
             #expect(response.status == 200)
             #expect(response.json?["started"] as? Bool == true)
-            await service.failNext(with: .wrongState(code: "not_initial", message: "already running"))
+            await service.failNext(with: .wrongState(code: .notInitial, message: "already running"))
             let again = try await client.request("POST", "/start")
             #expect(again.status == 409)
             #expect(again.errorCode == "not_initial")

@@ -6,6 +6,7 @@ import NIOSSL
 import RaftCore
 import ServiceLifecycle
 import Testing
+import WRaftAPI
 
 @testable import WRaftServer
 
@@ -180,6 +181,8 @@ struct RawHTTPConnection {
     let port: Int
     /// HTTPS when set: the client side of TLS for every connection.
     var tls: NIOSSLContext? = nil
+    /// Sent as `Authorization: Bearer` by `request(_:_:body:headers:)` unless it names its own.
+    var bearerToken: String? = nil
 
     /// Sends `requests` one after another on one keep-alive connection; returns the responses.
     func exchange(_ requests: [[UInt8]]) async throws -> [RawResponse] {
@@ -234,7 +237,11 @@ struct RawHTTPConnection {
     func request(
         _ method: String, _ target: String, body: [UInt8]? = nil, headers: [(String, String)] = []
     ) async throws -> RawResponse {
-        try await send(rawRequest(method, target, body: body, headers: headers))
+        var headers = headers
+        if let bearerToken, !headers.contains(where: { $0.0.lowercased() == "authorization" }) {
+            headers.append(("Authorization", "Bearer " + bearerToken))
+        }
+        return try await send(rawRequest(method, target, body: body, headers: headers))
     }
 }
 

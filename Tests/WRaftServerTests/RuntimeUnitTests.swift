@@ -91,13 +91,17 @@ struct RuntimeUnitTests {
             #expect(try ControlCoding.decode(ControlRequest.self, from: ControlCoding.encode(request)) == request)
         }
         #expect(throws: ControlDecodingError.self) { try ControlCoding.decode(ControlRequest.self, from: Array("{".utf8)) }
+        // Every case (value_too_large and quota_exceeded used to come back as bad_request).
         let errors: [NodeError] = [
-            .noLeader(retryAfterMs: 100), .clusterConflict(message: "x"), .notFound(message: "y"),
-            .wrongState(code: "starting", message: "z"), .peerUnreachable(message: "p"), .unknownOutcome(message: "u"),
-            .overloaded(retryAfterMs: 7), .internalError(message: "i"), .badRequest(code: "bad_id", message: "b"),
+            .badRequest(code: .badID, message: "b"), .valueTooLarge(bytes: 9, limit: 8), .notFound(message: "y"),
+            .compareFailed(message: "c"), .clusterConflict(message: "x"), .wrongState(code: .starting, message: "z"),
+            .noLeader(retryAfterMs: 100), .overloaded(retryAfterMs: 7), .unknownOutcome(message: "u"), .faultsDisabled,
+            .peerUnreachable(message: "p"), .internalError(message: "i"), .quotaExceeded(bytes: 5, limit: 4),
         ]
         for error in errors {
-            #expect(ControlFailure(error).nodeError == error)
+            let decoded = try ControlCoding.decode(ControlFailure.self, from: ControlCoding.encode(ControlFailure(error)))
+            #expect(decoded.nodeError == error)
+            #expect(decoded.nodeError.code == error.code)
         }
         #expect(throws: ControlDecodingError.self) {
             try AddressBook(records: [MemberRecord(id: "zz", raftAddress: "h:1", httpAddress: "h:2")])

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import Metrics
+import WRaftAPI
 
 /// Answers every request of API.md from a `NodeService`. It never throws: every failure
 /// becomes a JSON error response through `errorResponse(for:)`.
@@ -114,43 +115,15 @@ struct APIResponder<Service: NodeService>: HTTPResponder {
     }
 
     private func record(_ error: APIError, endpoint: Endpoint, method: HTTPRequest.Method) {
-        let code: String
-        switch error {
-        case .node(.internalError(let message)):
-            code = "internal"
+        let code = error.code.wireString
+        if case .node(.internalError(let message)) = error {
             // A storage failure or similar: rare, and the operator wants to see it.
             logger.info("request failed", metadata: ["http.endpoint": "\(endpoint.metricName)", "error": "\(message)"])
-        case .node(let nodeError): code = errorCode(of: nodeError)
-        case .methodNotAllowed: code = "method_not_allowed"
-        case .bodyTooLarge: code = "body_too_large"
-        case .misdirected: code = "misdirected_request"
-        case .forbiddenOrigin: code = "forbidden_origin"
-        case .unauthenticated: code = "unauthenticated"
-        case .forbidden: code = "forbidden"
-        case .unsupportedMediaType: code = "unsupported_media_type"
         }
         metrics.countError(code: code)
         logger.debug(
             "request refused",
             metadata: ["http.method": "\(method)", "http.endpoint": "\(endpoint.metricName)", "error": "\(code)"])
-    }
-}
-
-/// The `error` code of a `NodeError` (for metrics; the response uses `errorResponse(for:)`).
-private func errorCode(of error: NodeError) -> String {
-    switch error {
-    case .badRequest(let code, _), .wrongState(let code, _): return code
-    case .valueTooLarge: return "value_too_large"
-    case .notFound: return "not_found"
-    case .compareFailed: return "compare_failed"
-    case .clusterConflict: return "cluster_conflict"
-    case .noLeader: return "no_leader"
-    case .overloaded: return "overloaded"
-    case .unknownOutcome: return "unknown_outcome"
-    case .faultsDisabled: return "faults_disabled"
-    case .peerUnreachable: return "peer_unreachable"
-    case .internalError: return "internal"
-    case .quotaExceeded: return "quota_exceeded"
     }
 }
 

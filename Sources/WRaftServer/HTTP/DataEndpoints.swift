@@ -6,6 +6,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import RaftCore
+import WRaftAPI
 
 // The key-value endpoints: PUT/GET/DELETE /data/{key}, GET /data, POST /set.
 
@@ -80,14 +81,14 @@ extension APIResponder {
         let outcome = try await call { () async throws(NodeError) in
             try await service.write(write, deadline: deadline)
         }
-        return jsonResponse(.ok, writeOutcomeJSON(outcome))
+        return jsonResponse(.ok, outcome.encodedJSON())
     }
 }
 
 /// The custom headers of `GET /data/{key}`.
 enum HTTPHeader {
-    static let raftIndex = headerName("X-Raft-Index")
-    static let raftTerm = headerName("X-Raft-Term")
+    static let raftIndex = headerName(RaftHeader.index)
+    static let raftTerm = headerName(RaftHeader.term)
 
     private static func headerName(_ name: String) -> HTTPField.Name {
         guard let field = HTTPField.Name(name) else {
@@ -97,55 +98,30 @@ enum HTTPHeader {
     }
 }
 
-/// `{"key","index","term"}`, and `"deleted"` for deletes.
-func writeOutcomeJSON(_ outcome: WriteOutcome) -> ByteBuffer {
-    var writer = JSONWriter(capacity: 64 + outcome.key.utf8.count)
-    writer.beginObject()
-    writer.field("key", outcome.key)
-    writer.field("index", outcome.index)
-    writer.field("term", outcome.term)
-    if let deleted = outcome.deleted {
-        writer.field("deleted", deleted)
-    }
-    writer.endObject()
-    return writer.buffer
-}
-
-/// `{"items": [{"key","value","index"}], "more": bool, "next"?: cursor}`. A value that is valid
-/// UTF-8 is a JSON string as is; any other value is base64 with `"encoding": "base64"` beside it.
-/// Items stop before the JSON would pass `bytesMax` bytes (the first item always goes in, so a
-/// client paging with `next` always progresses); `more` is then true, and `next` names the last
-/// key written.
+/// `{"items": [{"key","value","index"}], "more": bool, "next"?: cursor}` (`ListView`). Items stop
+/// before the JSON would pass `bytesMax` bytes (the first item always goes in, so a client
+/// paging with `next` always progresses); `more` is then true, and `next` names the last key
+/// written.
 func listJSON(_ outcome: ListOutcome, bytesMax: Int) -> ByteBuffer {
-    var writer = JSONWriter(capacity: 4_096)
-    writer.beginObject()
-    writer.key("items")
-    writer.beginArray()
+    var encodedItems: [ByteBuffer] = []
+    // 64: the object's own keys and brackets.
+    var bytes = 64
     var lastKey: String?
     var isCut = false
     for item in outcome.items {
-        var itemWriter = JSONWriter(capacity: item.key.utf8.count + item.value.count + 64)
-        itemWriter.beginObject()
-        itemWriter.field("key", item.key)
-        writeValue(item.value, into: &itemWriter)
-        itemWriter.field("index", item.index)
-        itemWriter.endObject()
+        let encoded = ListView.Item.encodedJSON(key: item.key, value: item.value, index: item.index)
         // 300: room for the closing fields and a cursor of the longest key.
-        if lastKey != nil, writer.buffer.readableBytes + itemWriter.buffer.readableBytes + 300 > bytesMax {
+        if lastKey != nil, bytes + encoded.readableBytes + 300 > bytesMax {
             isCut = true
             break
         }
-        writer.element(raw: itemWriter.buffer)
+        encodedItems.append(encoded)
+        bytes += encoded.readableBytes + 1
         lastKey = item.key
     }
-    writer.endArray()
     let hasMore = isCut || outcome.hasMore
-    writer.field("more", hasMore)
-    if hasMore, let lastKey {
-        writer.field("next", ListCursor.encode(key: lastKey))
-    }
-    writer.endObject()
-    return writer.buffer
+    let next = hasMore ? lastKey.map { ListCursor.encode(key: $0) } : nil
+    return ListView.encodedJSON(encodedItems: encodedItems, more: hasMore, next: next)
 }
 
 /// The `next` cursor of a list answer: the last key returned, base64url without padding (URL-safe
@@ -188,26 +164,8 @@ enum ListCursor {
     }
 }
 
-private func writeValue(_ value: [UInt8], into writer: inout JSONWriter) {
-    writer.key("value")
-    if String(validating: value, as: UTF8.self) != nil {
-        writer.string(utf8: value)
-    } else {
-        writer.string(Data(value).base64EncodedString())
-        writer.field("encoding", "base64")
-    }
-}
-
-/// The body of `POST /set`. `value` and the compare-and-set `prevValue` are UTF-8 text, or
-/// base64 when `encoding` is `"base64"` (the same convention as `GET /data` lists).
-package struct SetBody: Decodable {
-    var key: String
-    var value: String?
-    var delete: Bool?
-    var encoding: String?
-    var prevValue: String?
-    var prevIndex: UInt64?
-
+extension SetBody {
+    /// The checked write the body asks for.
     package func writeRequest(options: HTTPOptions) throws(APIError) -> WriteRequest {
         let key = try checkedKey(key, bytesMax: options.keyBytesMax)
         let condition = try self.condition()
@@ -243,7 +201,7 @@ package struct SetBody: Decodable {
     private func decodedValue(_ text: String, field: String) throws(APIError) -> [UInt8] {
         switch encoding {
         case nil, "utf8", "utf-8": return Array(text.utf8)
-        case "base64":
+        case ListView.Item.base64:
             guard let data = Data(base64Encoded: text) else { throw .badRequest("\(field) is not valid base64") }
             return Array(data)
         case let other?:

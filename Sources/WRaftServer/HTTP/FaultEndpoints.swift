@@ -1,36 +1,35 @@
 import Hummingbird
 import RaftCore
+import WRaftAPI
 
 // POST /op/{pause,resume,isolate,delay,drop,heal,crash,step-down,transfer,snapshot}.
 
 extension APIResponder {
     /// Parses the fault named in the path (and its body), injects it, answers `{"op": name, "ok": true}`.
     func injectFault(named name: Substring, _ request: Request) async throws(APIError) -> Response {
-        let fault = try await faultCommand(named: name, request)
+        guard let faultName = FaultName(rawValue: String(name)) else {
+            throw .node(.notFound(message: "no fault \"\(name.prefix(40))\"; see API.md"))
+        }
+        let fault = try await faultCommand(named: faultName, request)
         try await call { () async throws(NodeError) in try await service.inject(fault) }
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.field("op", String(name))
-        writer.field("ok", true)
-        writer.endObject()
-        return jsonResponse(.ok, writer.buffer)
+        return jsonResponse(.ok, FaultInjectedView(op: faultName, ok: true).encodedJSON())
     }
 
-    private func faultCommand(named name: Substring, _ request: Request) async throws(APIError) -> FaultCommand {
+    private func faultCommand(named name: FaultName, _ request: Request) async throws(APIError) -> FaultCommand {
         switch name {
-        case "pause": return .pause
-        case "resume": return .resume
-        case "heal": return .heal
-        case "crash": return .crash
-        case "step-down": return .stepDown
-        case "snapshot": return .snapshot
-        case "isolate":
+        case .pause: return .pause
+        case .resume: return .resume
+        case .heal: return .heal
+        case .crash: return .crash
+        case .stepDown: return .stepDown
+        case .snapshot: return .snapshot
+        case .isolate:
             let body = try await readJSON(IsolateBody.self, request)
             guard let ids = body.peers else { return .isolate(peers: nil) }
             var peers: [NodeID] = []
             for id in ids { peers.append(try parseNodeID(id, field: "peers")) }
             return .isolate(peers: peers)
-        case "delay":
+        case .delay:
             let body = try await readJSON(DelayBody.self, request)
             let range = 0...options.faultDelayMsMax
             let ms = try wholeMilliseconds(body.ms, field: "ms", in: range)
@@ -38,29 +37,15 @@ extension APIResponder {
                 try wholeMilliseconds(value, field: "jitterMs", in: range)
             }
             return .delay(ms: ms, jitterMs: jitterMs ?? 0)
-        case "drop":
+        case .drop:
             let body = try await readJSON(DropBody.self, request)
             guard body.rate >= 0, body.rate <= 1 else { throw .badRequest("rate must lie in 0...1") }
             return .drop(rate: body.rate)
-        case "transfer":
+        case .transfer:
             let body = try await readJSON(TransferBody.self, request)
             return .transfer(to: try parseNodeID(body.to, field: "to"))
-        default:
-            throw .node(.notFound(message: "no fault \"\(name.prefix(40))\"; see API.md"))
         }
     }
-}
-
-package struct IsolateBody: Decodable {
-    /// Absent: isolate from every peer.
-    var peers: [String]?
-}
-
-/// Read as JSON numbers of any size (an `Int` field would refuse a huge one without naming it),
-/// then range-checked by `wholeMilliseconds`.
-package struct DelayBody: Decodable {
-    var ms: Double
-    var jitterMs: Double?
 }
 
 /// A JSON number that must be a whole count of milliseconds in `range`; else `400` naming `field`.
@@ -70,12 +55,4 @@ private func wholeMilliseconds(_ value: Double, field: String, in range: ClosedR
         throw .badRequest("\(field) must be a whole number in \(range.lowerBound)...\(range.upperBound), not \(value)")
     }
     return Int(value)
-}
-
-package struct DropBody: Decodable {
-    var rate: Double
-}
-
-package struct TransferBody: Decodable {
-    var to: String
 }

@@ -2,6 +2,7 @@ import HTTPTypes
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
+import WRaftAPI
 
 /// Answers a request that cannot be parsed as HTTP with the API's JSON error
 /// (`400 bad_request`, `{"error": ..., "message": ...}`) and closes the connection, where the
@@ -36,14 +37,10 @@ final class ParseErrorResponder: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         hasAnswered = true
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.field("error", "bad_request")
-        writer.field("message", "the request is not valid HTTP/1.1 (\(parseError))")
-        writer.endObject()
-        let body = writer.buffer
+        let code = ErrorCode.badRequest
+        let body = ErrorBody(code: code, message: "the request is not valid HTTP/1.1 (\(parseError))").encodedJSON()
         let head = HTTPResponse(
-            status: .badRequest,
+            status: HTTPResponse.Status(code: code.httpStatus),
             headerFields: [.contentType: "application/json", .contentLength: String(body.readableBytes), .connection: "close"])
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)

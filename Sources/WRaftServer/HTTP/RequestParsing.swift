@@ -5,6 +5,7 @@ import Foundation
 #endif
 import Hummingbird
 import RaftCore
+import WRaftAPI
 
 // Turning the parts of a request (path, query, body) into checked values, or `APIError`s.
 

@@ -1,5 +1,6 @@
 import Foundation
 import RaftCore
+import WRaftAPI
 import WRaftCertificates
 
 // The cluster-formation RPC that nodes exchange over their raft ports (the transport's control
@@ -87,56 +88,41 @@ package enum ControlResponse: Codable, Sendable, Equatable {
     case failure(ControlFailure)
 }
 
-/// A `NodeError` that crossed the wire.
+/// A `NodeError` that crossed the wire: its code, message, and numbers; `nodeError` is the
+/// same error again on the receiving side (`NodeError.init(code:message:retryAfterMs:sizes:)`).
 package struct ControlFailure: Codable, Sendable, Equatable {
+    /// The `ErrorCode`'s wire string; a wrong-state code with the prefix `wrong_state:` (as
+    /// nodes have always sent it). A string is kept, not an `ErrorCode`, so that a code this
+    /// node does not know still decodes (and becomes a 500).
     var code: String
     var message: String
     var retryAfterMs: Int?
+    /// The sizes of `value_too_large` and `quota_exceeded`.
+    var bytes: Int?
+    var limit: Int?
+
+    private static let wrongStatePrefix = "wrong_state:"
 
     init(_ error: NodeError) {
-        switch error {
-        case .badRequest(let code, let message): self.init(code: code, message: message)
-        case .valueTooLarge(let bytes, let limit): self.init(code: "value_too_large", message: "\(bytes) > \(limit)")
-        case .notFound(let message): self.init(code: "not_found", message: message)
-        case .compareFailed(let message): self.init(code: "compare_failed", message: message)
-        case .clusterConflict(let message): self.init(code: "cluster_conflict", message: message)
-        case .wrongState(let code, let message): self.init(code: "wrong_state:" + code, message: message)
-        case .noLeader(let retryAfterMs): self.init(code: "no_leader", message: "no leader", retryAfterMs: retryAfterMs)
-        case .overloaded(let retryAfterMs):
-            self.init(code: "overloaded", message: "overloaded", retryAfterMs: retryAfterMs)
-        case .unknownOutcome(let message): self.init(code: "unknown_outcome", message: message)
-        case .faultsDisabled: self.init(code: "faults_disabled", message: "faults disabled")
-        case .peerUnreachable(let message): self.init(code: "peer_unreachable", message: message)
-        case .internalError(let message): self.init(code: "internal", message: message)
-        case .quotaExceeded(let bytes, let limit): self.init(code: "quota_exceeded", message: "\(bytes) > \(limit)")
+        if case .wrongState(let code, _) = error {
+            self.code = Self.wrongStatePrefix + code.wireString
+        } else {
+            self.code = error.code.wireString
         }
-    }
-
-    init(code: String, message: String, retryAfterMs: Int? = nil) {
-        self.code = code
-        self.message = message
-        self.retryAfterMs = retryAfterMs
+        message = error.message
+        retryAfterMs = error.retryAfterMs
+        bytes = error.sizes?.bytes
+        limit = error.sizes?.limit
     }
 
     /// The error this failure stands for on the receiving side.
     var nodeError: NodeError {
-        switch code {
-        case "value_too_large": return .badRequest(code: code, message: message)
-        case "not_found": return .notFound(message: message)
-        case "compare_failed": return .compareFailed(message: message)
-        case "cluster_conflict": return .clusterConflict(message: message)
-        case "no_leader": return .noLeader(retryAfterMs: retryAfterMs ?? 500)
-        case "overloaded": return .overloaded(retryAfterMs: retryAfterMs ?? 500)
-        case "unknown_outcome": return .unknownOutcome(message: message)
-        case "faults_disabled": return .faultsDisabled
-        case "peer_unreachable": return .peerUnreachable(message: message)
-        case "internal": return .internalError(message: message)
-        default:
-            if code.hasPrefix("wrong_state:") {
-                return .wrongState(code: String(code.dropFirst("wrong_state:".count)), message: message)
-            }
-            return .badRequest(code: code, message: message)
+        let wireCode = code.hasPrefix(Self.wrongStatePrefix) ? String(code.dropFirst(Self.wrongStatePrefix.count)) : code
+        guard let known = ErrorCode(rawValue: wireCode) else {
+            return .internalError(message: "a peer answered \(wireCode.prefix(40)): \(message.prefix(300))")
         }
+        let sizes = bytes.flatMap { bytes in limit.map { (bytes: bytes, limit: $0) } }
+        return NodeError(code: known, message: message, retryAfterMs: retryAfterMs, sizes: sizes)
     }
 }
 

@@ -195,7 +195,7 @@ extension NodeRuntime {
         do {
             request = try ControlCoding.decode(ControlRequest.self, from: bytes)
         } catch {
-            return ControlCoding.encode(ControlResponse.failure(ControlFailure(code: "bad_request", message: error.description)))
+            return ControlCoding.encode(ControlResponse.failure(ControlFailure(.badRequest(code: .badRequest, message: error.description))))
         }
         do {
             return ControlCoding.encode(try await respond(to: request, requester: requester))
@@ -212,7 +212,7 @@ extension NodeRuntime {
     private func requireMemberKey(_ requester: PublicKeyFingerprint?, for what: String) throws(NodeError) {
         guard isPeerTLS else { return }
         guard let requester, book.addresses.values.contains(where: { $0.fingerprint == requester }) else {
-            throw .badRequest(code: "forbidden_peer", message: "\(what) is accepted only from a member's key")
+            throw .badRequest(code: .forbiddenPeer, message: "\(what) is accepted only from a member's key")
         }
     }
 
@@ -221,10 +221,10 @@ extension NodeRuntime {
     private func requireKeys(_ book: AddressBook, requester: PublicKeyFingerprint?) throws(NodeError) {
         guard isPeerTLS else { return }
         guard book.addresses.values.allSatisfy({ $0.fingerprint != nil }) else {
-            throw .badRequest(code: "bad_request", message: "in a TLS cluster every member record carries its key's fingerprint")
+            throw .badRequest(code: .badRequest, message: "in a TLS cluster every member record carries its key's fingerprint")
         }
         guard let requester, book.addresses.values.contains(where: { $0.fingerprint == requester }) else {
-            throw .badRequest(code: "forbidden_peer", message: "the requester's key is not in its member list")
+            throw .badRequest(code: .forbiddenPeer, message: "the requester's key is not in its member list")
         }
     }
 
@@ -248,17 +248,17 @@ extension NodeRuntime {
                 // The joiner's record must carry the key of the connection it came on: a node
                 // joins as itself, never with somebody else's key.
                 guard let requester, address.fingerprint == requester else {
-                    throw .badRequest(code: "forbidden_peer", message: "a join must carry the joiner's own key")
+                    throw .badRequest(code: .forbiddenPeer, message: "a join must carry the joiner's own key")
                 }
             }
             guard !isPeerTLS || address.fingerprint != nil else {
-                throw .badRequest(code: "bad_request", message: "a join into a TLS cluster carries the joiner's key")
+                throw .badRequest(code: .badRequest, message: "a join into a TLS cluster carries the joiner's key")
             }
             return try await respondToJoin(
                 member, id: id, address: address, deadline: .now + Self.boundedTimeout(timeoutMs), isForwarded: isForwarded)
         case .invite(let raftAddress, _):
             guard MemberAddressSyntax.problem(with: raftAddress) == nil else {
-                throw .badRequest(code: "bad_peer", message: "the inviting address is not a host:port raft address")
+                throw .badRequest(code: .badPeer, message: "the inviting address is not a host:port raft address")
             }
             return try await respondToInvite(raftAddress)
         case .removeMember(let idText, let timeoutMs, let isForwarded):
@@ -286,13 +286,13 @@ extension NodeRuntime {
         do {
             return try record.validated()
         } catch {
-            throw .badRequest(code: "bad_request", message: error.description)
+            throw .badRequest(code: .badRequest, message: error.description)
         }
     }
 
     static func parseMember(_ text: String) throws(NodeError) -> NodeID {
         guard let id = NodeID(hex: text), id.rawValue != 0 else {
-            throw .badRequest(code: "bad_id", message: "\(text) is not a member id (16 hex digits)")
+            throw .badRequest(code: .badID, message: "\(text) is not a member id (16 hex digits)")
         }
         return id
     }
@@ -334,10 +334,10 @@ extension NodeRuntime {
     func connect(peerRaftAddress: String) async throws(NodeError) -> ConnectOutcome {
         let peer = peerRaftAddress.trimmingCharacters(in: .whitespaces)
         guard Self.isPlausibleAddress(peer) else {
-            throw .badRequest(code: "bad_peer", message: "\(peerRaftAddress) is not a host:port raft address")
+            throw .badRequest(code: .badPeer, message: "\(peerRaftAddress) is not a host:port raft address")
         }
         guard peer != selfAddress.raftAddress else {
-            throw .badRequest(code: "bad_peer", message: "a node cannot connect to itself")
+            throw .badRequest(code: .badPeer, message: "a node cannot connect to itself")
         }
         switch lifecycle {
         case .initial:
@@ -345,7 +345,7 @@ extension NodeRuntime {
         case .running:
             return try await invite(peer)
         case .starting:
-            throw .wrongState(code: "starting", message: "the node is starting; try again in a moment")
+            throw .wrongState(code: .starting, message: "the node is starting; try again in a moment")
         case .stopped:
             throw notRunningError()
         }
@@ -371,7 +371,7 @@ extension NodeRuntime {
         do {
             return try AddressBook(records: records)
         } catch {
-            throw .badRequest(code: "bad_request", message: error.description)
+            throw .badRequest(code: .badRequest, message: error.description)
         }
     }
 
@@ -436,7 +436,7 @@ extension NodeRuntime {
         case .running:
             return .running(clusterID: ClusterIDFormat.string(clusterID ?? 0), members: book.records)
         case .starting:
-            throw .wrongState(code: "starting", message: "the node is starting")
+            throw .wrongState(code: .starting, message: "the node is starting")
         case .stopped:
             throw notRunningError()
         }
@@ -447,7 +447,7 @@ extension NodeRuntime {
     /// This empty `initial` node asks a member of a running cluster (reached at `peer`) to add it,
     /// then runs with an empty log: the leader sends it the log or a snapshot.
     func join(via peer: String) async throws(NodeError) -> ConnectOutcome {
-        guard lifecycle == .initial else { throw .wrongState(code: "not_initial", message: "only an initial node joins") }
+        guard lifecycle == .initial else { throw .wrongState(code: .notInitial, message: "only an initial node joins") }
         lifecycle = .starting
         let response: ControlResponse
         do {
@@ -526,7 +526,7 @@ extension NodeRuntime {
         case .running:
             return .running(clusterID: ClusterIDFormat.string(clusterID ?? 0), members: book.records)
         case .starting:
-            throw .wrongState(code: "starting", message: "the node is starting")
+            throw .wrongState(code: .starting, message: "the node is starting")
         case .stopped:
             throw notRunningError()
         }
@@ -540,7 +540,7 @@ extension NodeRuntime {
             try await resendBootstrap()
             return
         case .starting:
-            throw .wrongState(code: "starting", message: "the node is already starting")
+            throw .wrongState(code: .starting, message: "the node is already starting")
         case .stopped:
             throw notRunningError()
         case .initial:
@@ -602,7 +602,7 @@ extension NodeRuntime {
 
     private func respondToStart(clusterIDText: String, founders: AddressBook) async throws(NodeError) -> ControlResponse {
         guard let startedID = ClusterIDFormat.parse(clusterIDText) else {
-            throw .badRequest(code: "bad_request", message: "bad cluster id \(clusterIDText)")
+            throw .badRequest(code: .badRequest, message: "bad cluster id \(clusterIDText)")
         }
         switch lifecycle {
         case .running:
@@ -611,12 +611,12 @@ extension NodeRuntime {
             }
             return .done
         case .starting:
-            throw .wrongState(code: "starting", message: "the node is starting")
+            throw .wrongState(code: .starting, message: "the node is starting")
         case .stopped:
             throw notRunningError()
         case .initial:
             guard founders[localID] != nil else {
-                throw .badRequest(code: "bad_request", message: "this node is not among the founders")
+                throw .badRequest(code: .badRequest, message: "this node is not among the founders")
             }
             lifecycle = .starting
             try await bootstrap(clusterID: startedID, founders: founders)
@@ -715,11 +715,11 @@ extension NodeRuntime {
         case .overloaded:
             return .overloaded(retryAfterMs: retryAfterMs)
         case .invalidMembershipChange(let why):
-            return .badRequest(code: "bad_request", message: why)
+            return .badRequest(code: .badRequest, message: why)
         case .unknownMember(let id):
             return .notFound(message: "\(id) is not a member")
         case .notMember:
-            return .wrongState(code: "not_member", message: "this node is not a member of its cluster")
+            return .wrongState(code: .notMember, message: "this node is not a member of its cluster")
         }
     }
 

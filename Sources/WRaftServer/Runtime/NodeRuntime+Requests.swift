@@ -1,5 +1,6 @@
 import KVStore
 import RaftCore
+import WRaftAPI
 
 // Client writes and linearizable reads: proposals batched per Ready turn, answers matched by
 // request id when applied, retries on leader change, deadlines.
@@ -13,7 +14,7 @@ extension NodeRuntime {
     func notRunningError() -> NodeError {
         switch lifecycle {
         case .initial, .starting:
-            return .wrongState(code: "not_running", message: "the node is \(lifecycle.rawValue): /connect and /start it first")
+            return .wrongState(code: .notRunning, message: "the node is \(lifecycle.rawValue): /connect and /start it first")
         case .running, .stopped:
             return .noLeader(retryAfterMs: Self.retryAfterMs)
         }
@@ -65,9 +66,9 @@ extension NodeRuntime {
 
     static func validate(key: String) throws(NodeError) {
         let bytes = key.utf8.count
-        guard bytes >= 1 else { throw .badRequest(code: "bad_key", message: "the key is empty") }
+        guard bytes >= 1 else { throw .badRequest(code: .badKey, message: "the key is empty") }
         guard bytes <= KVCommand.keyBytesMax else {
-            throw .badRequest(code: "bad_key", message: "the key has \(bytes) bytes; at most \(KVCommand.keyBytesMax)")
+            throw .badRequest(code: .badKey, message: "the key has \(bytes) bytes; at most \(KVCommand.keyBytesMax)")
         }
     }
 
@@ -236,7 +237,7 @@ extension NodeRuntime {
     func list(
         prefix: String, after: String?, limit: Int, consistency: ReadConsistency, deadline: ContinuousClock.Instant
     ) async throws(NodeError) -> ListOutcome {
-        guard limit >= 0 else { throw .badRequest(code: "bad_request", message: "limit must be >= 0") }
+        guard limit >= 0 else { throw .badRequest(code: .badRequest, message: "limit must be >= 0") }
         try await waitUntilReadable(consistency: consistency, deadline: deadline)
         let found = store.list(prefix: Array(prefix.utf8), after: after.map { Array($0.utf8) }, limit: limit)
         let items = found.items.map { item in

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import KVStore
 import RaftCore
+import WRaftAPI
 
 // `/state`, `/health`, `/log`, and the faults of `/op/...`.
 extension NodeRuntime: NodeService {
@@ -125,12 +126,12 @@ extension NodeRuntime: NodeService {
             faults.isolate(peers)
         case .delay(let ms, let jitterMs):
             guard ms >= 0, jitterMs >= 0, ms <= FaultState.delayMsMax, jitterMs <= FaultState.delayMsMax else {
-                throw .badRequest(code: "bad_request", message: "ms and jitterMs must be in 0...\(FaultState.delayMsMax)")
+                throw .badRequest(code: .badRequest, message: "ms and jitterMs must be in 0...\(FaultState.delayMsMax)")
             }
             faults.delay(ms: ms, jitterMs: jitterMs)
         case .drop(let rate):
             guard rate.isFinite, (0...1).contains(rate) else {
-                throw .badRequest(code: "bad_request", message: "rate must be in 0...1")
+                throw .badRequest(code: .badRequest, message: "rate must be in 0...1")
             }
             faults.drop(rate: rate)
         case .heal:
@@ -145,7 +146,7 @@ extension NodeRuntime: NodeService {
         case .snapshot:
             guard lifecycle == .running else { throw notRunningError() }
             if !takeSnapshot() && !isSnapshotInProgress {
-                throw .wrongState(code: "nothing_to_snapshot", message: "nothing applied since the last snapshot")
+                throw .wrongState(code: .nothingToSnapshot, message: "nothing applied since the last snapshot")
             }
             // Answer once the snapshot is durable and the log compacted, as the caller expects.
             await waitForSnapshotInProgress()
@@ -158,12 +159,12 @@ extension NodeRuntime: NodeService {
     private func stepDown() throws(NodeError) {
         guard lifecycle == .running, let status = core?.status else { throw notRunningError() }
         guard status.role == .leader else {
-            throw .wrongState(code: "not_leader", message: "this node is not the leader")
+            throw .wrongState(code: .notLeader, message: "this node is not the leader")
         }
         let candidates = status.membership.voters.filter { $0 != localID }
         guard let target = candidates.max(by: { (status.progress[$0]?.matchIndex ?? .zero, $0) < (status.progress[$1]?.matchIndex ?? .zero, $1) })
         else {
-            throw .wrongState(code: "no_peer", message: "there is no other voter to hand leadership to")
+            throw .wrongState(code: .noPeer, message: "there is no other voter to hand leadership to")
         }
         do {
             try core?.transferLeadership(to: target)

@@ -198,7 +198,7 @@ actor NodeRuntime {
         }
         backgroundTasks = [receiver, ticker]
         transport.setControlHandler { [weak self] request, requester in
-            guard let self else { return ControlCoding.encode(ControlResponse.failure(ControlFailure(code: "stopped", message: "node stopped"))) }
+            guard let self else { return ControlCoding.encode(ControlResponse.failure(ControlFailure(.wrongState(code: .stopped, message: "node stopped")))) }
             return await self.handleControl(request, requester: requester)
         }
     }

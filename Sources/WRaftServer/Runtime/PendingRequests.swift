@@ -1,4 +1,5 @@
 import RaftCore
+import WRaftAPI
 
 /// A client write waiting for its entry to be applied.
 struct PendingWrite {

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
+import WRaftAPI
 import WRaftClient
+import WRaftLauncher
 
 /// The built `wraft` executable the tests launch.
 enum WRaftExecutable {
@@ -106,8 +108,8 @@ extension LocalCluster {
     }
 
     /// The states of the given nodes (default all running), failing on any error.
-    func states(_ indexes: [Int]? = nil) async throws -> [Int: NodeState] {
-        var states: [Int: NodeState] = [:]
+    func states(_ indexes: [Int]? = nil) async throws -> [Int: NodeStateView] {
+        var states: [Int: NodeStateView] = [:]
         for index in indexes ?? runningIndexes {
             states[index] = try await client(index).state(timeoutMs: 2_000)
         }

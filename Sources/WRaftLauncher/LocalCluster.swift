@@ -1,5 +1,6 @@
 import Foundation
 import WRaftCertificates
+import WRaftClient
 import WRaftSupport
 
 #if canImport(Glibc)

@@ -1,115 +1,126 @@
-import Hummingbird
+import NIOCore
 
 /// Writes JSON straight into a `ByteBuffer`. Every response body of the API is small and of a
 /// fixed shape, so writing it by hand is both exact (`null` where API.md says null, no field
-/// reordering) and several times cheaper than going through `Codable` on the write path.
+/// reordering) and several times cheaper than going through `Codable` on the write path (the
+/// node answers every write with one of these). The view types write themselves with it, naming
+/// each field by its own `CodingKeys`, so the key the server writes is the key the client's
+/// `Decodable` reads.
 ///
 /// Commas are placed automatically: after a complete value the next key or array element is
 /// preceded by one.
-struct JSONWriter {
-    private(set) var buffer: ByteBuffer
+package struct JSONWriter {
+    package private(set) var buffer: ByteBuffer
     /// True after a complete value, so the next key or element needs a comma first.
     private var needsComma = false
 
-    init(capacity: Int = 128) {
+    package init(capacity: Int = 128) {
         buffer = ByteBuffer()
         buffer.reserveCapacity(capacity)
     }
 
-    mutating func beginObject() {
+    /// One JSON object whose members `body` writes: `{...}`, as a buffer.
+    package static func object(capacity: Int = 128, _ body: (inout JSONWriter) -> Void) -> ByteBuffer {
+        var writer = JSONWriter(capacity: capacity)
+        writer.beginObject()
+        body(&writer)
+        writer.endObject()
+        return writer.buffer
+    }
+
+    package mutating func beginObject() { open(UInt8(ascii: "{")) }
+
+    package mutating func endObject() { close(UInt8(ascii: "}")) }
+
+    package mutating func beginArray() { open(UInt8(ascii: "[")) }
+
+    package mutating func endArray() { close(UInt8(ascii: "]")) }
+
+    private mutating func open(_ bracket: UInt8) {
         writeCommaIfNeeded()
-        buffer.writeInteger(UInt8(ascii: "{"))
+        buffer.writeInteger(bracket)
     }
 
-    mutating func endObject() {
-        buffer.writeInteger(UInt8(ascii: "}"))
-        needsComma = true
-    }
-
-    mutating func beginArray() {
-        writeCommaIfNeeded()
-        buffer.writeInteger(UInt8(ascii: "["))
-    }
-
-    mutating func endArray() {
-        buffer.writeInteger(UInt8(ascii: "]"))
+    private mutating func close(_ bracket: UInt8) {
+        buffer.writeInteger(bracket)
         needsComma = true
     }
 
     /// An array element already encoded as JSON (by another writer).
-    mutating func element(raw json: ByteBuffer) {
+    package mutating func element(raw json: ByteBuffer) {
         writeCommaIfNeeded()
         var json = json
         buffer.writeBuffer(&json)
         needsComma = true
     }
 
-    /// An object key; the next call writes its value.
-    mutating func key(_ name: StaticString) {
-        writeCommaIfNeeded()
-        buffer.writeInteger(UInt8(ascii: "\""))
-        buffer.writeStaticString(name)
-        buffer.writeStaticString("\":")
+    /// An object key, named by a `CodingKey` (the key a `Decodable` reads it with); the next call
+    /// writes its value.
+    package mutating func key(_ name: some CodingKey) {
+        string(name.stringValue)
+        buffer.writeInteger(UInt8(ascii: ":"))
+        // The value follows the colon, not a comma.
+        needsComma = false
     }
 
-    mutating func string(_ value: String) {
+    package mutating func string(_ value: String) {
         var value = value
         value.withUTF8 { writeQuoted(UnsafeRawBufferPointer($0)) }
     }
 
     /// A string value from bytes that are valid UTF-8 (checked by the caller).
-    mutating func string(utf8 bytes: some Collection<UInt8>) {
+    package mutating func string(utf8 bytes: some Collection<UInt8>) {
         let done: Void? = bytes.withContiguousStorageIfAvailable { writeQuoted(UnsafeRawBufferPointer($0)) }
         if done == nil {
             Array(bytes).withUnsafeBytes { writeQuoted($0) }
         }
     }
 
-    mutating func number(_ value: UInt64) {
+    package mutating func number(_ value: UInt64) {
         writeCommaIfNeeded()
         buffer.writeString(String(value))
         needsComma = true
     }
 
-    mutating func number(_ value: Int) {
+    package mutating func number(_ value: Int) {
         writeCommaIfNeeded()
         buffer.writeString(String(value))
         needsComma = true
     }
 
-    mutating func bool(_ value: Bool) {
+    package mutating func bool(_ value: Bool) {
         writeCommaIfNeeded()
         buffer.writeStaticString(value ? "true" : "false")
         needsComma = true
     }
 
-    mutating func null() {
+    package mutating func null() {
         writeCommaIfNeeded()
         buffer.writeStaticString("null")
         needsComma = true
     }
 
-    mutating func field(_ name: StaticString, _ value: String) {
+    package mutating func field(_ name: some CodingKey, _ value: String) {
         key(name)
         string(value)
     }
 
-    mutating func field(_ name: StaticString, _ value: String?) {
+    package mutating func field(_ name: some CodingKey, _ value: String?) {
         key(name)
         if let value { string(value) } else { null() }
     }
 
-    mutating func field(_ name: StaticString, _ value: UInt64) {
+    package mutating func field(_ name: some CodingKey, _ value: UInt64) {
         key(name)
         number(value)
     }
 
-    mutating func field(_ name: StaticString, _ value: Int) {
+    package mutating func field(_ name: some CodingKey, _ value: Int) {
         key(name)
         number(value)
     }
 
-    mutating func field(_ name: StaticString, _ value: Bool) {
+    package mutating func field(_ name: some CodingKey, _ value: Bool) {
         key(name)
         bool(value)
     }

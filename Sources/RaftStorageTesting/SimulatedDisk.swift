@@ -1,4 +1,5 @@
 import NIOCore
+import RaftStorage
 
 #if canImport(Glibc)
     import Glibc

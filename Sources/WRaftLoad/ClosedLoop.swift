@@ -1,4 +1,5 @@
 import NIOCore
+import WRaftClient
 
 /// What a closed-loop run did (`NodeClient.runClosedLoop`).
 public struct ClosedLoopResult: Sendable {
@@ -35,10 +36,9 @@ extension NodeClient {
         var reconnects = 0
         while NIODeadline.now() < endDeadline && sequence < requestsMax && reconnects <= Self.closedLoopReconnectsMax {
             reconnects += 1
-            let connectDeadline = NIODeadline.now() + .milliseconds(Int64(timeoutMs))
             let channel: any Channel
             do {
-                channel = try await pool.openConnection(deadline: connectDeadline, timeoutMs: timeoutMs)
+                channel = try await openDedicatedConnection(timeoutMs: timeoutMs)
             } catch {
                 if NIODeadline.now() >= measureFromDeadline { result.recordFailure(error) }
                 try? await Task.sleep(for: .milliseconds(20))

@@ -1,3 +1,5 @@
+import WRaftClient
+
 /// Why a local cluster could not be started, formed or driven.
 public enum LocalClusterError: Error, Sendable, CustomStringConvertible {
     /// The `wraft` executable is not at the path given.

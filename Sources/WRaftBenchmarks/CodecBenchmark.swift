@@ -1,4 +1,5 @@
 import NIOCore
+import RaftCodec
 import RaftCore
 
 /// What `runCodecBenchmark` measured, in megabytes (10^6 bytes) of encoding per second.

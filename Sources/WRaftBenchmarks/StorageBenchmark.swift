@@ -1,5 +1,6 @@
 import Logging
 import RaftCore
+import RaftStorage
 
 /// What `runStorageBenchmark` measured.
 public struct StorageBenchmarkResult: Sendable, CustomStringConvertible {
