@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "RaftTransport",
             dependencies: [
-                "RaftCore", "RaftCodec", "WRaftCertificates",
+                "RaftCore", "RaftCodec", "WRaftCertificates", "WRaftSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
