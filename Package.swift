@@ -38,13 +38,13 @@ let package = Package(
         // Versioned binary encoding shared by the WAL and the wire; CRC32C.
         .target(
             name: "RaftCodec",
-            dependencies: ["RaftCore", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["RaftCore", "WRaftSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict),
         // Write-ahead log, hard state, snapshots, recovery; all file access behind `Disk`.
         .target(
             name: "RaftStorage",
             dependencies: [
-                "RaftCore", "RaftCodec",
+                "RaftCore", "RaftCodec", "WRaftSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
