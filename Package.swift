@@ -38,13 +38,13 @@ let package = Package(
         // Versioned binary encoding shared by the WAL and the wire; CRC32C.
         .target(
             name: "RaftCodec",
-            dependencies: ["RaftCore", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["RaftCore", "WRaftSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict),
         // Write-ahead log, hard state, snapshots, recovery; all file access behind `Disk`.
         .target(
             name: "RaftStorage",
             dependencies: [
-                "RaftCore", "RaftCodec",
+                "RaftCore", "RaftCodec", "WRaftSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "RaftTransport",
             dependencies: [
-                "RaftCore", "RaftCodec", "WRaftCertificates",
+                "RaftCore", "RaftCodec", "WRaftCertificates", "WRaftSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -135,7 +135,7 @@ let package = Package(
         .target(
             name: "WRaftBenchmarks",
             dependencies: [
-                "RaftCore", "RaftCodec", "RaftStorage",
+                "RaftCore", "RaftCodec", "RaftStorage", "WRaftSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,4 +1,5 @@
 import RaftCore
+import WRaftSupport
 
 /// What `runCoreBenchmark` measured.
 public struct CoreBenchmarkResult: Sendable, CustomStringConvertible {
@@ -44,7 +45,7 @@ public func runCoreBenchmark(nodes: Int = 3, batchSize: Int, entries: Int, paylo
         bench.runRound()
     }
     let elapsed = start.duration(to: clock.now)
-    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    let seconds = elapsed.inSeconds
     return CoreBenchmarkResult(
         nodes: nodes, batchSize: batchSize, payloadBytes: payloadBytes,
         entriesCommitted: bench.appliedCommands - baseline, seconds: seconds,

@@ -1,3 +1,5 @@
+import WRaftSupport
+
 /// Exponential backoff with jitter: attempt `n` waits a random time in `[d/2, d]` where
 /// `d = min(initial * 2^n, max)` ("equal jitter", so peers that lost a node together do not
 /// reconnect in lockstep, yet nobody waits less than half the nominal delay).
@@ -19,7 +21,7 @@ struct Backoff: Sendable, Equatable {
     /// The delay before retry number `attempt`, jittered with `generator`.
     func delay(attempt: Int, using generator: inout some RandomNumberGenerator) -> Duration {
         let nominal = nominalDelay(attempt: attempt)
-        let nominalNanoseconds = nominal.components.seconds * 1_000_000_000 + nominal.components.attoseconds / 1_000_000_000
+        let nominalNanoseconds = nominal.inNanoseconds
         let fraction = Double.random(in: 0.5...1.0, using: &generator)
         return .nanoseconds(Int64(Double(nominalNanoseconds) * fraction))
     }

@@ -1,6 +1,7 @@
 import NIOCore
 import RaftCodec
 import RaftCore
+import WRaftSupport
 
 /// What `runCodecBenchmark` measured, in megabytes (10^6 bytes) of encoding per second.
 public struct CodecBenchmarkResult: Sendable, CustomStringConvertible {
@@ -60,5 +61,5 @@ public func runCodecBenchmark(entries: Int, entryBytes: Int, rounds: Int = 5) ->
 }
 
 private func seconds(_ duration: Duration) -> Double {
-    max(1e-9, Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18)
+    max(1e-9, duration.inSeconds)
 }

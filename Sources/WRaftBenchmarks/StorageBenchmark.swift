@@ -1,6 +1,7 @@
 import Logging
 import RaftCore
 import RaftStorage
+import WRaftSupport
 
 /// What `runStorageBenchmark` measured.
 public struct StorageBenchmarkResult: Sendable, CustomStringConvertible {
@@ -68,12 +69,8 @@ public func runStorageBenchmark(
     latencies.sort()
     return StorageBenchmarkResult(
         batches: batches, entriesPerBatch: entriesPerBatch, entryBytes: entryBytes, walBytes: walBytes,
-        seconds: seconds(elapsed),
-        persistMillisecondsMedian: seconds(latencies[latencies.count / 2]) * 1000,
-        persistMillisecondsP99: seconds(latencies[min(latencies.count - 1, latencies.count * 99 / 100)]) * 1000,
-        recoverySeconds: seconds(recovery))
-}
-
-private func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+        seconds: elapsed.inSeconds,
+        persistMillisecondsMedian: latencies[latencies.count / 2].inFractionalMilliseconds,
+        persistMillisecondsP99: latencies[min(latencies.count - 1, latencies.count * 99 / 100)].inFractionalMilliseconds,
+        recoverySeconds: recovery.inSeconds)
 }

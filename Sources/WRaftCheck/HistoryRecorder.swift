@@ -1,5 +1,6 @@
 import Linearizability
 import Synchronization
+import WRaftSupport
 
 /// Records operations as concurrent clients invoke and complete them, with times from one
 /// monotonic clock started with the run. Safe to share between tasks.
@@ -17,10 +18,8 @@ public final class HistoryRecorder: Sendable {
 
     /// Nanoseconds since the recorder's start.
     public var nowNs: UInt64 {
-        let elapsed = ContinuousClock.now - start
-        let (seconds, attoseconds) = elapsed.components
-        guard seconds >= 0 else { return 0 }
-        return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+        // A negative duration (never expected from a monotonic clock) reads as 0.
+        UInt64(clamping: (ContinuousClock.now - start).inNanoseconds)
     }
 
     /// Records the invocation of an operation now; returns its id for `complete`.

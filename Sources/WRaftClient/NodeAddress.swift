@@ -1,3 +1,5 @@
+import WRaftSupport
+
 /// A `HOST:PORT` address of a node's HTTP (or raft) port, and whether the node speaks HTTPS.
 public struct NodeAddress: Sendable, Hashable, CustomStringConvertible {
     public var host: String
@@ -11,8 +13,8 @@ public struct NodeAddress: Sendable, Hashable, CustomStringConvertible {
         self.isSecure = isSecure
     }
 
-    /// Parses `HOST:PORT` (`[v6]:PORT` for IPv6), optionally after `http://` or `https://` and
-    /// before one `/`; throws `.invalidAddress` on anything else.
+    /// Parses `HOST:PORT` (`[v6]:PORT` for IPv6; `HostPort`'s rules), optionally after `http://`
+    /// or `https://` and before one `/`; throws `.invalidAddress` on anything else.
     public init(parsing text: String) throws(WRaftClientError) {
         var rest = Substring(text)
         var isSecure = false
@@ -23,22 +25,16 @@ public struct NodeAddress: Sendable, Hashable, CustomStringConvertible {
             rest = rest.dropFirst("http://".count)
         }
         if rest.hasSuffix("/") { rest = rest.dropLast() }
-        guard let colon = rest.lastIndex(of: ":") else { throw .invalidAddress(text) }
-        var host = String(rest[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") {
-            host = String(host.dropFirst().dropLast())
-        }
-        guard !host.isEmpty, !host.contains("/"), !host.contains("@"),
-            let port = Int(rest[rest.index(after: colon)...]), (1...65_535).contains(port)
-        else { throw .invalidAddress(text) }
-        self.host = host
-        self.port = port
+        // The rest follows the one set of address rules (`HostPort`).
+        guard let parsed = try? HostPort(parsing: rest) else { throw .invalidAddress(text) }
+        self.host = parsed.host
+        self.port = parsed.port
         self.isSecure = isSecure
     }
 
     /// `HOST:PORT` (`[v6]:PORT`), as the `Host` header names it.
     public var description: String {
-        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        HostPort(host: host, port: port).description
     }
 
     /// `http://HOST:PORT` or `https://HOST:PORT`.

@@ -1,5 +1,6 @@
 import NIOCore
 import WRaftClient
+import WRaftSupport
 
 /// What a closed-loop run did (`NodeClient.runClosedLoop`).
 public struct ClosedLoopResult: Sendable {
@@ -29,8 +30,8 @@ extension NodeClient {
         timeoutMs: Int, samplesMax: Int, request: @escaping @Sendable (_ sequence: UInt64) -> HTTPRequest
     ) async -> ClosedLoopResult {
         let now = ContinuousClock.now
-        let measureFromDeadline = NIODeadline.now() + .nanoseconds(Self.nanoseconds(measureFrom - now))
-        let endDeadline = NIODeadline.now() + .nanoseconds(Self.nanoseconds(end - now))
+        let measureFromDeadline = NIODeadline.now() + .nanoseconds((measureFrom - now).inNanoseconds)
+        let endDeadline = NIODeadline.now() + .nanoseconds((end - now).inNanoseconds)
         var result = ClosedLoopResult()
         var sequence: UInt64 = 0
         var reconnects = 0
@@ -59,11 +60,6 @@ extension NodeClient {
             channel.close(promise: nil)
         }
         return result
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let components = duration.components
-        return components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
     }
 }
 

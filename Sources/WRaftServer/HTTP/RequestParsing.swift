@@ -6,6 +6,7 @@ import Foundation
 import Hummingbird
 import RaftCore
 import WRaftAPI
+import WRaftSupport
 
 // Turning the parts of a request (path, query, body) into checked values, or `APIError`s.
 
@@ -202,10 +203,8 @@ private func codingPathText(_ path: [any CodingKey]) -> String {
 
 /// A raft address `host:port` as `/connect` takes it.
 package func checkedRaftAddress(_ address: String) throws(APIError) -> String {
-    guard let colon = address.lastIndex(of: ":"), colon != address.startIndex,
-        let port = Int(address[address.index(after: colon)...]), (1...65_535).contains(port),
-        address.utf8.count <= 300
-    else {
+    // The one set of address rules (`HostPort`), which also bounds the length.
+    guard (try? HostPort(parsing: address)) != nil else {
         throw .badRequest("peer must be a raft address host:port, not \"\(address.prefix(300))\"")
     }
     return address

@@ -23,47 +23,22 @@ struct MemberAddress: Sendable, Equatable, Hashable {
     }
 }
 
-/// The syntax a member address from the wire must have: `host:port`, the host a DNS name (letters,
-/// digits, `-`, `.`, `_`), an IPv4 address, or an IPv6 address in brackets; at most
-/// `bytesMax` bytes. Checked wherever a record enters (control payloads, membership contexts,
+/// The syntax a member address from the wire must have: `host:port` by the one set of address
+/// rules (`HostPort`: a DNS name, an IPv4 address, or an IPv6 address in brackets; at most
+/// `bytesMax` bytes). Checked wherever a record enters (control payloads, membership contexts,
 /// `/connect`), so a hostile record never reaches the log.
 enum MemberAddressSyntax {
     /// A DNS name's 253 bytes, IPv6 brackets, the colon and a 5-digit port.
-    static let bytesMax = 253 + 2 + 1 + 5
+    static let bytesMax = HostPort.textBytesMax
 
     /// Nil when `address` is acceptable; otherwise why not.
     static func problem(with address: String) -> String? {
-        let utf8 = Array(address.utf8)
-        guard utf8.count <= bytesMax else { return "an address of \(utf8.count) bytes exceeds \(bytesMax)" }
-        guard let colon = utf8.lastIndex(of: UInt8(ascii: ":")), colon > 0 else {
-            return "\(address) is not host:port"
-        }
-        let portDigits = utf8[(colon + 1)...]
-        guard (1...5).contains(portDigits.count), portDigits.allSatisfy({ (48...57).contains($0) }),
-            let port = Int(String(decoding: portDigits, as: UTF8.self)), (1...65_535).contains(port)
-        else { return "\(address) has no port in 1...65535" }
-        let host = utf8[..<colon]
-        if host.first == UInt8(ascii: "[") {
-            let inner = host.dropFirst()
-            guard inner.last == UInt8(ascii: "]"), inner.count >= 3,
-                inner.dropLast().allSatisfy({ isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") })
-            else { return "\(address) has a malformed bracketed IPv6 host" }
+        do {
+            _ = try HostPort(parsing: address)
             return nil
+        } catch {
+            return "\(address.prefix(bytesMax)) is not a host:port address: \(error)"
         }
-        guard !host.isEmpty, host.count <= 253,
-            host.allSatisfy({ isHostNameByte($0) }),
-            host.first != UInt8(ascii: "-"), host.first != UInt8(ascii: ".")
-        else { return "\(address) has a malformed host (IPv6 hosts go in brackets)" }
-        return nil
-    }
-
-    private static func isHexDigit(_ byte: UInt8) -> Bool {
-        (48...57).contains(byte) || (65...70).contains(byte) || (97...102).contains(byte)
-    }
-
-    private static func isHostNameByte(_ byte: UInt8) -> Bool {
-        (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte)
-            || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
     }
 }
 

@@ -3,6 +3,7 @@ import KVStore
 import Logging
 import RaftCore
 import WRaftCertificates
+import WRaftSupport
 
 /// Why a node could not start on its data dir. The process exits non-zero with this message.
 public struct NodeStartupError: Error, Sendable, CustomStringConvertible {
@@ -782,7 +783,7 @@ extension NodeRuntime {
 
     static func remainingMs(until deadline: ContinuousClock.Instant) -> Int {
         let remaining = ContinuousClock.now.duration(to: deadline)
-        let milliseconds = remaining.components.seconds * 1_000 + remaining.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = remaining.inMilliseconds
         return Int(max(1, min(milliseconds, 600_000)))
     }
 }

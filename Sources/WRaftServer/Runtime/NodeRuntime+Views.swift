@@ -6,6 +6,7 @@ import Darwin
 import KVStore
 import RaftCore
 import WRaftAPI
+import WRaftSupport
 
 // `/state`, `/health`, `/log`, and the faults of `/op/...`.
 extension NodeRuntime: NodeService {
@@ -109,8 +110,7 @@ extension NodeRuntime: NodeService {
     }
 
     static func milliseconds(_ duration: Duration) -> Int {
-        let components = duration.components
-        return Int(components.seconds) * 1_000 + Int(components.attoseconds / 1_000_000_000_000_000)
+        Int(duration.inMilliseconds)
     }
 
     // MARK: Faults

@@ -1,5 +1,6 @@
 import Metrics
 import RaftCore
+import WRaftSupport
 
 /// The node's own metrics (storage and transport report theirs). Created once per runtime;
 /// the handles are cheap to update from the actor.
@@ -38,8 +39,7 @@ struct RuntimeMetrics: Sendable {
     let readBarrierTime = Timer(label: "wraft_read_barrier_seconds")
 
     static func nanoseconds(since start: ContinuousClock.Instant) -> Int64 {
-        let elapsed = start.duration(to: .now).components
-        return elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000
+        start.duration(to: .now).inNanoseconds
     }
 
     static func roleValue(_ role: Role?) -> Int {
