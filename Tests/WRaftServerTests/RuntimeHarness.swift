@@ -289,6 +289,20 @@ struct TestCluster {
         for node in nodes { await node.stop() }
     }
 
+    /// Runs `body`, then stops every node, whether it threw or not. Structured, unlike a
+    /// `defer { Task { await stopAll() } }`: the caller's own cleanup (removing the data dirs)
+    /// runs only after the nodes stopped, so no node writes into a removed directory.
+    func stoppingAll<T>(after body: () async throws -> T) async throws -> T {
+        do {
+            let value = try await body()
+            await stopAll()
+            return value
+        } catch {
+            await stopAll()
+            throw error
+        }
+    }
+
     /// Connects every node to node 0 and starts the cluster from the last node.
     func formAndStart() async throws {
         for node in nodes.dropFirst() {

@@ -25,35 +25,36 @@ struct RuntimeStorageTests {
             $0.snapshotRetainedEntries = 10
         }
         try await cluster.openAll()
-        defer { Task { await cluster.stopAll() } }
-        try await cluster.formAndStart()
-        let leader = try await cluster.waitForLeader()
-        let runtime = try cluster.nodes[(leader + 1) % 3].runtime
-        var acknowledged: [String: UInt8] = [:]
-        for number in 0..<100 {
-            let key = "k\(number % 70)"
-            _ = try await runtime.write(WriteRequest(key: key, operation: .put(value: [UInt8(number)])), deadline: deadline())
-            acknowledged[key] = UInt8(number)
-        }
-        _ = try await runtime.write(WriteRequest(key: "k0", operation: .delete), deadline: deadline())
-        acknowledged["k0"] = nil
-        let clusterID = await runtime.state().clusterID
+        try await cluster.stoppingAll {
+            try await cluster.formAndStart()
+            let leader = try await cluster.waitForLeader()
+            let runtime = try cluster.nodes[(leader + 1) % 3].runtime
+            var acknowledged: [String: UInt8] = [:]
+            for number in 0..<100 {
+                let key = "k\(number % 70)"
+                _ = try await runtime.write(WriteRequest(key: key, operation: .put(value: [UInt8(number)])), deadline: deadline())
+                acknowledged[key] = UInt8(number)
+            }
+            _ = try await runtime.write(WriteRequest(key: "k0", operation: .delete), deadline: deadline())
+            acknowledged["k0"] = nil
+            let clusterID = await runtime.state().clusterID
 
-        await cluster.stopAll()
-        try await cluster.openAll()
-        for node in cluster.nodes {
-            let state = try await node.runtime.state()
-            #expect(state.status == "running")
-            #expect(state.clusterID == clusterID)
+            await cluster.stopAll()
+            try await cluster.openAll()
+            for node in cluster.nodes {
+                let state = try await node.runtime.state()
+                #expect(state.status == "running")
+                #expect(state.clusterID == clusterID)
+            }
+            let newLeader = try await cluster.waitForLeader()
+            let reopened = try cluster.nodes[newLeader].runtime
+            let listed = try await reopened.list(prefix: "k", limit: 1_000, consistency: .linearizable, deadline: deadline())
+            #expect(listed.items.count == acknowledged.count)
+            for item in listed.items { #expect(acknowledged[item.key] == item.value.first) }
+            #expect(await reopened.state().snapshotIndex > 0)
+            // And it keeps serving writes.
+            _ = try await reopened.write(WriteRequest(key: "after", operation: .put(value: [1])), deadline: deadline())
         }
-        let newLeader = try await cluster.waitForLeader()
-        let reopened = try cluster.nodes[newLeader].runtime
-        let listed = try await reopened.list(prefix: "k", limit: 1_000, consistency: .linearizable, deadline: deadline())
-        #expect(listed.items.count == acknowledged.count)
-        for item in listed.items { #expect(acknowledged[item.key] == item.value.first) }
-        #expect(await reopened.state().snapshotIndex > 0)
-        // And it keeps serving writes.
-        _ = try await reopened.write(WriteRequest(key: "after", operation: .put(value: [1])), deadline: deadline())
     }
 
     /// Concurrent writers keep several Readys in flight on every node (the pipeline) while
@@ -67,38 +68,39 @@ struct RuntimeStorageTests {
             $0.snapshotRetainedEntries = 0
         }
         try await cluster.openAll()
-        defer { Task { await cluster.stopAll() } }
-        try await cluster.formAndStart()
-        let leader = try await cluster.waitForLeader()
-        let runtimes = try cluster.nodes.map { try $0.runtime }
-        let writersCount = 20
-        let writesPerWriter = 12
-        let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
-            for writer in 0..<writersCount {
-                // Through the leader and both followers (forwarded), all at once.
-                let runtime = runtimes[(leader + writer) % 3]
-                group.addTask {
-                    var keys: [String] = []
-                    for number in 0..<writesPerWriter {
-                        let key = "w\(writer)-\(number)"
-                        _ = try await runtime.write(
-                            WriteRequest(key: key, operation: .put(value: [UInt8(number)])), deadline: deadline(.seconds(10)))
-                        keys.append(key)
+        try await cluster.stoppingAll {
+            try await cluster.formAndStart()
+            let leader = try await cluster.waitForLeader()
+            let runtimes = try cluster.nodes.map { try $0.runtime }
+            let writersCount = 20
+            let writesPerWriter = 12
+            let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
+                for writer in 0..<writersCount {
+                    // Through the leader and both followers (forwarded), all at once.
+                    let runtime = runtimes[(leader + writer) % 3]
+                    group.addTask {
+                        var keys: [String] = []
+                        for number in 0..<writesPerWriter {
+                            let key = "w\(writer)-\(number)"
+                            _ = try await runtime.write(
+                                WriteRequest(key: key, operation: .put(value: [UInt8(number)])), deadline: deadline(.seconds(10)))
+                            keys.append(key)
+                        }
+                        return keys
                     }
-                    return keys
                 }
+                return try await group.reduce(into: [String]()) { $0 += $1 }
             }
-            return try await group.reduce(into: [String]()) { $0 += $1 }
-        }
-        #expect(acknowledged.count == writersCount * writesPerWriter)
+            #expect(acknowledged.count == writersCount * writesPerWriter)
 
-        await cluster.stopAll()
-        try await cluster.openAll()
-        let newLeader = try await cluster.waitForLeader()
-        let reopened = try cluster.nodes[newLeader].runtime
-        let listed = try await reopened.list(prefix: "w", limit: 1_000, consistency: .linearizable, deadline: deadline())
-        #expect(Set(listed.items.map(\.key)) == Set(acknowledged))
-        #expect(await reopened.state().snapshotIndex > 0)
+            await cluster.stopAll()
+            try await cluster.openAll()
+            let newLeader = try await cluster.waitForLeader()
+            let reopened = try cluster.nodes[newLeader].runtime
+            let listed = try await reopened.list(prefix: "w", limit: 1_000, consistency: .linearizable, deadline: deadline())
+            #expect(Set(listed.items.map(\.key)) == Set(acknowledged))
+            #expect(await reopened.state().snapshotIndex > 0)
+        }
     }
 
     @Test func anInitialNodeKeepsItsIdentityAcrossRestarts() async throws {
@@ -109,10 +111,11 @@ struct RuntimeStorageTests {
         let id = try await cluster.nodes[0].runtime.state().id
         await cluster.stopAll()
         try await cluster.openAll()
-        defer { Task { await cluster.stopAll() } }
-        let state = try await cluster.nodes[0].runtime.state()
-        #expect(state.id == id)
-        #expect(state.status == "initial")
+        try await cluster.stoppingAll {
+            let state = try await cluster.nodes[0].runtime.state()
+            #expect(state.id == id)
+            #expect(state.status == "initial")
+        }
     }
 
     @Test func aLogWithoutAClusterIsRefused() async throws {
