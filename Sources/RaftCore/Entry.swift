@@ -50,8 +50,8 @@ public struct Membership: Sendable, Equatable, Hashable {
     public func contains(_ id: NodeID) -> Bool { voters.contains(id) || learners.contains(id) }
     public func isVoter(_ id: NodeID) -> Bool { voters.contains(id) }
     public var isEmpty: Bool { voters.isEmpty && learners.isEmpty }
-    /// The number of votes that make a majority of the voters.
-    public var quorum: Int { voters.count / 2 + 1 }
+    /// The majority rules over the voters (learners never count).
+    var quorum: Quorum { Quorum(voters: voters) }
 }
 
 /// A single-server membership change (dissertation 4.1): at most one member differs between

@@ -88,16 +88,11 @@ extension RaftNode {
     }
 
     mutating func releaseConfirmedReads() {
-        let voters = membership.voters
         let quorum = membership.quorum
         let confirmed = reads.popConfirmed { round in
-            var acknowledgements = 0
-            for voter in voters {
-                if voter == config.id || (progress[voter]?.acknowledgedReadRound ?? 0) >= round {
-                    acknowledgements += 1
-                }
+            quorum.isReached { voter in
+                voter == config.id || (progress[voter]?.acknowledgedReadRound ?? 0) >= round
             }
-            return acknowledgements >= quorum
         }
         for read in confirmed { deliverRead(id: read.id, requester: read.requester, index: read.index) }
     }

@@ -84,12 +84,11 @@ extension RaftNode {
 
     /// Whether a quorum of voters was heard from since the last check; resets the marks.
     mutating func hasActiveQuorum() -> Bool {
-        var active = 0
-        for voter in membership.voters {
-            if voter == config.id || progress[voter]?.isRecentlyActive == true { active += 1 }
+        let isActive = membership.quorum.isReached { voter in
+            voter == config.id || progress[voter]?.isRecentlyActive == true
         }
         for member in progress.keys where member != config.id { progress[member]?.isRecentlyActive = false }
-        return active >= membership.quorum
+        return isActive
     }
 
     // MARK: Leader: answers
@@ -157,9 +156,7 @@ extension RaftNode {
     @discardableResult
     mutating func advanceCommitIndex() -> Bool {
         guard role == .leader else { return false }
-        let matches = membership.voters.map { progress[$0]?.matchIndex ?? .zero }.sorted(by: >)
-        guard !matches.isEmpty else { return false }
-        let candidate = matches[membership.quorum - 1]
+        let candidate = membership.quorum.committedIndex { progress[$0]?.matchIndex ?? .zero }
         guard candidate > log.committedIndex, log.term(at: candidate) == term else { return false }
         commit(to: candidate)
         return true

@@ -169,21 +169,20 @@ extension RaftNode {
     /// the round is decided.
     @discardableResult
     private mutating func tallyVotes() -> Bool {
-        let granted = membership.voters.filter { votes[$0] == true }.count
-        let refused = membership.voters.filter { votes[$0] == false }.count
-        if granted >= membership.quorum {
+        switch membership.quorum.voteResult(votes) {
+        case .won:
             if role == .preCandidate {
                 campaign(isPreVote: false, isTransfer: false)
             } else {
                 becomeLeader()
             }
             return true
-        }
-        if refused >= membership.quorum {
+        case .lost:
             becomeFollower(term: term, leader: nil)
             return true
+        case .pending:
+            return false
         }
-        return false
     }
 
     // MARK: Per-role handling
