@@ -90,31 +90,28 @@ struct FormationStateMachine {
 
     /// `/connect` from an operator.
     mutating func connectRequested() -> Action {
-        switch state {
+        switch settled {
         case .initial: return .sendMerge
         case .running: return .sendInvite
-        case .connecting, .starting, .joining: return .refuse(.starting)
-        case .stopped: return .refuse(.stopped)
+        case .refused(let refusal): return .refuse(refusal)
         }
     }
 
     /// Another node's member list (`merge`).
     mutating func mergeReceived() -> Action {
-        switch state {
+        switch settled {
         case .initial: return .mergeMembers
         case .running(let clusterID): return .answerRunning(clusterID: clusterID)
-        case .connecting, .starting, .joining: return .refuse(.starting)
-        case .stopped: return .refuse(.stopped)
+        case .refused(let refusal): return .refuse(refusal)
         }
     }
 
     /// A member of a running cluster invites this node to join it (`invite`).
     mutating func inviteReceived() -> Action {
-        switch state {
+        switch settled {
         case .initial: return beginJoining()
         case .running(let clusterID): return .answerRunning(clusterID: clusterID)
-        case .connecting, .starting, .joining: return .refuse(.starting)
-        case .stopped: return .refuse(.stopped)
+        case .refused(let refusal): return .refuse(refusal)
         }
     }
 
@@ -196,6 +193,23 @@ struct FormationStateMachine {
     mutating func stop() {
         attempt &+= 1
         state = .stopped
+    }
+
+    /// How a request finds the node: `initial` or running serve it; in between, or stopped,
+    /// it is refused.
+    private enum Settled {
+        case initial
+        case running(clusterID: UInt64)
+        case refused(Refusal)
+    }
+
+    private var settled: Settled {
+        switch state {
+        case .initial: return .initial
+        case .running(let clusterID): return .running(clusterID: clusterID)
+        case .connecting, .starting, .joining: return .refused(.starting)
+        case .stopped: return .refused(.stopped)
+        }
     }
 
     private mutating func beginJoining() -> Action {
