@@ -116,6 +116,8 @@ extension NodeRuntime {
         return id
     }
 
+    // MARK: Calling
+
     /// Sends a control request and decodes the answer; a failure answer is thrown as its error.
     func call(_ address: String, _ request: ControlRequest, timeout: Duration? = nil) async throws(NodeError)
         -> ControlResponse
@@ -186,4 +188,5 @@ extension NodeRuntime {
         let remaining = ContinuousClock.now.duration(to: deadline)
         let milliseconds = remaining.inMilliseconds
         return Int(max(1, min(milliseconds, 600_000)))
-    }}
+    }
+}

@@ -199,8 +199,8 @@ extension NodeRuntime {
             throw error
         }
         let plan = (clusterID: Self.randomNonZero(), book: book)
-        guard case .bootstrap(let clusterID, let startAttempt) = formation.foundersConfirmed(attempt: attempt, clusterID: plan.clusterID)
-        else { throw unexpected(.none) }
+        let action = formation.foundersConfirmed(attempt: attempt, clusterID: plan.clusterID)
+        guard case .bootstrap(let clusterID, let startAttempt) = action else { throw unexpected(action) }
         bootstrapPlan = plan
         let answers = await callAll(
             plan.book.raftAddresses(excluding: localID),

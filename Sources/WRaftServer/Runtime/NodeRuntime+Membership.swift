@@ -126,6 +126,11 @@ extension NodeRuntime {
         }
     }
 
+    // MARK: Joiners
+
+    /// A node asks to be added (a `join` control request): the leader adds it as a learner (a
+    /// follower forwards the request to the leader) and answers with the members once the
+    /// change is applied; a member already in is answered at once.
     func respondToJoin(
         _ member: MemberRecord, id: NodeID, address: MemberAddress, deadline: ContinuousClock.Instant, isForwarded: Bool
     ) async throws(NodeError) -> ControlResponse {
@@ -140,4 +145,5 @@ extension NodeRuntime {
         try await changeMembership(ConfigChange(.addLearner, id), newAddress: address, deadline: deadline)
         logger.notice("\(id) at \(member.raftAddress) joins as a learner")
         return .joined(clusterID: ClusterIDFormat.string(clusterID), members: book.records)
-    }}
+    }
+}
