@@ -85,6 +85,11 @@ package struct AddressBook: Sendable, Equatable {
         AddressBook(addresses.filter { members.contains($0.key) })
     }
 
+    /// The raft addresses of every member but `id`, in id order (whom a node calls).
+    func raftAddresses(excluding id: NodeID) -> [String] {
+        ids.filter { $0 != id }.compactMap { addresses[$0]?.raftAddress }
+    }
+
     /// The id of the member listening on `raftAddress`, if any.
     func member(atRaftAddress raftAddress: String) -> NodeID? {
         addresses.first { $0.value.raftAddress == raftAddress }?.key

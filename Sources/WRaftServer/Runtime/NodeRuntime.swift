@@ -59,7 +59,9 @@ actor NodeRuntime {
 
     // MARK: Lifecycle and cluster
 
-    var lifecycle: Lifecycle
+    /// Where the node is in forming or joining its cluster (the one place that decides it).
+    var formation = FormationStateMachine()
+    var lifecycle: Lifecycle { formation.lifecycle }
     var clusterID: UInt64?
     /// Addresses of every member this node knows (itself included).
     var book: AddressBook
@@ -155,7 +157,6 @@ actor NodeRuntime {
             $0.command.count
         }
         self.reads = PendingTable(countMax: options.pendingReadsMax)
-        self.lifecycle = .initial
         self.book = AddressBook([localID: selfAddress])
         var logger = logger
         logger[metadataKey: "raft.node_id"] = "\(localID)"
@@ -207,7 +208,7 @@ actor NodeRuntime {
     /// by their owner.
     func stop() {
         guard lifecycle != .stopped else { return }
-        lifecycle = .stopped
+        formation.stop()
         persistQueue.removeAll()
         for task in backgroundTasks { task.cancel() }
         backgroundTasks = []
