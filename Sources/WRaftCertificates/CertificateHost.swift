@@ -21,11 +21,8 @@ public enum CertificateHost: Sendable, Hashable, CustomStringConvertible {
     /// IPv6), else a DNS name of letters, digits, `-` and `.`, with labels of 1...63 characters
     /// that neither start nor end with `-`.
     public init(parsing text: String) throws(WRaftCertificateError) {
-        var host = text
-        if host.hasPrefix("[") && host.hasSuffix("]") && host.count >= 2 {
-            host = String(host.dropFirst().dropLast())
-        }
-        if let bytes = Self.ipv4Bytes(host) ?? Self.ipv6Bytes(host) {
+        let host = Self.unbracketed(text)
+        if let bytes = Self.ipAddressBytes(of: host) {
             self = .ipAddress(bytes)
             return
         }
@@ -75,6 +72,18 @@ public enum CertificateHost: Sendable, Hashable, CustomStringConvertible {
         guard !labels.allSatisfy({ $0.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) } }) else {
             throw .invalidHost(original, reason: "not a valid IPv4 address")
         }
+    }
+
+    /// The bytes of an IP address written as text: 4 for IPv4, 16 for IPv6 (brackets allowed
+    /// around IPv6), network order; nil for anything else (a name, a malformed address).
+    public static func ipAddressBytes(of text: String) -> [UInt8]? {
+        let host = unbracketed(text)
+        return ipv4Bytes(host) ?? ipv6Bytes(host)
+    }
+
+    private static func unbracketed(_ host: String) -> String {
+        guard host.hasPrefix("["), host.hasSuffix("]"), host.count >= 2 else { return host }
+        return String(host.dropFirst().dropLast())
     }
 
     private static func ipv4Bytes(_ text: String) -> [UInt8]? {

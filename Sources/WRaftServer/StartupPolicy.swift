@@ -76,41 +76,20 @@ public enum StartupPolicy {
     /// Whether `host` names this machine only: `localhost`, 127.0.0.0/8, `::1` (brackets allowed),
     /// or an IPv4-mapped 127.0.0.0/8.
     public static func isLoopback(_ host: String) -> Bool {
-        let host = unbracketed(host)
         let lowered = host.lowercased()
         if lowered == "localhost" || lowered == "localhost." { return true }
-        if let bytes = ipv4Bytes(host) { return bytes[0] == 127 }
-        if let bytes = ipv6Bytes(host) {
-            if bytes == Array(repeating: 0, count: 15) + [1] { return true }
-            let isIPv4Mapped = bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xff && bytes[11] == 0xff
-            return isIPv4Mapped && bytes[12] == 127
-        }
-        return false
+        guard let bytes = CertificateHost.ipAddressBytes(of: host) else { return false }
+        if bytes.count == 4 { return bytes[0] == 127 }
+        if bytes == Array(repeating: 0, count: 15) + [1] { return true }
+        let isIPv4Mapped = bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xff && bytes[11] == 0xff
+        return isIPv4Mapped && bytes[12] == 127
     }
 
     /// Whether `host` is a wildcard (any-address) such as `0.0.0.0`, `::`, `[::]`, or empty.
     public static func isWildcard(_ host: String) -> Bool {
-        let host = unbracketed(host).trimmingWhitespace
-        if host.isEmpty || host == "*" { return true }
-        if let bytes = ipv4Bytes(host) ?? ipv6Bytes(host) { return bytes.allSatisfy { $0 == 0 } }
-        return false
-    }
-
-    private static func unbracketed(_ host: String) -> String {
-        guard host.hasPrefix("["), host.hasSuffix("]"), host.count >= 2 else { return host }
-        return String(host.dropFirst().dropLast())
-    }
-
-    private static func ipv4Bytes(_ text: String) -> [UInt8]? {
-        var address = in_addr()
-        guard inet_pton(AF_INET, text, &address) == 1 else { return nil }
-        return withUnsafeBytes(of: &address) { Array($0) }
-    }
-
-    private static func ipv6Bytes(_ text: String) -> [UInt8]? {
-        var address = in6_addr()
-        guard inet_pton(AF_INET6, text, &address) == 1 else { return nil }
-        return withUnsafeBytes(of: &address) { Array($0) }
+        let host = host.trimmingWhitespace
+        if host.isEmpty || host == "*" || host == "[]" { return true }
+        return CertificateHost.ipAddressBytes(of: host)?.allSatisfy { $0 == 0 } ?? false
     }
 }
 

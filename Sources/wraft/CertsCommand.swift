@@ -60,12 +60,7 @@ struct CertsInitCommand: ParsableCommand {
     @Option(help: "Days the CA is valid (\(CertificateAuthority.validityDaysRange.lowerBound)...\(CertificateAuthority.validityDaysRange.upperBound)).")
     var validityDays: Int = CertificateAuthority.validityDaysDefault
 
-    func validate() throws {
-        guard !dir.isEmpty else { throw ValidationError("--dir must not be empty") }
-        guard CertificateAuthority.validityDaysRange.contains(validityDays) else {
-            throw ValidationError("--validity-days must be in \(CertificateAuthority.validityDaysRange)")
-        }
-    }
+    func validate() throws { try CertsCommand.validate(dir: dir, validityDays: validityDays) }
 
     func run() throws {
         do throws(WRaftCertificateError) {
@@ -101,12 +96,7 @@ struct CertsIssueCommand: ParsableCommand {
     @Option(help: "Days the certificate is valid (it never outlives the CA).")
     var validityDays: Int = CertificateAuthority.issuedValidityDaysDefault
 
-    func validate() throws {
-        guard !dir.isEmpty else { throw ValidationError("--dir must not be empty") }
-        guard CertificateAuthority.validityDaysRange.contains(validityDays) else {
-            throw ValidationError("--validity-days must be in \(CertificateAuthority.validityDaysRange)")
-        }
-    }
+    func validate() throws { try CertsCommand.validate(dir: dir, validityDays: validityDays) }
 
     func run() throws {
         let hosts: [CertificateHost]
@@ -125,5 +115,15 @@ struct CertsIssueCommand: ParsableCommand {
         print("wrote \(certificate)  (for \(hosts.map(\.description).joined(separator: ", ")))")
         print("wrote \(key)  (0600: keep it on that machine only)")
         print("use:   --peer-cert-file \(certificate) --peer-key-file \(key) --peer-trusted-ca-file \(CertificateFiles.authorityCertificatePath(in: dir))")
+    }
+}
+
+extension CertsCommand {
+    /// The checks `init` and `issue` share: a folder is named, and the validity is in range.
+    static func validate(dir: String, validityDays: Int) throws {
+        guard !dir.isEmpty else { throw ValidationError("--dir must not be empty") }
+        guard CertificateAuthority.validityDaysRange.contains(validityDays) else {
+            throw ValidationError("--validity-days must be in \(CertificateAuthority.validityDaysRange)")
+        }
     }
 }
