@@ -6,6 +6,7 @@ import NIOTLS
 import RaftCore
 import Synchronization
 import WRaftCertificates
+import WRaftSupport
 
 /// The state of the connection to one peer, for `/state` and logs.
 public enum PeerConnectionState: String, Sendable, Equatable {
@@ -26,7 +27,7 @@ public enum PeerConnectionState: String, Sendable, Equatable {
 /// operation (a channel callback may run synchronously and re-enter).
 final class PeerLink: Sendable {
     let id: NodeID
-    let address: PeerAddress
+    let address: HostPort
     /// The key the peer's listener must prove under TLS (nil: chain only, or plaintext).
     let fingerprint: PublicKeyFingerprint?
     private let eventLoop: any EventLoop
@@ -52,7 +53,7 @@ final class PeerLink: Sendable {
 
     static let writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 512 << 10, high: 1 << 20)
 
-    init(id: NodeID, address: PeerAddress, fingerprint: PublicKeyFingerprint?, eventLoop: any EventLoop, core: TransportCore) {
+    init(id: NodeID, address: HostPort, fingerprint: PublicKeyFingerprint?, eventLoop: any EventLoop, core: TransportCore) {
         self.id = id
         self.address = address
         self.fingerprint = fingerprint

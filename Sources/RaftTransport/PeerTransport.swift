@@ -5,6 +5,7 @@ import NIOSSL
 import RaftCore
 import Synchronization
 import WRaftCertificates
+import WRaftSupport
 
 /// Carries Raft traffic between the raft ports of a cluster's nodes over TCP.
 ///
@@ -142,8 +143,8 @@ public final class PeerTransport: Sendable {
     /// fingerprint is then never heard). A changed address drops the old connection and its
     /// outbox. Setting our own id does nothing.
     public func setPeer(_ id: NodeID, address: String?, fingerprint: PublicKeyFingerprint?) throws(TransportError) {
-        var parsed: PeerAddress?
-        if let address { parsed = try PeerAddress(parsing: address) }
+        var parsed: HostPort?
+        if let address { parsed = try HostPort(raftAddress: address) }
         guard id != localID else { return }
         if parsed == nil {
             core.removeSender(id)
@@ -220,7 +221,7 @@ public final class PeerTransport: Sendable {
             logger.info("snapshot not sent", metadata: ["bytes": "\(data.count)", "reason": "too large or shut down"])
             return false
         }
-        let target: (address: PeerAddress, fingerprint: PublicKeyFingerprint?)? = registry.withLock { registry in
+        let target: (address: HostPort, fingerprint: PublicKeyFingerprint?)? = registry.withLock { registry in
             guard let link = registry.links[message.to], registry.snapshotTargets.insert(message.to).inserted else {
                 return nil
             }
@@ -243,7 +244,7 @@ public final class PeerTransport: Sendable {
     }
 
     private func transferSnapshot(
-        _ message: Message, data: [UInt8], to address: PeerAddress, fingerprint: PublicKeyFingerprint?
+        _ message: Message, data: [UInt8], to address: HostPort, fingerprint: PublicKeyFingerprint?
     ) async throws -> Bool {
         let messageBytes = MessageCoding.encode(message, allocator: allocator)
         guard messageBytes.readableBytes <= TransportOptions.snapshotMessageBytesAllowance else {
@@ -299,7 +300,7 @@ public final class PeerTransport: Sendable {
     /// `.shutDown`.
     public func call(address: String, request: [UInt8], timeout: Duration) async throws -> [UInt8] {
         guard !core.isShutDown else { throw TransportError.shutDown }
-        let peer = try PeerAddress(parsing: address)
+        let peer = try HostPort(raftAddress: address)
         guard request.count <= options.controlBytesMax else {
             throw TransportError.tooLarge(bytes: request.count, max: options.controlBytesMax)
         }

@@ -4,6 +4,7 @@ import NIOPosix
 import NIOSSL
 import RaftCore
 import WRaftCertificates
+import WRaftSupport
 
 /// Completes `reply` with the first frame of kind `expected` the remote sends on a connection
 /// we opened; fails it when the connection ends first or sends anything else. The promise
@@ -13,9 +14,9 @@ final class ReplyHandler: ChannelInboundHandler {
 
     private let expected: FrameKind
     private let reply: EventLoopPromise<Frame>
-    private let address: PeerAddress
+    private let address: HostPort
 
-    init(expected: FrameKind, reply: EventLoopPromise<Frame>, address: PeerAddress) {
+    init(expected: FrameKind, reply: EventLoopPromise<Frame>, address: HostPort) {
         self.expected = expected
         self.reply = reply
         self.address = address
@@ -47,7 +48,7 @@ extension TransportCore {
     /// `ReplyHandler`). Used by control calls and snapshot transfers, which each get their own
     /// connection so they never queue behind (or hold up) Raft traffic.
     func openReplyConnection(
-        to address: PeerAddress, expecting kind: FrameKind, reply: EventLoopPromise<Frame>, connectTimeout: Duration,
+        to address: HostPort, expecting kind: FrameKind, reply: EventLoopPromise<Frame>, connectTimeout: Duration,
         listenerKey: PublicKeyFingerprint? = nil
     ) -> EventLoopFuture<any Channel> {
         let eventLoop = reply.futureResult.eventLoop

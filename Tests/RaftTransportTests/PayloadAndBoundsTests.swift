@@ -1,6 +1,7 @@
 import NIOCore
 import RaftCore
 import Testing
+import WRaftSupport
 
 @testable import RaftTransport
 
@@ -109,15 +110,15 @@ import Testing
 
 @Suite struct PeerAddressTests {
     @Test func parsesHostAndPort() throws {
-        #expect(try PeerAddress(parsing: "127.0.0.1:10002") == PeerAddress(host: "127.0.0.1", port: 10002))
-        #expect(try PeerAddress(parsing: "node-1.local:1") == PeerAddress(host: "node-1.local", port: 1))
-        #expect(try PeerAddress(parsing: "[::1]:65535") == PeerAddress(host: "::1", port: 65535))
-        #expect(PeerAddress(host: "::1", port: 5).description == "[::1]:5")
+        #expect(try HostPort(raftAddress: "127.0.0.1:10002") == HostPort(host: "127.0.0.1", port: 10002))
+        #expect(try HostPort(raftAddress: "node-1.local:1") == HostPort(host: "node-1.local", port: 1))
+        #expect(try HostPort(raftAddress: "[::1]:65535") == HostPort(host: "::1", port: 65535))
+        #expect(HostPort(host: "::1", port: 5).description == "[::1]:5")
     }
 
     @Test(arguments: ["", "host", "host:", ":80", "host:0", "host:65536", "host:http", "::1:80", "[]:80"])
     func refusesMalformedAddresses(_ text: String) {
-        #expect(throws: TransportError.invalidAddress(text)) { try PeerAddress(parsing: text) }
+        #expect(throws: TransportError.invalidAddress(text)) { try HostPort(raftAddress: text) }
     }
 }
 

@@ -3,6 +3,7 @@ import Logging
 import NIOPosix
 import RaftStorage
 import RaftCore
+import RaftTransport
 import Synchronization
 import Testing
 import WRaftCertificates
@@ -107,15 +108,15 @@ final class MemoryTransport: NodeTransport, Sendable {
     /// The key this node "proves" on its calls, as mutual TLS would (nil: plaintext).
     let fingerprint: PublicKeyFingerprint?
     let network: MemoryNetwork
-    let incoming: AsyncStream<IncomingRaft>
-    private let continuation: AsyncStream<IncomingRaft>.Continuation
+    let incoming: AsyncStream<Incoming>
+    private let continuation: AsyncStream<Incoming>.Continuation
     private let state = Mutex(State())
 
     init(address: String, network: MemoryNetwork, fingerprint: PublicKeyFingerprint? = nil) {
         self.address = address
         self.network = network
         self.fingerprint = fingerprint
-        (incoming, continuation) = AsyncStream.makeStream(of: IncomingRaft.self, bufferingPolicy: .bufferingNewest(100_000))
+        (incoming, continuation) = AsyncStream.makeStream(of: Incoming.self, bufferingPolicy: .bufferingNewest(100_000))
         network.register(self)
     }
 
@@ -146,14 +147,14 @@ final class MemoryTransport: NodeTransport, Sendable {
         return peer.deliver(.snapshot(message, data: data), senderKey: fingerprint)
     }
 
-    func forEachIncoming(_ body: @escaping @Sendable (IncomingRaft) async -> Void) async {
+    func forEachIncoming(_ body: @escaping @Sendable (Incoming) async -> Void) async {
         for await item in incoming { await body(item) }
     }
 
     /// Hands `item` to the node unless it is shut down or, in a keyed network, the sender is
     /// not known by `senderKey` (what the real transport does under TLS); returns whether it did.
     @discardableResult
-    func deliver(_ item: IncomingRaft, senderKey: PublicKeyFingerprint?) -> Bool {
+    func deliver(_ item: Incoming, senderKey: PublicKeyFingerprint?) -> Bool {
         let sender: NodeID
         switch item {
         case .message(let message): sender = message.from

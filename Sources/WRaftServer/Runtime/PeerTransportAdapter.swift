@@ -30,13 +30,8 @@ struct PeerTransportAdapter: NodeTransport {
         await transport.sendSnapshot(message, data: data)
     }
 
-    func forEachIncoming(_ body: @escaping @Sendable (IncomingRaft) async -> Void) async {
-        for await item in transport.incoming {
-            switch item {
-            case .message(let message): await body(.message(message))
-            case .snapshot(let message, let data): await body(.snapshot(message, data: data))
-            }
-        }
+    func forEachIncoming(_ body: @escaping @Sendable (Incoming) async -> Void) async {
+        for await item in transport.incoming { await body(item) }
     }
 
     func setControlHandler(_ handler: @escaping @Sendable ([UInt8], PublicKeyFingerprint?) async -> [UInt8]) {

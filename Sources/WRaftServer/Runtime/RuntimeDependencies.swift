@@ -1,4 +1,5 @@
 import RaftCore
+import RaftTransport
 import WRaftCertificates
 
 // The runtime talks to its durable store and to its peers through these two small protocols:
@@ -51,13 +52,6 @@ protocol NodeStorage: Sendable {
     func saveIdentity(_ identity: NodeIdentityRecord) async throws(NodeStorageError)
 }
 
-/// What the transport delivers: a Raft message, or an `installSnapshot` message with the
-/// snapshot's bytes.
-enum IncomingRaft: Sendable {
-    case message(Message)
-    case snapshot(Message, data: [UInt8])
-}
-
 /// A failed control call.
 struct ControlCallError: Error, Sendable, CustomStringConvertible {
     var description: String
@@ -74,9 +68,10 @@ protocol NodeTransport: Sendable {
     func send(_ messages: [Message])
     /// Streams a snapshot with its `installSnapshot` message; false when it did not arrive whole.
     func sendSnapshot(_ message: Message, data: [UInt8]) async -> Bool
-    /// Hands every message from peers to `body`, in arrival order per peer, one at a time;
-    /// returns when the transport shuts down.
-    func forEachIncoming(_ body: @escaping @Sendable (IncomingRaft) async -> Void) async
+    /// Hands every message from peers (RaftTransport's `Incoming`: a message, or an
+    /// `installSnapshot` with the snapshot's bytes) to `body`, in arrival order per peer, one at
+    /// a time; returns when the transport shuts down.
+    func forEachIncoming(_ body: @escaping @Sendable (Incoming) async -> Void) async
     /// Answers control requests from other nodes (cluster formation, forwarding); the handler
     /// learns the key the requester's connection proved (nil in plaintext).
     func setControlHandler(_ handler: @escaping @Sendable ([UInt8], PublicKeyFingerprint?) async -> [UInt8])
