@@ -160,6 +160,14 @@ struct RawClient {
         await eventually { !channel.isActive }
     }
 
+    /// Waits until the server has closed `refusedCount` of `clients`, then returns the ones it
+    /// kept. Which ones it refuses is not the order they connected in: the server admits each
+    /// connection on the event loop it was given, and its loops run side by side.
+    static func admitted(_ clients: [RawClient], expectingRefused refusedCount: Int) async -> [RawClient] {
+        _ = await eventually { clients.count(where: { !$0.channel.isActive }) >= refusedCount }
+        return clients.filter { $0.channel.isActive }
+    }
+
     func close() {
         channel.close(promise: nil)
     }
