@@ -95,17 +95,5 @@ public enum ConnectOutcome: Sendable, Equatable {
     case joined(clusterID: String, members: [MemberView])
 }
 
-/// The faults of `/op/...`, checked.
-public enum FaultCommand: Sendable, Equatable {
-    case pause
-    case resume
-    /// Drop raft traffic to and from these peers (nil: all peers).
-    case isolate(peers: [NodeID]?)
-    case delay(ms: Int, jitterMs: Int)
-    case drop(rate: Double)
-    case heal
-    case crash
-    case stepDown
-    case transfer(to: NodeID)
-    case snapshot
-}
+/// The faults of `/op/...`, checked: members are named by their `NodeID`.
+public typealias FaultCommand = FaultRequest<NodeID>
