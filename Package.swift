@@ -38,13 +38,13 @@ let package = Package(
         // Versioned binary encoding shared by the WAL and the wire; CRC32C.
         .target(
             name: "RaftCodec",
-            dependencies: ["RaftCore", "WRaftSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["RaftCore", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict),
         // Write-ahead log, hard state, snapshots, recovery; all file access behind `Disk`.
         .target(
             name: "RaftStorage",
             dependencies: [
-                "RaftCore", "RaftCodec", "WRaftSupport",
+                "RaftCore", "RaftCodec",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "WRaftClient",
             dependencies: [
-                "WRaftAPI",
+                "WRaftAPI", "WRaftSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
