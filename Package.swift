@@ -177,7 +177,9 @@ let package = Package(
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzHarnesses"], swiftSettings: strict),
 
         .testTarget(name: "WRaftSupportTests", dependencies: ["WRaftSupport"], swiftSettings: strict),
-        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation"], swiftSettings: strict),
+        // testdata/: the data-driven scenario files DataDriven.swift reads from the source tree.
+        .testTarget(
+            name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation"], exclude: ["testdata"], swiftSettings: strict),
         .testTarget(
             name: "RaftCodecTests",
             dependencies: [
