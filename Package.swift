@@ -179,7 +179,7 @@ let package = Package(
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzHarnesses"], swiftSettings: strict),
 
         .testTarget(name: "WRaftSupportTests", dependencies: ["WRaftSupport"], swiftSettings: strict),
-        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation"], swiftSettings: strict),
+        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation", "KVStore"], swiftSettings: strict),
         .testTarget(name: "RaftPipelineTests", dependencies: ["RaftPipeline", "RaftCore"], swiftSettings: strict),
         .testTarget(
             name: "RaftCodecTests",
