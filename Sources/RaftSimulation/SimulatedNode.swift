@@ -100,6 +100,8 @@ final class SimulatedNode {
     var pipeline = ReadyPipeline<[UInt8]>(persisted: .initial, snapshotIndex: .zero)
     /// The write or snapshot save on the disk, if any (the pipeline has at most one).
     var diskOperation: DiskOperation?
+    /// This node's disk latency, when a scenario set one (else `SimulationOptions.diskLatencyTicks`).
+    var diskLatencyTicks: ClosedRange<Int>?
     /// Transport outcomes to report to the core at the next tick: (peer, snapshot succeeded?);
     /// nil means "unreachable".
     var pendingReports: [(peer: NodeID, snapshotSucceeded: Bool?)] = []

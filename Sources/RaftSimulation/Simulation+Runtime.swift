@@ -123,15 +123,14 @@ extension Simulation {
                 apply(committed, readStates: readStates, on: node, isDurable: afterWrite)
                 if crashes(node, at: .afterApply) { return false }
             case .write(let write):
-                node.diskOperation = DiskOperation(kind: .write(write), durableAt: now + UInt64(random.int(in: options.diskLatencyTicks)))
+                node.diskOperation = DiskOperation(kind: .write(write), durableAt: now + diskLatency(of: node))
             case .restore(let metadata, let bytes):
                 restoreMachine(from: metadata, bytes: bytes, on: node)
             case .advance(let ready):
                 node.core?.advance(ready)
                 observe(node)
             case .saveSnapshot(let id, let metadata, let data):
-                node.diskOperation = DiskOperation(
-                    kind: .save(id, metadata, data: data), durableAt: now + UInt64(random.int(in: options.diskLatencyTicks)))
+                node.diskOperation = DiskOperation(kind: .save(id, metadata, data: data), durableAt: now + diskLatency(of: node))
             case .compact(let metadata):
                 node.core?.compact(to: metadata, retainingEntries: options.entriesRetainedAfterSnapshot)
                 record(.snapshot(node.id, metadata.index))
@@ -140,6 +139,10 @@ extension Simulation {
             }
         }
         return true
+    }
+
+    private func diskLatency(of node: SimulatedNode) -> UInt64 {
+        UInt64(random.int(in: node.diskLatencyTicks ?? options.diskLatencyTicks))
     }
 
     /// The disk operation is done: its effect becomes durable, then the pipeline finishes it.

@@ -72,6 +72,13 @@ extension Simulation {
         crashNode(node, at: "by scenario")
     }
 
+    /// Gives the node a disk of its own speed: each write or snapshot save takes a number of
+    /// ticks drawn from `ticks` (a slow disk keeps Readys queued behind its write).
+    public func setDiskLatency(of id: NodeID, ticks: ClosedRange<Int>) {
+        precondition(ticks.lowerBound >= 0, "Simulation: disk latency is not negative")
+        node(id)?.diskLatencyTicks = ticks
+    }
+
     /// The node crashes the next time it reaches `point` while processing a Ready.
     public func crash(_ id: NodeID, at point: CrashPoint) {
         node(id)?.scheduledCrash = point
