@@ -140,4 +140,21 @@ import Testing
         #expect(stores.count == 3 && stores.allSatisfy { $0.count > 0 })
         #expect(sim.isSafe, "\(sim.report())")
     }
+
+    @Test func runningMembersAtOneIndexWithDifferentStoresAreAViolation() throws {
+        let sim = Simulation(seed: 4, options: SimulationOptions())
+        let leader = try #require(sim.awaitLeader())
+        for _ in 0..<5 { _ = try sim.propose(at: leader) }
+        #expect(sim.checkLiveness(ticksMax: 1_000))
+        #expect(sim.isSafe, "\(sim.report())")
+        let victim = try #require(sim.nodeIDs.first { $0 != leader })
+        let node = try #require(sim.node(victim))
+        // The same history digest, but a store that holds something else at that index.
+        var other = KVStore()
+        let command = KVCommand(id: ClientRequestID(client: 99, sequence: 1), operation: .put(key: [1], value: [2], condition: .none))
+        _ = other.apply(Entry(term: 1, index: node.machine.appliedIndex, data: command.encoded()))
+        node.machine = try CheckedStateMachine(snapshot: Array(node.machine.snapshot().prefix(DigestStateMachine.snapshotBytesCount)) + other.snapshot())
+        sim.checkStoresAgree()
+        #expect(sim.violations.last?.property == "StateMachineSafety")
+    }
 }
