@@ -35,6 +35,8 @@ let package = Package(
         .target(name: "WRaftSupport", swiftSettings: strict),
         // The pure Raft state machine: standard library (and WRaftSupport) only.
         .target(name: "RaftCore", dependencies: ["WRaftSupport"], swiftSettings: strict),
+        // The Ready pipeline's rules as a pure state machine, driven by the node and the simulator.
+        .target(name: "RaftPipeline", dependencies: ["RaftCore"], swiftSettings: strict),
         // Versioned binary encoding shared by the WAL and the wire; CRC32C.
         .target(
             name: "RaftCodec",
@@ -109,7 +111,7 @@ let package = Package(
         .target(
             name: "WRaftServer",
             dependencies: [
-                "RaftCore", "RaftStorage", "RaftTransport", "KVStore", "WRaftAPI", "WRaftCertificates", "WRaftSupport",
+                "RaftCore", "RaftPipeline", "RaftStorage", "RaftTransport", "KVStore", "WRaftAPI", "WRaftCertificates", "WRaftSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -141,7 +143,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         // Test support: a seeded, simulated cluster of cores with safety checkers.
-        .target(name: "RaftSimulation", dependencies: ["RaftCore", "KVStore", "WRaftSupport"], swiftSettings: strict),
+        .target(name: "RaftSimulation", dependencies: ["RaftCore", "RaftPipeline", "KVStore", "WRaftSupport"], swiftSettings: strict),
         // The CLI: serve, cluster, client commands, bench, check.
         .executableTarget(
             name: "wraft",
@@ -179,7 +181,9 @@ let package = Package(
         .testTarget(name: "WRaftSupportTests", dependencies: ["WRaftSupport"], swiftSettings: strict),
         // testdata/: the data-driven scenario files DataDriven.swift reads from the source tree.
         .testTarget(
-            name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation"], exclude: ["testdata"], swiftSettings: strict),
+            name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation", "KVStore"], exclude: ["testdata"],
+            swiftSettings: strict),
+        .testTarget(name: "RaftPipelineTests", dependencies: ["RaftPipeline", "RaftCore"], swiftSettings: strict),
         .testTarget(
             name: "RaftCodecTests",
             dependencies: [

@@ -5,7 +5,7 @@ import WRaftSupport
 /// over every applied entry (term, index, kind, data), so two replicas agree exactly when their
 /// applied histories are equal. That is the strongest thing State Machine Safety can compare,
 /// and it costs 32 bytes of snapshot.
-public struct DigestStateMachine: Sendable, Equatable {
+public struct DigestStateMachine: ReplicatedStateMachine, Equatable {
     /// Invariant: `digest` is the chain over entries 1...`appliedIndex` (or restored from a
     /// snapshot that was).
     public private(set) var appliedIndex: LogIndex = .zero

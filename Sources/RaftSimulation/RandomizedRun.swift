@@ -70,9 +70,7 @@ public struct RandomizedRun {
         options.snapshotEveryEntries = random.chance(0.3) ? nil : random.int(in: 5...40)
         options.entriesRetainedAfterSnapshot = UInt64(random.int(in: 0...5))
         options.crashProbabilityPerStage = random.element(of: [0, 0.001, 0.004]) ?? 0
-        options.leaderSendsAppendsBeforePersisting = random.chance(0.5)
-        options.pipelineDepthMax = random.element(of: [1, 2, 4, 16]) ?? 1
-        options.appliesBeforePersisting = random.chance(0.5)
+        options.pipelineQueuedWorkMax = random.element(of: [1, 2, 4, 16, 64]) ?? 64
         return options
     }
 
@@ -88,7 +86,7 @@ public struct RandomizedRun {
         // overwrites them (the case `Ready.overwritesHandedOutEntries` guards).
         if random.chance(0.5) {
             options.diskLatencyTicks = 1...4
-            options.pipelineDepthMax = 16
+            options.pipelineQueuedWorkMax = 16
         }
     }
 
@@ -99,7 +97,7 @@ public struct RandomizedRun {
         options.liveTrace = liveTrace
         options.traceCapacity = liveTrace == nil ? traceCapacity : 1
         let sim = Simulation(seed: seed, options: options)
-        sim.note("seed=\(seed) nodes=\(options.nodeCount) net=\(options.network) disk=\(options.diskLatencyTicks) skew=\(options.tickRatePermille) snapshotEvery=\(options.snapshotEveryEntries.map(String.init) ?? "never") crash/stage=\(options.crashProbabilityPerStage) preVote=\(options.isPreVoteEnabled) checkQuorum=\(options.isCheckQuorumEnabled) earlyAppends=\(options.leaderSendsAppendsBeforePersisting) pipeline=\(options.pipelineDepthMax) earlyApply=\(options.appliesBeforePersisting)")
+        sim.note("seed=\(seed) nodes=\(options.nodeCount) net=\(options.network) disk=\(options.diskLatencyTicks) skew=\(options.tickRatePermille) snapshotEvery=\(options.snapshotEveryEntries.map(String.init) ?? "never") crash/stage=\(options.crashProbabilityPerStage) preVote=\(options.isPreVoteEnabled) checkQuorum=\(options.isCheckQuorumEnabled) pipelineQueue=\(options.pipelineQueuedWorkMax)")
         var chaos = Chaos(
             random: SimulationRandom(seed: seed ^ 0xA5A5_A5A5_5A5A_5A5A), nextNodeID: UInt64(options.nodeCount) + 1,
             nodeIDMax: nodeIDMax, crashesLeadersAfterProposing: profile == .leaderChurn)

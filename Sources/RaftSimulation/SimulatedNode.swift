@@ -1,4 +1,5 @@
 import RaftCore
+import RaftPipeline
 
 /// What one node made durable. It survives crashes; everything else of the node does not.
 ///
@@ -8,7 +9,7 @@ public struct DurableState: Sendable {
     public var hardState: HardState = .initial
     public var snapshot: SnapshotMetadata = .empty
     /// The state machine's bytes as of `snapshot`.
-    public var snapshotBytes: [UInt8] = DigestStateMachine().snapshot()
+    public var snapshotBytes: [UInt8] = CheckedStateMachine().snapshot()
     public var entries: [Entry] = []
 
     init() {}
@@ -63,37 +64,44 @@ public struct DurableState: Sendable {
     }
 }
 
-/// A Ready taken from the core whose write is still "on the disk" until `durableAt`.
-struct PendingReady {
-    var ready: Ready
+/// A write or snapshot save the pipeline handed to the simulated disk: it becomes durable, all
+/// at once, at `durableAt` (a crash before then loses all of it).
+struct DiskOperation {
+    enum Kind {
+        case write(PipelineWrite<[UInt8]>)
+        case save(PipelineWriteID, SnapshotMetadata, data: [UInt8])
+    }
+    var kind: Kind
     var durableAt: UInt64
-    /// The leader's append messages already went out before the write finished.
-    var appendsSentEarly: Bool
-    /// Its committed entries were applied (and reads served) when it was taken.
-    var wasAppliedEarly: Bool
 }
 
-/// Where in the processing of a `Ready` a node can be made to crash.
+/// Where in carrying out the pipeline's actions a node can be made to crash.
 public enum CrashPoint: String, Sendable, CaseIterable {
+    /// The write (or snapshot save) is done on the disk but not yet durable: all of it is lost.
     case beforePersist = "before persist"
+    /// The write is durable; the messages that waited for it are not sent yet.
     case afterPersist = "after persist, before send"
+    /// Right after sending a group of messages (before the write, a leader's early appends).
     case afterSend = "after send, before apply"
+    /// Right after applying committed entries, before the Ready is advanced.
     case afterApply = "after apply, before advance"
 }
 
 /// One simulated node: its core (nil while crashed), its durable state, its state machine and
-/// the runtime's bookkeeping. Owned by the `Simulation`.
+/// the shipped Ready pipeline the simulator executes for it. Owned by the `Simulation`.
 final class SimulatedNode {
     let id: NodeID
     var config: Config
     var core: RaftNode?
     var durable: DurableState
-    var machine = DigestStateMachine()
-    /// Readys taken and not yet finished, oldest first (`durableAt` never decreases along it).
-    var pending: [PendingReady] = []
-    /// Snapshot bytes that arrived beside `installSnapshot` messages, by snapshot index (the
-    /// latest few only).
-    var receivedSnapshots: [(index: LogIndex, bytes: [UInt8])] = []
+    var machine = CheckedStateMachine()
+    /// The node's Ready pipeline (rebuilt from the durable state at every start); received
+    /// snapshots are their bytes.
+    var pipeline = ReadyPipeline<[UInt8]>(persisted: .initial, snapshotIndex: .zero)
+    /// The write or snapshot save on the disk, if any (the pipeline has at most one).
+    var diskOperation: DiskOperation?
+    /// This node's disk latency, when a scenario set one (else `SimulationOptions.diskLatencyTicks`).
+    var diskLatencyTicks: ClosedRange<Int>?
     /// Transport outcomes to report to the core at the next tick: (peer, snapshot succeeded?);
     /// nil means "unreachable".
     var pendingReports: [(peer: NodeID, snapshotSucceeded: Bool?)] = []
@@ -116,16 +124,4 @@ final class SimulatedNode {
     }
 
     var isRunning: Bool { core != nil }
-
-    static let receivedSnapshotsMax = 2
-
-    func rememberReceivedSnapshot(index: LogIndex, bytes: [UInt8]) {
-        receivedSnapshots.removeAll { $0.index == index }
-        receivedSnapshots.append((index, bytes))
-        if receivedSnapshots.count > SimulatedNode.receivedSnapshotsMax { receivedSnapshots.removeFirst() }
-    }
-
-    func receivedSnapshot(at index: LogIndex) -> [UInt8]? {
-        receivedSnapshots.last { $0.index == index }?.bytes
-    }
 }

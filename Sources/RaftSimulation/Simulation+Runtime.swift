@@ -1,7 +1,11 @@
+import KVStore
 import RaftCore
+import RaftPipeline
+import WRaftSupport
 
-/// The simulated runtime of each node: it follows the Ready contract exactly (persist, send,
-/// apply, advance), can crash between any two of those steps, and checks what the core hands it.
+/// The simulated runtime of each node: it carries out the shipped `ReadyPipeline`'s actions
+/// against the simulated disk and network, can crash between any two of them, and checks what
+/// the core and the pipeline hand it.
 extension Simulation {
     // MARK: Life cycle
 
@@ -36,13 +40,17 @@ extension Simulation {
             return
         }
         do {
-            node.machine = try DigestStateMachine(snapshot: node.durable.snapshotBytes)
+            node.machine = try CheckedStateMachine(snapshot: node.durable.snapshotBytes)
         } catch {
             fail("Durability", "\(TraceFormat.name(node.id)) has unreadable snapshot bytes: \(error)")
         }
         if node.machine.appliedIndex > .zero {
-            checker.observeRestored(node.machine, node: node.id, at: now)
+            checker.observeRestored(node.machine.digest, node: node.id, at: now)
         }
+        node.pipeline = ReadyPipeline(
+            persisted: node.durable.hardState, snapshotIndex: node.durable.snapshot.index,
+            queuedWorkMax: options.pipelineQueuedWorkMax)
+        node.diskOperation = nil
         node.lastRole = nil
         node.lastCommit = node.durable.hardState.commit
         node.tickAccumulator = 0
@@ -50,9 +58,9 @@ extension Simulation {
 
     func crashNode(_ node: SimulatedNode, at point: String) {
         node.core = nil
-        node.pending = []
-        node.machine = DigestStateMachine()
-        node.receivedSnapshots.removeAll()
+        node.pipeline.stop()
+        node.diskOperation = nil
+        node.machine = CheckedStateMachine()
         node.pendingReports.removeAll()
         node.crashCount += 1
         node.scheduledCrash = nil
@@ -70,45 +78,27 @@ extension Simulation {
 
     // MARK: The Ready loop
 
-    /// Finishes the writes that became durable, then takes and processes new Readys.
+    /// Carries out the node's pipeline: finishes the disk operation that became durable, takes
+    /// the core's Readys, and hands the next write to the disk, as the node's runtime does.
     func drive(_ node: SimulatedNode) {
-        guard finishDurableWrites(on: node) else { return }
         var rounds = 0
-        while rounds < options.readyRoundsPerStepMax, node.pending.count < options.pipelineDepthMax,
-            let core = node.core, core.hasReady
-        {
-            rounds += 1
-            guard var ready = node.core?.ready() else { return }
-            canonicalize(&ready)
-            record(.ready(node.id, ReadySummary(ready)))
-            let sendsEarly = options.leaderSendsAppendsBeforePersisting && node.core?.status.role == .leader
-            if sendsEarly {
-                for message in ready.messages where message.payload.isAppend { send(message, from: node) }
+        while node.isRunning {
+            if let operation = node.diskOperation, now >= operation.durableAt {
+                guard complete(operation, on: node) else { return }
+                continue
             }
-            let appliesEarly = options.appliesBeforePersisting && ready.snapshot == nil
-            if appliesEarly { apply(ready, on: node, isDurable: false) }
-            let latency = random.int(in: options.diskLatencyTicks)
-            let durableAt = max(node.pending.last?.durableAt ?? 0, now + UInt64(latency))
-            node.pending.append(
-                PendingReady(ready: ready, durableAt: durableAt, appendsSentEarly: sendsEarly, wasAppliedEarly: appliesEarly))
-            guard finishDurableWrites(on: node) else { return }
+            if rounds < options.readyRoundsPerStepMax, node.pipeline.canTakeReady, let core = node.core, core.hasReady {
+                rounds += 1
+                guard var ready = node.core?.ready() else { return }
+                canonicalize(&ready)
+                record(.ready(node.id, ReadySummary(ready)))
+                guard perform(node.pipeline.take(ready), on: node, afterWrite: false) else { return }
+                continue
+            }
+            takeSnapshotIfDue(on: node)
+            guard node.diskOperation == nil, !node.pipeline.isIdle else { return }
+            guard perform(node.pipeline.startWrite(), on: node, afterWrite: true) else { return }
         }
-    }
-
-    /// Finishes the oldest pending Readys whose write is done, the ones that may share a write
-    /// merged into one (as the server's runtime does). False when the node crashed on the way.
-    private func finishDurableWrites(on node: SimulatedNode) -> Bool {
-        while let first = node.pending.first, now >= first.durableAt {
-            var durable = 1
-            while durable < node.pending.count, now >= node.pending[durable].durableAt { durable += 1 }
-            var batch = PersistBatch(first.ready)
-            var taken = 1
-            while taken < durable, batch.merge(node.pending[taken].ready) { taken += 1 }
-            let finished = Array(node.pending.prefix(taken))
-            node.pending.removeFirst(taken)
-            guard finish(finished, as: batch, on: node) else { return false }
-        }
-        return true
     }
 
     /// Message order within a Ready may follow the core's hash-set iteration, which changes
@@ -121,58 +111,96 @@ extension Simulation {
             .map(\.element)
     }
 
-    /// Persist (one write for the batch), then per Ready: send, apply, advance. Returns false
-    /// when the node crashed on the way.
-    private func finish(_ finished: [PendingReady], as batch: PersistBatch, on node: SimulatedNode) -> Bool {
-        if crashes(node, at: .beforePersist) { return false }
-        persist(batch, on: node)
-        if crashes(node, at: .afterPersist) { return false }
-        for pending in finished {
-            let ready = pending.ready
-            for message in ready.messages where !(pending.appendsSentEarly && message.payload.isAppend) {
-                send(message, from: node)
+    /// Carries out the pipeline's actions in order. `afterWrite`: they follow a durable write
+    /// (so what they apply must be in the durable log). False when the node crashed on the way.
+    private func perform(_ actions: [PipelineAction<[UInt8]>], on node: SimulatedNode, afterWrite: Bool) -> Bool {
+        for action in actions {
+            switch action {
+            case .send(let messages):
+                for message in messages { send(message, from: node) }
+                if crashes(node, at: .afterSend) { return false }
+            case .apply(let committed, let readStates):
+                apply(committed, readStates: readStates, on: node, isDurable: afterWrite)
+                if crashes(node, at: .afterApply) { return false }
+            case .write(let write):
+                node.diskOperation = DiskOperation(kind: .write(write), durableAt: now + diskLatency(of: node))
+            case .restore(let metadata, let bytes):
+                restoreMachine(from: metadata, bytes: bytes, on: node)
+            case .advance(let ready):
+                node.core?.advance(ready)
+                observe(node)
+            case .saveSnapshot(let id, let metadata, let data):
+                node.diskOperation = DiskOperation(kind: .save(id, metadata, data: data), durableAt: now + diskLatency(of: node))
+            case .compact(let metadata):
+                node.core?.compact(to: metadata, retainingEntries: options.entriesRetainedAfterSnapshot)
+                record(.snapshot(node.id, metadata.index))
+            case .discardSnapshot(let metadata):
+                record(.note("\(TraceFormat.name(node.id)) discards its snapshot at \(metadata.index): a newer one is durable"))
             }
-            if crashes(node, at: .afterSend) { return false }
-            if !pending.wasAppliedEarly { apply(ready, on: node, isDurable: true) }
-            if crashes(node, at: .afterApply) { return false }
-            node.core?.advance(ready)
-            observe(node)
         }
-        // A snapshot is taken only with no write in flight: the runtime orders snapshot writes
-        // behind the entries they cover.
-        if node.pending.isEmpty { takeSnapshotIfDue(on: node) }
         return true
+    }
+
+    private func diskLatency(of node: SimulatedNode) -> UInt64 {
+        UInt64(random.int(in: node.diskLatencyTicks ?? options.diskLatencyTicks))
+    }
+
+    /// The disk operation is done: its effect becomes durable, then the pipeline finishes it.
+    /// False when the node crashed on the way.
+    private func complete(_ operation: DiskOperation, on node: SimulatedNode) -> Bool {
+        if crashes(node, at: .beforePersist) { return false }
+        node.diskOperation = nil
+        switch operation.kind {
+        case .write(let write):
+            persist(write, on: node)
+            if crashes(node, at: .afterPersist) { return false }
+            return perform(node.pipeline.writeFinished(write.id), on: node, afterWrite: true)
+        case .save(let id, let metadata, let data):
+            saveOwnSnapshot(metadata, data: data, on: node)
+            return perform(node.pipeline.snapshotSaved(id), on: node, afterWrite: true)
+        }
     }
 
     // MARK: Persist
 
-    private func persist(_ batch: PersistBatch, on node: SimulatedNode) {
-        if let snapshot = batch.snapshot {
-            persistSnapshot(snapshot, on: node)
+    private func persist(_ write: PipelineWrite<[UInt8]>, on node: SimulatedNode) {
+        if let snapshot = write.snapshot {
+            persistSnapshot(snapshot.metadata, bytes: snapshot.received, on: node)
         }
-        if !batch.entries.isEmpty {
-            let previousTerm = node.durable.term(at: batch.entries[0].index - 1)
-            if let problem = node.durable.append(batch.entries) {
+        if !write.entries.isEmpty {
+            let previousTerm = node.durable.term(at: write.entries[0].index - 1)
+            if let problem = node.durable.append(write.entries) {
                 fail("ReadyContract", "\(TraceFormat.name(node.id)): \(problem)")
             } else if let previousTerm {
-                checker.observeLogSegment(batch.entries, previousTerm: previousTerm, source: "\(TraceFormat.name(node.id))'s log", at: now)
+                checker.observeLogSegment(write.entries, previousTerm: previousTerm, source: "\(TraceFormat.name(node.id))'s log", at: now)
             }
         }
-        if let hardState = batch.hardState {
+        if let hardState = write.hardState {
             persistHardState(hardState, on: node)
         }
     }
 
-    private func persistSnapshot(_ snapshot: SnapshotMetadata, on node: SimulatedNode) {
-        guard let bytes = node.receivedSnapshot(at: snapshot.index) else {
-            fail("ReadyContract", "\(TraceFormat.name(node.id)) was asked to install snapshot \(snapshot.index) whose bytes never arrived")
-            return
-        }
+    private func persistSnapshot(_ snapshot: SnapshotMetadata, bytes: [UInt8], on node: SimulatedNode) {
         guard snapshot.index > node.durable.snapshot.index else {
             fail("ReadyContract", "\(TraceFormat.name(node.id)) was asked to install snapshot \(snapshot.index), not newer than its \(node.durable.snapshot.index)")
             return
         }
         node.durable.store(snapshot: snapshot, bytes: bytes)
+    }
+
+    /// Storage refuses a snapshot that goes backwards, and drops the log it covers: the entries
+    /// up to it must be durable first.
+    private func saveOwnSnapshot(_ metadata: SnapshotMetadata, data: [UInt8], on node: SimulatedNode) {
+        let name = TraceFormat.name(node.id)
+        guard metadata.index > node.durable.snapshot.index else {
+            fail("ReadyContract", "\(name) saved its snapshot at \(metadata.index), not newer than its durable \(node.durable.snapshot.index)")
+            return
+        }
+        guard node.durable.term(at: metadata.index) == metadata.term else {
+            fail("Durability", "\(name) saved its snapshot at \(metadata.index)@\(metadata.term) before that entry was durable")
+            return
+        }
+        node.durable.store(snapshot: metadata, bytes: data)
     }
 
     private func persistHardState(_ hardState: HardState, on node: SimulatedNode) {
@@ -296,11 +324,20 @@ extension Simulation {
             dropped(envelope, reason: "partition")
             return
         }
-        if case .installSnapshot(let snapshot) = message.payload, let bytes = envelope.snapshotBytes {
-            receiver.rememberReceivedSnapshot(index: snapshot.index, bytes: bytes)
-        }
         record(.deliver(message))
-        receiver.core?.step(message)
+        if case .installSnapshot(let snapshot) = message.payload, let bytes = envelope.snapshotBytes {
+            guard let commitBefore = receiver.core?.status.commitIndex else { return }
+            receiver.core?.step(message)
+            receiver.pipeline.snapshotStepped(
+                snapshot, bytes, commitIndexBefore: commitBefore,
+                snapshotIndexAfter: receiver.core?.status.snapshotIndex ?? .zero)
+        } else {
+            switch receiver.pipeline.arrived(message) {
+            case .step: receiver.core?.step(message)
+            case .readIndex(let readState): completeRead(readState, on: receiver)
+            case .ignore: break
+            }
+        }
         if envelope.reportsSnapshotOutcome, let sender = node(message.from), sender.isRunning {
             sender.pendingReports.append((message.to, true))
         }
@@ -308,29 +345,28 @@ extension Simulation {
 
     // MARK: Apply
 
-    /// Applies a Ready's snapshot and committed entries and serves its reads; `isDurable` says
-    /// whether its write is done (then each applied entry must be in the durable log).
-    private func apply(_ ready: Ready, on node: SimulatedNode, isDurable: Bool) {
-        if let snapshot = ready.snapshot {
-            restoreMachine(from: snapshot, on: node)
-        }
-        for entry in ready.committedEntries {
+    /// Applies committed entries and serves reads; `isDurable` says whether their write is done
+    /// (then each applied entry must be in the durable log).
+    private func apply(_ committed: [Entry], readStates: [ReadState], on node: SimulatedNode, isDurable: Bool) {
+        for entry in committed {
             guard applyCommitted(entry, on: node, isDurable: isDurable) else { break }
         }
-        for readState in ready.readStates {
+        for readState in readStates {
             completeRead(readState, on: node)
         }
     }
 
-    private func restoreMachine(from snapshot: SnapshotMetadata, on node: SimulatedNode) {
-        guard let bytes = node.receivedSnapshot(at: snapshot.index) else { return }
+    private func restoreMachine(from snapshot: SnapshotMetadata, bytes: [UInt8], on node: SimulatedNode) {
         do {
-            let restored = try DigestStateMachine(snapshot: bytes)
+            let restored = try CheckedStateMachine(snapshot: bytes)
             if restored.appliedIndex < node.machine.appliedIndex {
                 fail("Monotonicity", "\(TraceFormat.name(node.id)) installed snapshot \(snapshot.index) behind its applied index \(node.machine.appliedIndex)")
             }
+            if restored.appliedIndex != snapshot.index {
+                fail("ReadyContract", "\(TraceFormat.name(node.id)) got snapshot bytes at \(restored.appliedIndex) for snapshot \(snapshot.index)")
+            }
             node.machine = restored
-            checker.observeRestored(restored, node: node.id, at: now)
+            checker.observeRestored(restored.digest, node: node.id, at: now)
         } catch {
             fail("ReadyContract", "\(TraceFormat.name(node.id)) got unreadable snapshot bytes: \(error)")
         }
@@ -349,8 +385,8 @@ extension Simulation {
             fail("Durability", "\(name) applies \(entry.index)@\(entry.term) which is not in its durable log")
             return false
         }
-        node.machine.apply(entry)
-        checker.observeApplied(entry, digest: node.machine.digest, node: node.id, at: now)
+        _ = node.machine.apply(entry)
+        checker.observeApplied(entry, digest: node.machine.digest.digest, node: node.id, at: now)
         if let ticket = Simulation.ticket(in: entry), var record = proposals[ticket] {
             if record.appliedIndex == nil { record.appliedIndex = entry.index }
             if record.proposer == node.id { record.isAcknowledged = true }
@@ -401,13 +437,16 @@ extension Simulation {
     // MARK: Snapshots
 
     private func takeSnapshotIfDue(on node: SimulatedNode) {
-        guard let every = options.snapshotEveryEntries, let core = node.core else { return }
+        guard let every = options.snapshotEveryEntries, let core = node.core, !node.pipeline.isSnapshotInProgress else { return }
         let applied = node.machine.appliedIndex
-        guard node.durable.snapshot.index.distance(to: applied) >= UInt64(every) else { return }
+        guard applied > node.pipeline.snapshotIndex, node.pipeline.snapshotIndex.distance(to: applied) >= UInt64(every) else { return }
         takeSnapshot(on: node, core: core, at: applied)
     }
 
+    /// Captures the state machine at `applied` and hands it to the pipeline, which saves it
+    /// behind the Readys taken before it and then compacts the core's log.
     func takeSnapshot(on node: SimulatedNode, core: RaftNode, at applied: LogIndex) {
+        guard !node.pipeline.isSnapshotInProgress else { return }
         guard let metadata = core.snapshotMetadata(at: applied) else {
             // Documented: nil when the index is no longer in the log (a snapshot from the leader
             // replaced it while this Ready was being written).
@@ -418,21 +457,40 @@ extension Simulation {
             fail("ReadyContract", "\(TraceFormat.name(node.id)) snapshot metadata \(metadata.index)@\(metadata.term) does not match applied \(applied)@\(node.machine.appliedTerm)")
             return
         }
-        node.durable.store(snapshot: metadata, bytes: node.machine.snapshot())
-        node.core?.compact(to: metadata, retainingEntries: options.entriesRetainedAfterSnapshot)
-        record(.snapshot(node.id, applied))
+        node.pipeline.snapshotStarted()
+        node.pipeline.snapshotTaken(metadata, data: node.machine.snapshot())
     }
 
     // MARK: Commands
 
-    /// Command bytes carry the proposal's ticket: "c" and 8 little-endian bytes.
+    /// Client ids of the simulated clients: tickets are spread over this many lanes, so each
+    /// lane's window of remembered results (KVStore's sessions) covers the reordering of a run.
+    static let clientLanes: UInt64 = 64
+
+    /// The key-value command a proposal's ticket stands for: a put, a delete or a
+    /// compare-and-set on one of a few keys, drawn from the ticket (so a seed replays), with a
+    /// request id the ticket can be read back from.
     static func command(ticket: UInt64) -> [UInt8] {
-        [0x63] + (0..<8).map { UInt8(truncatingIfNeeded: ticket >> (8 * UInt64($0))) }
+        let draw = SplitMix64.mixed(ticket)
+        let key = Array("k\(draw % 8)".utf8)
+        let value = (0..<8).map { UInt8(truncatingIfNeeded: ticket >> (8 * UInt64($0))) }
+        let operation: KVOperation
+        switch (draw >> 8) % 10 {
+        case 0, 1: operation = .delete(key: key, condition: .none)
+        case 2: operation = .put(key: key, value: value, condition: .indexEquals(.zero))
+        case 3: operation = .put(key: key, value: value, condition: .valueEquals(Array(value.reversed())))
+        default: operation = .put(key: key, value: value, condition: .none)
+        }
+        let id = ClientRequestID(client: ticket % clientLanes + 1, sequence: ticket / clientLanes + 1)
+        return KVCommand(id: id, operation: operation).encoded()
     }
 
+    /// The ticket of the proposal an entry carries, if it carries one.
     static func ticket(in entry: Entry) -> UInt64? {
-        guard entry.kind == .command, entry.data.count == 9, entry.data[0] == 0x63 else { return nil }
-        return entry.data[1...].reversed().reduce(0) { $0 << 8 | UInt64($1) }
+        guard entry.kind == .command, let command = try? KVCommand(decoding: entry.data) else { return nil }
+        let id = command.id
+        guard (1...clientLanes).contains(id.client), id.sequence >= 1 else { return nil }
+        return (id.sequence - 1) * clientLanes + (id.client - 1)
     }
 }
 

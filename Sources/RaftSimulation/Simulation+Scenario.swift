@@ -1,3 +1,4 @@
+import KVStore
 import RaftCore
 
 /// The scenario vocabulary: faults, client operations and membership changes, each recorded in
@@ -69,6 +70,13 @@ extension Simulation {
     public func crash(_ id: NodeID) {
         guard let node = node(id), node.isRunning else { return }
         crashNode(node, at: "by scenario")
+    }
+
+    /// Gives the node a disk of its own speed: each write or snapshot save takes a number of
+    /// ticks drawn from `ticks` (a slow disk keeps Readys queued behind its write).
+    public func setDiskLatency(of id: NodeID, ticks: ClosedRange<Int>) {
+        precondition(ticks.lowerBound >= 0, "Simulation: disk latency is not negative")
+        node(id)?.diskLatencyTicks = ticks
     }
 
     /// The node crashes the next time it reaches `point` while processing a Ready.
@@ -184,9 +192,10 @@ extension Simulation {
         record(.propose(id, "transfer to \(TraceFormat.name(target))"))
     }
 
-    /// Takes a snapshot of the node's applied state now and compacts its log.
+    /// Takes a snapshot of the node's applied state now; the pipeline saves it behind the
+    /// Readys already taken, then compacts the log.
     public func snapshot(_ id: NodeID) {
-        guard let node = node(id), let core = node.core, node.pending.isEmpty else { return }
+        guard let node = node(id), let core = node.core else { return }
         takeSnapshot(on: node, core: core, at: node.machine.appliedIndex)
     }
 
@@ -226,7 +235,25 @@ extension Simulation {
                 "\(TraceFormat.name(node.id)): \(node.core.map { "\($0.status.role.rawValue) t\($0.status.term) commit \($0.status.commitIndex) applied \(node.machine.appliedIndex)" } ?? (node.isRetired ? "retired" : "down"))"
             }
             fail("Liveness", "no convergence within \(ticksMax) ticks after healing (acknowledged up to \(acknowledged); \(states.joined(separator: "; ")))")
+        } else {
+            checkStoresAgree()
         }
         return converged
+    }
+
+    /// State Machine Safety on the shipped store itself: running members that applied the same
+    /// index hold equal key-value stores, however each got there (entries, snapshots, restores).
+    func checkStoresAgree() {
+        var firstAtIndex: [LogIndex: SimulatedNode] = [:]
+        for node in nodes where node.isRunning && !node.isRetired {
+            let applied = node.machine.appliedIndex
+            guard let other = firstAtIndex[applied] else {
+                firstAtIndex[applied] = node
+                continue
+            }
+            if other.machine.store != node.machine.store {
+                fail("StateMachineSafety", "\(TraceFormat.name(node.id)) and \(TraceFormat.name(other.id)) applied up to \(applied) but their key-value stores differ")
+            }
+        }
     }
 }

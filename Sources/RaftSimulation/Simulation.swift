@@ -27,16 +27,10 @@ public struct SimulationOptions: Sendable {
     /// At each step of processing a Ready (see `CrashPoint`), a running node crashes with this
     /// probability.
     public var crashProbabilityPerStage = 0.0
-    /// The leader's append messages go out before its own write is durable (allowed by the
-    /// Ready contract; the leader must not count itself before `advance`).
-    public var leaderSendsAppendsBeforePersisting = false
-    /// How many Readys a node may have outstanding (handed out, not yet durable and advanced):
-    /// 1 is the lock-step runtime; more is the pipelined one, which merges the Readys that
-    /// queued behind a write into one write (`PersistBatch`).
-    public var pipelineDepthMax = 1
-    /// Committed entries are applied when the Ready is taken, before its write is durable (what
-    /// the server's runtime does: they are durable on a quorum).
-    public var appliesBeforePersisting = false
+    /// How many Readys (and snapshot saves) may wait behind a node's write in flight
+    /// (`ReadyPipeline.queuedWorkMax`; the node's runtime uses 64). Everything queued behind
+    /// a write shares the next one where the pipeline's rules allow.
+    public var pipelineQueuedWorkMax = 64
     /// A node takes at most this many Readys per step, so one step stays bounded.
     public var readyRoundsPerStepMax = 16
     /// How many trace events are kept (nil: all).
@@ -59,7 +53,8 @@ public struct ReadTicket: Sendable, Hashable {
     public var node: NodeID
 }
 
-/// A deterministic cluster of `RaftNode`s: one seeded generator drives the network, the disks,
+/// A deterministic cluster of `RaftNode`s, each driven through the shipped `ReadyPipeline` and
+/// running the shipped `KVStore`: one seeded generator drives the network, the disks,
 /// the clocks, the crashes and every node's `Config.randomSeed`, so a seed replays a whole run.
 /// Safety checkers run after every step; `violations` lists what broke, `trace` says how.
 ///
@@ -138,7 +133,7 @@ public final class Simulation {
     public func isRunning(_ id: NodeID) -> Bool { node(id)?.isRunning ?? false }
     /// The index the node's state machine has applied (zero while crashed).
     public func appliedIndex(of id: NodeID) -> LogIndex { node(id)?.machine.appliedIndex ?? .zero }
-    public func stateMachine(of id: NodeID) -> DigestStateMachine? { node(id)?.machine }
+    public func stateMachine(of id: NodeID) -> CheckedStateMachine? { node(id)?.machine }
     public func durableState(of id: NodeID) -> DurableState? { node(id)?.durable }
     /// The highest index any node knew committed.
     public var committedIndexMax: LogIndex { checker.committedMax }

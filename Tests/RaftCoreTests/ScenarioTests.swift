@@ -201,7 +201,6 @@ func proposeAcknowledged(_ sim: Simulation, count: Int, ticksMax: Int = 5_000) -
     func persistenceAcrossRepeatedCrashes(withAsyncDisk: Bool) throws {
         let sim = makeSimulation(seed: 19, nodes: 3) {
             if withAsyncDisk { $0.diskLatencyTicks = 0...3 }
-            $0.leaderSendsAppendsBeforePersisting = withAsyncDisk
         }
         var acknowledged: [Proposal] = []
         for round in 0..<12 {

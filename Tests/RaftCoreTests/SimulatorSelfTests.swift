@@ -1,3 +1,4 @@
+import KVStore
 import RaftCore
 import Testing
 
@@ -102,5 +103,58 @@ import Testing
         #expect(sim.checkLiveness(ticksMax: 500))
         #expect(sim.isApplied(kept, on: leader))
         #expect(sim.isSafe, "\(sim.report())")
+    }
+}
+
+/// The state machine the simulated nodes run: the shipped KVStore beside the digest chain.
+@Suite struct CheckedStateMachineTests {
+    @Test func itAppliesKVCommandsAndRoundTripsThroughItsSnapshot() throws {
+        var machine = CheckedStateMachine()
+        for ticket: UInt64 in 1...40 {
+            let entry = Entry(term: 1, index: LogIndex(ticket), data: Simulation.command(ticket: ticket))
+            #expect(Simulation.ticket(in: entry) == ticket, "a command names its ticket")
+            _ = machine.apply(entry)
+        }
+        #expect(machine.appliedIndex == LogIndex(40))
+        #expect(machine.store.count > 0, "the commands wrote keys")
+        let restored = try CheckedStateMachine(snapshot: machine.snapshot())
+        #expect(restored == machine)
+        #expect(throws: SimulationError.self) { try CheckedStateMachine(snapshot: Array(machine.snapshot().dropLast())) }
+        #expect(throws: SimulationError.self) { try CheckedStateMachine(snapshot: [1, 2, 3]) }
+    }
+
+    @Test func aDigestAndAStoreAtDifferentIndexesAreRefused() throws {
+        var digest = DigestStateMachine()
+        digest.apply(Entry(term: 1, index: 1))
+        let bytes = digest.snapshot() + KVStore().snapshot()
+        #expect(throws: SimulationError.self) { try CheckedStateMachine(snapshot: bytes) }
+    }
+
+    @Test func aRandomizedRunWritesKeysThroughTheStore() {
+        let sim = Simulation(seed: 3, options: SimulationOptions())
+        let leader = sim.awaitLeader()
+        #expect(leader != nil)
+        for _ in 0..<20 { _ = try? sim.propose(at: leader ?? NodeID(1)) }
+        #expect(sim.checkLiveness(ticksMax: 1_000))
+        let stores = sim.nodeIDs.compactMap { sim.stateMachine(of: $0)?.store }
+        #expect(stores.count == 3 && stores.allSatisfy { $0.count > 0 })
+        #expect(sim.isSafe, "\(sim.report())")
+    }
+
+    @Test func runningMembersAtOneIndexWithDifferentStoresAreAViolation() throws {
+        let sim = Simulation(seed: 4, options: SimulationOptions())
+        let leader = try #require(sim.awaitLeader())
+        for _ in 0..<5 { _ = try sim.propose(at: leader) }
+        #expect(sim.checkLiveness(ticksMax: 1_000))
+        #expect(sim.isSafe, "\(sim.report())")
+        let victim = try #require(sim.nodeIDs.first { $0 != leader })
+        let node = try #require(sim.node(victim))
+        // The same history digest, but a store that holds something else at that index.
+        var other = KVStore()
+        let command = KVCommand(id: ClientRequestID(client: 99, sequence: 1), operation: .put(key: [1], value: [2], condition: .none))
+        _ = other.apply(Entry(term: 1, index: node.machine.appliedIndex, data: command.encoded()))
+        node.machine = try CheckedStateMachine(snapshot: Array(node.machine.snapshot().prefix(DigestStateMachine.snapshotBytesCount)) + other.snapshot())
+        sim.checkStoresAgree()
+        #expect(sim.violations.last?.property == "StateMachineSafety")
     }
 }

@@ -226,5 +226,5 @@ extension NodeRuntime {
         reads.keys.filter { reads[$0]?.lastRequestedAt != nil && reads[$0]?.readIndex == nil }.count
     }
 
-    var persistQueueCount: Int { persistQueue.count }
+    var persistQueueCount: Int { pipeline.queuedCount }
 }

@@ -2,6 +2,7 @@ import Foundation
 import KVStore
 import Logging
 import RaftCore
+import RaftPipeline
 import WRaftCertificates
 
 /// Why a node could not start on its data dir. The process exits non-zero with this message.
@@ -171,12 +172,10 @@ extension NodeRuntime {
         let node = try RaftNode(config: config, state: state)
         core = node
         store = restored
-        lastSnapshotIndex = state.snapshot.index
         appliedMembership = state.snapshot.membership
         appliedMembershipIndex = state.snapshot.index
-        durableTerm = state.hardState.term
-        persistedHardState = state.hardState
-        deferredHardState = nil
+        pipeline = ReadyPipeline(
+            persisted: state.hardState, snapshotIndex: state.snapshot.index, queuedWorkMax: Self.persistQueueMax)
         self.clusterID = clusterID
         transport.setClusterID(clusterID)
         let current = node.currentMembership

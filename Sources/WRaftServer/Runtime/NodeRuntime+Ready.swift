@@ -1,9 +1,11 @@
 import KVStore
 import RaftCore
+import RaftPipeline
 
-// The Ready pipeline (Docs/ARCHITECTURE.md): Readys are taken as soon as there is work (their
-// appends go out, their commits are applied), and written in order by one persister that
-// merges every Ready queued behind the write in flight into the next fsync.
+// The Ready pipeline (Docs/ARCHITECTURE.md): its rules live in `ReadyPipeline`, a pure state
+// machine the simulator drives too; this file only carries out its actions. Readys are taken as
+// soon as there is work, and one write at a time goes to storage, holding every Ready queued
+// behind the write before it (group commit).
 extension NodeRuntime {
     /// How many Readys (and snapshot saves) may wait for storage before the loop stops taking
     /// more; proposals then gather in the core and go out together once storage catches up.
@@ -19,165 +21,97 @@ extension NodeRuntime {
         Task { self.drive() }
     }
 
+    /// Takes Readys while the pipeline has room, then hands storage the next write: every Ready
+    /// taken here that may share it.
     private func drive() {
         while lifecycle == .running {
             flushProposals()
-            guard persistQueue.count < Self.persistQueueMax, core?.hasReady == true else { break }
-            takeReady()
+            guard pipeline.canTakeReady, core?.hasReady == true, let ready = core?.ready() else { break }
+            metrics.readyBatches.increment()
+            if !ready.entries.isEmpty { metrics.readyEntries.record(ready.entries.count) }
+            noteAppendedMembership(ready.entries)
+            perform(pipeline.take(ready))
         }
         isDriving = false
+        startNextWrite()
     }
 
-    /// Takes one Ready: sends what may go before the write, applies its commits (unless it
-    /// carries a snapshot), and queues it for the persister.
-    private func takeReady() {
-        guard let ready = core?.ready() else { return }
-        metrics.readyBatches.increment()
-        if !ready.entries.isEmpty { metrics.readyEntries.record(ready.entries.count) }
-        noteAppendedMembership(ready.entries)
-
-        // Dissertation 10.2.1: the leader's appends may go out while its own write is in flight
-        // (it counts itself only once durable). Anything that promises durability (votes,
-        // append responses) waits for the fsync.
-        let (early, late) = partitionMessages(ready)
-        if !early.isEmpty { send(early) }
-        // Committed entries are durable on a quorum already, so they are applied, and their
-        // clients answered, at once: a commit does not wait for an unrelated fsync. A snapshot to
-        // install comes first, though, so then applying waits for it.
-        if let snapshot = ready.snapshot {
-            snapshotNamedByReady = snapshot.index
-        } else {
-            applyAndServeReads(ready)
-        }
-        persistQueue.append(.ready(ready, lateMessages: late))
-        startPersisterIfNeeded()
+    /// Starts the pipeline's next write or snapshot save if storage is idle.
+    func startNextWrite() {
+        guard lifecycle == .running else { return }
+        perform(pipeline.startWrite())
     }
 
-    private func applyAndServeReads(_ ready: Ready) {
-        apply(ready.committedEntries)
-        for readState in ready.readStates { noteReadIndex(readState) }
-        serveReadsUpToApplied()
-    }
-
-    private func partitionMessages(_ ready: Ready) -> (early: [Message], late: [Message]) {
-        guard observed.role == .leader, !ready.messages.isEmpty else { return ([], ready.messages) }
-        let isTermDurable = (ready.hardState?.term ?? durableTerm) == durableTerm
-        guard isTermDurable else { return ([], ready.messages) }
-        var early: [Message] = []
-        var late: [Message] = []
-        early.reserveCapacity(ready.messages.count)
-        for message in ready.messages {
-            switch message.payload {
-            case .append, .heartbeat:
-                if message.term == durableTerm { early.append(message) } else { late.append(message) }
-            default:
-                late.append(message)
+    /// Carries out the pipeline's actions, in order.
+    private func perform(_ actions: [PipelineAction<ReceivedSnapshot>]) {
+        for action in actions {
+            switch action {
+            case .send(let messages):
+                send(messages)
+            case .apply(let committed, let readStates):
+                apply(committed)
+                for readState in readStates { noteReadIndex(readState) }
+                serveReadsUpToApplied()
+            case .write(let write):
+                Task { await self.carryOut(write) }
+            case .restore(let metadata, let received):
+                installSnapshot(metadata, received)
+            case .advance(let ready):
+                core?.advance(ready)
+            case .saveSnapshot(let id, let metadata, let data):
+                Task { await self.save(id, metadata, data: data) }
+            case .compact(let metadata):
+                didSaveSnapshot(metadata)
+            case .discardSnapshot(let metadata):
+                logger.info("snapshot at \(metadata.index) not saved: a newer one from the leader is durable")
+                resumeSnapshotWaiters()
             }
         }
-        return (early, late)
     }
 
-    // MARK: The persister
+    // MARK: Storage
 
-    private func startPersisterIfNeeded() {
-        guard !isPersisting, !persistQueue.isEmpty else { return }
-        isPersisting = true
-        Task { await self.runPersister() }
-    }
-
-    /// Writes the queued work in order, one fsync per batch of Readys, until the queue is empty.
-    private func runPersister() async {
-        persisting: while lifecycle == .running, let work = persistQueue.popFirst() {
-            switch work {
-            case .ready(let first, let late):
-                var batch = PersistBatch(first)
-                var lateMessages = [late]
-                while case .ready(let next, let nextLate)? = persistQueue.first, batch.merge(next) {
-                    _ = persistQueue.popFirst()
-                    lateMessages.append(nextLate)
-                }
-                // False: storage failed (the node stops) or the node stopped meanwhile.
-                guard await persist(batch) else { break persisting }
-                finish(batch, lateMessages: lateMessages)
-            case .snapshot(let metadata, let data):
-                // The leader's newer snapshot was installed while this one was serialized or
-                // queued: storage may not go back to it (StorageEngine traps), and it holds
-                // nothing the installed one lacks.
-                guard metadata.index > lastSnapshotIndex else {
-                    logger.info("snapshot at \(metadata.index) dropped: the one installed at \(lastSnapshotIndex) is newer")
-                    endSnapshotInProgress()
-                    continue persisting
-                }
-                do {
-                    try await storage.saveSnapshot(metadata, data: data)
-                } catch {
-                    failFatally("saving a snapshot: \(error)")
-                    break persisting
-                }
-                didSaveSnapshot(metadata, bytes: data.count)
-            }
-            kick()
-        }
-        // Nothing is queued between the loop's last look at the queue and here (no await).
-        isPersisting = false
-    }
-
-    /// After a batch is durable: per Ready, in order, the messages that had to wait, a received
-    /// snapshot's install and its commits, then `advance`.
-    private func finish(_ batch: PersistBatch, lateMessages: [[Message]]) {
-        if let hardState = batch.hardState { durableTerm = max(durableTerm, hardState.term) }
-        for (ready, late) in zip(batch.readys, lateMessages) {
-            if !late.isEmpty { send(late) }
-            if let snapshot = ready.snapshot {
-                installSnapshot(snapshot)
-                applyAndServeReads(ready)
-            }
-            core?.advance(ready)
-        }
-        updateIndexMetrics(observeStatus())
-        maybeTakeSnapshot()
-    }
-
-    /// Makes a batch durable: a received snapshot first (its bytes), then entries, hard state
-    /// and the snapshot marker in one fsync. False when storage failed (fatal) or the node stopped.
-    private func persist(_ batch: PersistBatch) async -> Bool {
-        if let snapshot = batch.snapshot {
-            guard let received = receivedSnapshots[snapshot.index] else {
-                preconditionFailure("NodeRuntime: the bytes of the snapshot a Ready names are kept until it is finished")
-            }
+    /// Makes a write durable: a received snapshot first (its bytes), then entries, hard state
+    /// and the snapshot marker in one fsync. Storage failing stops the node.
+    private func carryOut(_ write: PipelineWrite<ReceivedSnapshot>) async {
+        if let snapshot = write.snapshot {
             do {
-                try await storage.saveSnapshot(snapshot, data: received.data)
+                try await storage.saveSnapshot(snapshot.metadata, data: snapshot.received.data)
             } catch {
                 failFatally("saving a received snapshot: \(error)")
-                return false
+                return
             }
         }
-        var hardState = batch.hardState
-        if let changed = hardState, batch.entries.isEmpty, batch.snapshot == nil,
-            changed.term == persistedHardState.term, changed.votedFor == persistedHardState.votedFor
-        {
-            // Only the commit index moved. It is volatile in Raft (a restarted node relearns it
-            // from the leader), so it is not worth an fsync of its own: it rides with the next
-            // write.
-            deferredHardState = changed
-            return lifecycle == .running
-        }
-        if hardState == nil, !batch.entries.isEmpty || batch.snapshot != nil { hardState = deferredHardState }
-        guard hardState != nil || !batch.entries.isEmpty || batch.snapshot != nil else { return lifecycle == .running }
         let started = ContinuousClock.now
         do {
-            try await storage.persist(hardState: hardState, entries: batch.entries, snapshot: batch.snapshot)
+            try await storage.persist(hardState: write.hardState, entries: write.entries, snapshot: write.snapshot?.metadata)
         } catch {
             failFatally("persisting a Ready: \(error)")
-            return false
-        }
-        if let hardState {
-            persistedHardState = hardState
-            deferredHardState = nil
+            return
         }
         metrics.persistTime.recordNanoseconds(RuntimeMetrics.nanoseconds(since: started))
-        metrics.persistReadys.record(batch.readys.count)
-        return lifecycle == .running
+        metrics.persistReadys.record(write.readyCount)
+        guard lifecycle == .running else { return }
+        perform(pipeline.writeFinished(write.id))
+        updateIndexMetrics(observeStatus())
+        maybeTakeSnapshot()
+        startNextWrite()
+        kick()
+    }
+
+    /// Saves the node's own snapshot (the pipeline orders it behind the entries it covers).
+    private func save(_ id: PipelineWriteID, _ metadata: SnapshotMetadata, data: [UInt8]) async {
+        do {
+            try await storage.saveSnapshot(metadata, data: data)
+        } catch {
+            failFatally("saving a snapshot: \(error)")
+            return
+        }
+        guard lifecycle == .running else { return }
+        logger.notice("snapshot taken at index \(metadata.index) (term \(metadata.term)), \(data.count) bytes")
+        perform(pipeline.snapshotSaved(id))
+        startNextWrite()
+        kick()
     }
 
     // MARK: Sending
@@ -250,15 +184,9 @@ extension NodeRuntime {
 
     // MARK: Installing and applying
 
-    private func installSnapshot(_ metadata: SnapshotMetadata) {
-        guard let received = receivedSnapshots[metadata.index] else {
-            preconditionFailure("NodeRuntime: the bytes of the snapshot a Ready names are kept until it is finished")
-        }
-        receivedSnapshots = receivedSnapshots.filter { $0.key > metadata.index }
-        snapshotNamedByReady = nil
+    private func installSnapshot(_ metadata: SnapshotMetadata, _ received: ReceivedSnapshot) {
         store = received.store
-        lastSnapshotIndex = metadata.index
-        // The log behind the snapshot is gone: what counts towards the next one starts here.
+        // The log the bytes were counted against is gone with the old state.
         appliedBytesSinceSnapshot = 0
         appliedMembership = metadata.membership
         appliedMembershipIndex = metadata.index
@@ -362,11 +290,16 @@ extension NodeRuntime {
 
     // MARK: Snapshots
 
+    /// Whether the node's own snapshot is being serialized or saved.
+    var isSnapshotInProgress: Bool { pipeline.isSnapshotInProgress }
+    /// The newest durable snapshot's index (own or received).
+    var lastSnapshotIndex: LogIndex { pipeline.snapshotIndex }
+
     /// Takes a snapshot every `snapshotEntries` applied entries, or once `snapshotLogBytes` of
     /// commands were applied since the last one.
     func maybeTakeSnapshot() {
         let isDueByEntries =
-            store.appliedIndex.rawValue >= lastSnapshotIndex.rawValue + UInt64(options.snapshotEntries)
+            store.appliedIndex.rawValue >= pipeline.snapshotIndex.rawValue + UInt64(options.snapshotEntries)
         guard isDueByEntries || appliedBytesSinceSnapshot >= options.snapshotLogBytes else { return }
         if takeSnapshot() { appliedBytesSinceSnapshot = 0 }
     }
@@ -376,49 +309,44 @@ extension NodeRuntime {
     /// (tests pass one that finishes when they choose).
     @discardableResult
     func takeSnapshot(serializingWith serialize: @escaping @Sendable (KVStore) async -> [UInt8] = { $0.snapshot() }) -> Bool {
-        guard !isSnapshotInProgress, let core, store.appliedIndex > lastSnapshotIndex,
+        guard !pipeline.isSnapshotInProgress, let core, store.appliedIndex > pipeline.snapshotIndex,
             let metadata = core.snapshotMetadata(at: store.appliedIndex)
         else { return false }
-        isSnapshotInProgress = true
+        pipeline.snapshotStarted()
         // KVStore is copy-on-write: the copy serializes off the actor while applying goes on.
         let frozen = store
         Task.detached {
             let data = await serialize(frozen)
-            await self.queueSnapshotSave(metadata, data: data)
+            await self.snapshotSerialized(metadata, data: data)
         }
         return true
     }
 
-    /// The persister saves the snapshot after every Ready handed out before now, so the log
+    /// The pipeline saves the snapshot after every Ready handed out before now, so the log
     /// entries it covers are written before it (storage deletes the segments it covers).
-    private func queueSnapshotSave(_ metadata: SnapshotMetadata, data: [UInt8]) {
+    private func snapshotSerialized(_ metadata: SnapshotMetadata, data: [UInt8]) {
         guard lifecycle == .running else {
-            didSaveSnapshot(metadata, bytes: data.count)
+            resumeSnapshotWaiters()
             return
         }
-        persistQueue.append(.snapshot(metadata, data: data))
-        startPersisterIfNeeded()
+        pipeline.snapshotTaken(metadata, data: data)
+        startNextWrite()
     }
 
     /// Waits until the snapshot in progress (if any) is durable and the log compacted.
     func waitForSnapshotInProgress() async {
-        guard isSnapshotInProgress else { return }
+        guard pipeline.isSnapshotInProgress else { return }
         await withCheckedContinuation { snapshotWaiters.append($0) }
     }
 
-    private func didSaveSnapshot(_ metadata: SnapshotMetadata, bytes: Int) {
-        defer { endSnapshotInProgress() }
-        guard lifecycle == .running else { return }
-        lastSnapshotIndex = max(lastSnapshotIndex, metadata.index)
+    private func didSaveSnapshot(_ metadata: SnapshotMetadata) {
+        defer { resumeSnapshotWaiters() }
         core?.compact(to: metadata, retainingEntries: UInt64(options.snapshotRetainedEntries))
         metrics.snapshotsTaken.increment()
-        logger.notice("snapshot taken at index \(metadata.index) (term \(metadata.term)), \(bytes) bytes")
-        kick()
     }
 
-    /// No snapshot is in progress any more: the next may start, and `/op/snapshot` callers go on.
-    private func endSnapshotInProgress() {
-        isSnapshotInProgress = false
+    /// `/op/snapshot` callers: the snapshot in progress is over.
+    func resumeSnapshotWaiters() {
         let waiters = snapshotWaiters
         snapshotWaiters = []
         for waiter in waiters { waiter.resume() }

@@ -1,6 +1,7 @@
 import KVStore
 import Logging
 import RaftCore
+import RaftPipeline
 
 /// The node: the one owner of the Raft core, the key-value state machine and the address book.
 ///
@@ -9,13 +10,14 @@ import RaftCore
 /// While one `Ready` is being persisted the actor keeps stepping messages, ticks and proposals
 /// into the core; they land in the next `Ready` and share its fsync (group commit).
 ///
-/// Latency decisions (each keeps a request from waiting for an fsync it does not depend on):
-/// - a leader's appends leave before its own write of the same entries (dissertation 10.2.1);
-/// - committed entries are applied (and their clients answered) before the Ready's new entries
-///   are written: they are durable on a quorum already;
-/// - a hard state that differs only by its commit index is written with the next entries;
-/// - a follower sends client proposals and read-index requests to the leader at once, and takes
-///   a read-index answer at once, instead of through its own next Ready.
+/// The order of sends, writes, applies and advances is `ReadyPipeline`'s (RaftPipeline, the
+/// same type the simulator drives); this actor carries out its actions. Its latency decisions
+/// (each keeps a request from waiting for an fsync it does not depend on): a leader's appends
+/// leave before its own write of the same entries (dissertation 10.2.1); committed entries are
+/// applied before the Ready's new entries are written; a hard state that differs only by its
+/// commit index is written with the next entries; a read-index answer is taken at once. Beyond
+/// the pipeline, a follower sends client proposals and read-index requests to the leader at
+/// once, instead of through its own next Ready.
 actor NodeRuntime {
     /// Where the node is in its life (API.md "Node lifecycle").
     enum Lifecycle: String, Sendable {
@@ -29,9 +31,9 @@ actor NodeRuntime {
         case stopped
     }
 
-    /// A snapshot received from the leader, held until the core's `Ready` names it.
-    struct ReceivedSnapshot {
-        let metadata: SnapshotMetadata
+    /// A snapshot received from the leader: its bytes (to save) and the store decoded from them
+    /// (to install). The pipeline holds it until the core's `Ready` names it.
+    struct ReceivedSnapshot: Sendable {
         let data: [UInt8]
         let store: KVStore
     }
@@ -78,31 +80,16 @@ actor NodeRuntime {
     // MARK: The Ready loop
 
     var isDriving = false
-    /// Work for the persister, in order, and whether it is running.
-    var persistQueue = PersistQueue()
-    var isPersisting = false
+    /// The pipeline's rules and state: Readys waiting for storage, the write in flight, the
+    /// durable term and hard state, received snapshots, the own snapshot in progress.
+    var pipeline = ReadyPipeline<ReceivedSnapshot>(persisted: .initial, snapshotIndex: .zero)
     var isFlushScheduled = false
     /// Encoded commands accepted from clients, proposed together at the top of the next loop turn.
     var queuedProposals: [(sequence: UInt64, command: [UInt8])] = []
-    /// The highest term known durable (messages of that term may go out before a persist).
-    var durableTerm: Term = .zero
-    /// The hard state last made durable, and a newer one that differs only by its commit index
-    /// and waits to be written with the next entries.
-    var persistedHardState = HardState.initial
-    var deferredHardState: HardState?
-    /// Snapshots received with `installSnapshot` messages and accepted by the core, by index:
-    /// the one a Ready taken from the core names (`snapshotNamedByReady`) until that Ready is
-    /// finished, and the newest accepted since (the only one a later Ready can name). At most two.
-    var receivedSnapshots: [LogIndex: ReceivedSnapshot] = [:]
-    /// The index of the received snapshot a Ready handed out names, until it is installed (the
-    /// core hands out no other Ready meanwhile, so there is at most one).
-    var snapshotNamedByReady: LogIndex?
     /// Peers a snapshot is being streamed to.
     var snapshotsInFlight: Set<NodeID> = []
-    var isSnapshotInProgress = false
     /// `/op/snapshot` callers waiting for the snapshot in progress to be durable.
     var snapshotWaiters: [CheckedContinuation<Void, Never>] = []
-    var lastSnapshotIndex: LogIndex = .zero
     /// Command bytes applied since the last snapshot was started (see `snapshotLogBytes`).
     var appliedBytesSinceSnapshot = 0
 
@@ -209,7 +196,7 @@ actor NodeRuntime {
     func stop() {
         guard lifecycle != .stopped else { return }
         formation.stop()
-        persistQueue.removeAll()
+        pipeline.stop()
         for task in backgroundTasks { task.cancel() }
         backgroundTasks = []
         failAllRequests(with: .internalError(message: "the node is shutting down"))
@@ -255,12 +242,19 @@ actor NodeRuntime {
         kick()
     }
 
-    /// A message from a peer.
+    /// A message from a peer (a snapshot's message only counts with its bytes: `receiveSnapshot`).
     func receive(_ message: Message) {
-        // A snapshot's message only counts with its bytes (`receiveSnapshot`): a bare one, which
-        // only a broken or hostile peer sends, would make the core install bytes nobody holds.
-        if case .installSnapshot = message.payload { return }
-        step(message)
+        guard admit(message) else { return }
+        switch pipeline.arrived(message) {
+        case .step:
+            core?.step(message)
+            kick()
+        case .readIndex(let readState):
+            noteReadIndex(readState)
+            serveReadsUpToApplied()
+        case .ignore:
+            break
+        }
     }
 
     /// A snapshot from the leader: its message, its bytes, and the state machine decoded from
@@ -280,38 +274,27 @@ actor NodeRuntime {
             logger.warning("snapshot refused: its state is at \(restored.appliedIndex), the message names \(metadata.index)")
             return
         }
-        let committedBefore = core?.status.commitIndex ?? .zero
-        step(message)
-        // The core accepted the snapshot if its log starts there now (it refuses one at or below
-        // its commit index). Only then can a Ready name it, and it supersedes any accepted
-        // before that no Ready names yet. The bytes a Ready names stay until it is finished.
-        guard metadata.index > committedBefore, core?.status.snapshotIndex == metadata.index else { return }
-        receivedSnapshots = receivedSnapshots.filter { $0.key == snapshotNamedByReady }
-        receivedSnapshots[metadata.index] = ReceivedSnapshot(metadata: metadata, data: data, store: restored)
+        guard admit(message), let commitBefore = core?.status.commitIndex else { return }
+        core?.step(message)
+        // The pipeline keeps the bytes if the core accepted the snapshot, until a Ready names it.
+        pipeline.snapshotStepped(
+            metadata, ReceivedSnapshot(data: data, store: restored), commitIndexBefore: commitBefore,
+            snapshotIndexAfter: core?.status.snapshotIndex ?? .zero)
+        kick()
     }
 
-    private func step(_ message: Message) {
-        guard lifecycle == .running, core != nil, message.to == localID else { return }
+    /// Whether a message from a peer reaches the pipeline (the node runs, it is addressed here,
+    /// no injected fault drops it); notes the sender's contact.
+    private func admit(_ message: Message) -> Bool {
+        guard lifecycle == .running, core != nil, message.to == localID else { return false }
         guard !faults.dropsIncoming(from: message.from) else {
             metrics.incomingDropped.increment()
-            return
+            return false
         }
         // Only members are tracked: the map stays bounded by the membership, whatever ids a
         // message claims (the transport already drops senders that are not members).
         if book[message.from] != nil { lastContact[message.from] = .now }
-        if case .readIndexResponse(let id, let index) = message.payload {
-            // The core would only turn it into a ReadState for the next Ready (an index from
-            // any node that answered as leader is good, whoever leads now); taking it here
-            // saves waiting for a Ready being persisted. Nil: that node could not serve it,
-            // the read is retried.
-            if let index {
-                noteReadIndex(ReadState(id: id, index: index))
-                serveReadsUpToApplied()
-            }
-            return
-        }
-        core?.step(message)
-        kick()
+        return true
     }
 
     /// Notices role, term and leader changes: logs them, counts them, and retries the requests
