@@ -33,7 +33,19 @@ extension NodeRuntime {
             perform(pipeline.take(ready))
         }
         isDriving = false
-        startNextWrite()
+        scheduleNextWrite()
+    }
+
+    /// Starts the next write once this actor turn is over, when storage is idle: the Readys
+    /// taken meanwhile (requests and messages of the same event-loop turn) join it, and one
+    /// fsync covers them all.
+    func scheduleNextWrite() {
+        guard !isWriteScheduled, !pipeline.isWriting, lifecycle == .running else { return }
+        isWriteScheduled = true
+        Task {
+            self.isWriteScheduled = false
+            self.startNextWrite()
+        }
     }
 
     /// Starts the pipeline's next write or snapshot save if storage is idle.

@@ -83,6 +83,8 @@ actor NodeRuntime {
     /// The pipeline's rules and state: Readys waiting for storage, the write in flight, the
     /// durable term and hard state, received snapshots, the own snapshot in progress.
     var pipeline = ReadyPipeline<ReceivedSnapshot>(persisted: .initial, snapshotIndex: .zero)
+    /// A task will start the pipeline's next write (`scheduleNextWrite`).
+    var isWriteScheduled = false
     var isFlushScheduled = false
     /// Encoded commands accepted from clients, proposed together at the top of the next loop turn.
     var queuedProposals: [(sequence: UInt64, command: [UInt8])] = []
