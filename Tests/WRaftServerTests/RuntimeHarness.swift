@@ -209,13 +209,17 @@ final class TestNode: Sendable {
     let network: MemoryNetwork
     /// The key this node runs with (a TLS cluster, simulated); nil: plaintext.
     let fingerprint: PublicKeyFingerprint?
+    /// The time the node runs on (the cluster's manual clock, or the real one).
+    let clock: any RuntimeClock
     private let current = Mutex<(runtime: NodeRuntime, transport: MemoryTransport)?>(nil)
 
     init(
         index: Int, network: MemoryNetwork, options: NodeOptions,
-        makeStorage: (@Sendable () throws -> any NodeStorage)? = nil, fingerprint: PublicKeyFingerprint? = nil
+        makeStorage: (@Sendable () throws -> any NodeStorage)? = nil, fingerprint: PublicKeyFingerprint? = nil,
+        clock: any RuntimeClock = SystemClock()
     ) {
         self.fingerprint = fingerprint
+        self.clock = clock
         self.index = index
         self.storage = MemoryStorage()
         self.makeStorage = makeStorage
@@ -241,7 +245,7 @@ final class TestNode: Sendable {
             identity: identity, options: options, storage: store, transport: transport,
             selfAddress: MemberAddress(
                 raftAddress: options.raftAddress, httpAddress: options.httpAddress, fingerprint: fingerprint),
-            logger: logger, onFatalError: { reason in Issue.record("fatal storage error: \(reason)") })
+            clock: clock, logger: logger, onFatalError: { reason in Issue.record("fatal storage error: \(reason)") })
         current.withLock { $0 = (runtime, transport) }
     }
 
@@ -257,16 +261,20 @@ final class TestNode: Sendable {
 /// A cluster of runtimes on one in-memory network.
 struct TestCluster {
     let nodes: [TestNode]
+    /// The manual clock every node runs on, when the cluster was made with one.
+    let clock: ManualClock?
 
     /// `directories`: one data dir per node for RaftStorage's durable store (nil: in memory).
     /// `storages`: the store of each node by position, used on every opening (a store the test
     /// controls); nil: `directories`, or in memory.
     /// `keys`: every node proves a key of its own on its calls, as under mutual TLS.
+    /// `clock`: the nodes' time (nil: the real clock).
     init(
         size: Int, faults: Bool = true, directories: [String]? = nil,
-        storages: [any NodeStorage]? = nil, keys: Bool = false,
+        storages: [any NodeStorage]? = nil, keys: Bool = false, clock: ManualClock? = nil,
         configure: (inout NodeOptions) -> Void = { _ in }
     ) {
+        self.clock = clock
         let network = MemoryNetwork()
         nodes = (0..<size).map { index in
             var options = NodeOptions(
@@ -278,7 +286,7 @@ struct TestCluster {
                 storages.map { storages in { storages[index] } } ?? directories.map { durableStorage(at: $0[index]) }
             return TestNode(
                 index: index, network: network, options: options, makeStorage: makeStorage,
-                fingerprint: keys ? testFingerprint(index) : nil)
+                fingerprint: keys ? testFingerprint(index) : nil, clock: clock ?? SystemClock())
         }
     }
 
@@ -293,15 +301,9 @@ struct TestCluster {
     /// Runs `body`, then stops every node, whether it threw or not. Structured, unlike a
     /// `defer { Task { await stopAll() } }`: the caller's own cleanup (removing the data dirs)
     /// runs only after the nodes stopped, so no node writes into a removed directory.
+    @discardableResult
     func stoppingAll<T>(after body: () async throws -> T) async throws -> T {
-        do {
-            let value = try await body()
-            await stopAll()
-            return value
-        } catch {
-            await stopAll()
-            throw error
-        }
+        try await withCleanup(body, finally: stopAll)
     }
 
     /// Connects every node to node 0 and starts the cluster from the last node.
@@ -328,9 +330,40 @@ struct TestCluster {
                 let id = try await nodes[leader].runtime.state().id
                 if views[id] == positions.count { return leader }
             }
-            try await Task.sleep(for: .milliseconds(20))
+            if let clock {
+                // Time passes only here: one tick per poll, and a moment of real time for the
+                // messages of that tick to arrive.
+                await clock.advance(by: .milliseconds(nodes[0].options.tickMs))
+                try await Task.sleep(for: .milliseconds(2))
+            } else {
+                try await Task.sleep(for: .milliseconds(20))
+            }
         }
         throw HarnessError.timedOut("no single leader among \(positions) within \(timeout)")
+    }
+
+    /// Lets `duration` pass on the cluster's manual clock while `leader` leads, one heartbeat
+    /// interval at a time. After each interval it waits (bounded, real time) until every other
+    /// running node heard from the leader during it, so that slow message delivery on a loaded
+    /// machine never looks like a silent leader: what happens in that time is decided by the
+    /// clock alone.
+    func advanceWhileLeading(_ duration: Duration, leader: Int) async throws {
+        let clock = try #require(clock, "advanceWhileLeading needs a cluster on a manual clock")
+        let heartbeat = Duration.milliseconds(nodes[0].options.heartbeatMs)
+        let leaderID = try #require(NodeID(hex: try await nodes[leader].runtime.state().id))
+        let followers = try nodes.indices.filter { $0 != leader }.map { try nodes[$0].runtime }
+        var passed = Duration.zero
+        while passed < duration {
+            let intervalStart = clock.now
+            await clock.advance(by: heartbeat)
+            passed += heartbeat
+            try await Self.waitUntil("every follower heard leader \(leaderID) within one heartbeat interval") {
+                for follower in followers {
+                    guard let contact = await follower.lastContact[leaderID], contact > intervalStart else { return false }
+                }
+                return true
+            }
+        }
     }
 
     /// Waits (bounded) until `condition` holds.
@@ -344,6 +377,16 @@ struct TestCluster {
         }
         throw HarnessError.timedOut(what)
     }
+}
+
+/// Runs `body`, then `cleanup`, whether `body` threw or not, and returns only after both: a test
+/// never returns while what it started still runs (holding ports, writing into its directories).
+@discardableResult
+func withCleanup<T>(_ body: () async throws -> T, finally cleanup: () async -> Void) async throws -> T {
+    let result: Result<T, any Error>
+    do { result = .success(try await body()) } catch { result = .failure(error) }
+    await cleanup()
+    return try result.get()
 }
 
 enum HarnessError: Error, CustomStringConvertible {
