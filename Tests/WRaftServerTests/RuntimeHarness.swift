@@ -7,6 +7,7 @@ import RaftTransport
 import Synchronization
 import Testing
 import WRaftCertificates
+import WRaftTestSupport
 
 @testable import WRaftServer
 
@@ -377,16 +378,6 @@ struct TestCluster {
         }
         throw HarnessError.timedOut(what)
     }
-}
-
-/// Runs `body`, then `cleanup`, whether `body` threw or not, and returns only after both: a test
-/// never returns while what it started still runs (holding ports, writing into its directories).
-@discardableResult
-func withCleanup<T>(_ body: () async throws -> T, finally cleanup: () async -> Void) async throws -> T {
-    let result: Result<T, any Error>
-    do { result = .success(try await body()) } catch { result = .failure(error) }
-    await cleanup()
-    return try result.get()
 }
 
 enum HarnessError: Error, CustomStringConvertible {
