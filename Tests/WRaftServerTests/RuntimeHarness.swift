@@ -380,6 +380,13 @@ struct TestCluster {
     }
 }
 
+extension NodeOptions {
+    /// `count` times the longest election timeout a node may draw (timeout plus jitter).
+    func longestElectionTimeouts(_ count: Int) -> Duration {
+        .milliseconds(count * (electionTimeoutMs + electionTimeoutJitterMs))
+    }
+}
+
 enum HarnessError: Error, CustomStringConvertible {
     case timedOut(String)
     var description: String {

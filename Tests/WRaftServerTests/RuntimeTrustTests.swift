@@ -38,9 +38,7 @@ struct RuntimeTrustTests {
             #expect(failureCode(response) == "faults_disabled")
             // Give a transfer time to happen, had it been started: a transfer ends within an
             // election timeout, and five pass on the nodes' clock.
-            let options = cluster.nodes[0].options
-            try await cluster.advanceWhileLeading(
-                .milliseconds(5 * (options.electionTimeoutMs + options.electionTimeoutJitterMs)), leader: leader)
+            try await cluster.advanceWhileLeading(cluster.nodes[0].options.longestElectionTimeouts(5), leader: leader)
             #expect(try await cluster.waitForLeader() == leader)
         }
     }
