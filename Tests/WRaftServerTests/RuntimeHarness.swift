@@ -109,12 +109,19 @@ final class MemoryTransport: NodeTransport, Sendable {
     /// The key this node "proves" on its calls, as mutual TLS would (nil: plaintext).
     let fingerprint: PublicKeyFingerprint?
     let network: MemoryNetwork
+    /// The node's clock: a control call times out on it, so that on a manual clock a slow
+    /// machine never makes a call time out, only the test's advancing does.
+    let clock: any RuntimeClock
     let incoming: AsyncStream<Incoming>
     private let continuation: AsyncStream<Incoming>.Continuation
     private let state = Mutex(State())
 
-    init(address: String, network: MemoryNetwork, fingerprint: PublicKeyFingerprint? = nil) {
+    init(
+        address: String, network: MemoryNetwork, fingerprint: PublicKeyFingerprint? = nil,
+        clock: any RuntimeClock = SystemClock()
+    ) {
         self.address = address
+        self.clock = clock
         self.network = network
         self.fingerprint = fingerprint
         (incoming, continuation) = AsyncStream.makeStream(of: Incoming.self, bufferingPolicy: .bufferingNewest(100_000))
@@ -181,8 +188,8 @@ final class MemoryTransport: NodeTransport, Sendable {
         }
         let answer = await withTaskGroup(of: [UInt8]?.self) { group in
             group.addTask { [fingerprint] in await handler(request, fingerprint) }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
+            group.addTask { [clock] in
+                try? await clock.sleep(for: timeout)
                 return nil
             }
             let first = await group.next() ?? nil
@@ -236,7 +243,8 @@ final class TestNode: Sendable {
 
     /// Opens (or reopens) the runtime on this node's store.
     func open() async throws {
-        let transport = MemoryTransport(address: options.raftAddress, network: network, fingerprint: fingerprint)
+        let transport = MemoryTransport(
+            address: options.raftAddress, network: network, fingerprint: fingerprint, clock: clock)
         var logger = Logger(label: "test.node\(index)")
         // WRAFT_TEST_LOG=info (or debug, trace) shows the nodes' logs.
         logger.logLevel = ProcessInfo.processInfo.environment["WRAFT_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
@@ -315,8 +323,10 @@ struct TestCluster {
         try await nodes[nodes.count - 1].runtime.start()
     }
 
-    /// Waits (bounded) until the running nodes agree on one leader; returns its position.
-    func waitForLeader(among candidates: [Int]? = nil, timeout: Duration = .seconds(10)) async throws -> Int {
+    /// Waits (bounded) until the running nodes agree on one leader; returns its position. The
+    /// bounds here (30 s) only limit how long a failing test takes: in a parallel run on a loaded
+    /// two-core machine, tasks were seen waiting over 10 s of real time to be scheduled at all.
+    func waitForLeader(among candidates: [Int]? = nil, timeout: Duration = .seconds(30)) async throws -> Int {
         let positions = candidates ?? Array(nodes.indices)
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
@@ -369,7 +379,7 @@ struct TestCluster {
 
     /// Waits (bounded) until `condition` holds.
     static func waitUntil(
-        _ what: String, timeout: Duration = .seconds(10), _ condition: () async throws -> Bool
+        _ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool
     ) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
