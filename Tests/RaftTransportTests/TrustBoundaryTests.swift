@@ -85,8 +85,10 @@ import WRaftTestSupport
         try await withCleanup {
             let silent = try await RawClient.connect(port: a.port)
             let partial = try await RawClient.connect(port: a.port)
-            // Declares 8 MiB, sends one byte of it.
-            try await partial.send([0x00, 0x80, 0x00, 0x00, 0x01])
+            // Declares 8 MiB, sends one byte of it. On a starved machine the deadline may pass
+            // before the bytes go out, and the send finds the channel closed: the server closed
+            // it either way, which is what is checked below.
+            try? await partial.send([0x00, 0x80, 0x00, 0x00, 0x01])
             let start = ContinuousClock.now
             #expect(await silent.isClosedByServer())
             #expect(await partial.isClosedByServer())

@@ -289,7 +289,7 @@ struct TestCluster {
             var options = NodeOptions(
                 host: "mem", httpPort: 8_081 + index, raftPort: 10_002 + index, dataDirectory: "/nonexistent/\(index)",
                 isFaultInjectionEnabled: faults, tickMs: 5, heartbeatMs: 25, electionTimeoutMs: 100,
-                electionTimeoutJitterMs: 50, requestTimeoutMs: 3_000, controlTimeoutMs: 1_000)
+                electionTimeoutJitterMs: 50, requestTimeoutMs: 3_000, controlTimeoutMs: 5_000)
             configure(&options)
             let makeStorage: (@Sendable () throws -> any NodeStorage)? =
                 storages.map { storages in { storages[index] } } ?? directories.map { durableStorage(at: $0[index]) }

@@ -31,7 +31,7 @@ struct RuntimeTransportTests {
         var options = NodeOptions(
             host: "127.0.0.1", httpPort: 1, raftPort: port, dataDirectory: "/nonexistent", isFaultInjectionEnabled: true,
             tickMs: 5, heartbeatMs: 25, electionTimeoutMs: 100, electionTimeoutJitterMs: 50, requestTimeoutMs: 3_000,
-            controlTimeoutMs: 1_000)
+            controlTimeoutMs: 5_000)
         configure(&options)
         let transport = PeerTransportAdapter(transport: peers, logger: logger)
         let runtime = try await NodeRuntime.open(
