@@ -142,6 +142,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // Test support: structured cleanup for tests that start nodes and transports.
+        .target(name: "WRaftTestSupport", path: "Tests/WRaftTestSupport", swiftSettings: strict),
         // Test support: a seeded, simulated cluster of cores with safety checkers.
         .target(name: "RaftSimulation", dependencies: ["RaftCore", "RaftPipeline", "KVStore", "WRaftSupport"], swiftSettings: strict),
         // The CLI: serve, cluster, client commands, bench, check.
@@ -202,7 +204,7 @@ let package = Package(
         .testTarget(
             name: "RaftTransportTests",
             dependencies: [
-                "RaftTransport", "RaftCodec", "RaftCore", "WRaftCertificates", "WRaftSupport",
+                "RaftTransport", "RaftCodec", "RaftCore", "WRaftCertificates", "WRaftSupport", "WRaftTestSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -235,7 +237,7 @@ let package = Package(
             name: "WRaftServerTests",
             dependencies: [
                 "WRaftServer", "WRaftAPI", "WRaftClient", "KVStore", "RaftCore", "RaftStorage", "RaftTransport",
-                "WRaftCertificates", "WRaftSupport",
+                "WRaftCertificates", "WRaftSupport", "WRaftTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

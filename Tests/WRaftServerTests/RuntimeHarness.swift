@@ -7,6 +7,7 @@ import RaftTransport
 import Synchronization
 import Testing
 import WRaftCertificates
+import WRaftTestSupport
 
 @testable import WRaftServer
 
@@ -108,12 +109,19 @@ final class MemoryTransport: NodeTransport, Sendable {
     /// The key this node "proves" on its calls, as mutual TLS would (nil: plaintext).
     let fingerprint: PublicKeyFingerprint?
     let network: MemoryNetwork
+    /// The node's clock: a control call times out on it, so that on a manual clock a slow
+    /// machine never makes a call time out, only the test's advancing does.
+    let clock: any RuntimeClock
     let incoming: AsyncStream<Incoming>
     private let continuation: AsyncStream<Incoming>.Continuation
     private let state = Mutex(State())
 
-    init(address: String, network: MemoryNetwork, fingerprint: PublicKeyFingerprint? = nil) {
+    init(
+        address: String, network: MemoryNetwork, fingerprint: PublicKeyFingerprint? = nil,
+        clock: any RuntimeClock = SystemClock()
+    ) {
         self.address = address
+        self.clock = clock
         self.network = network
         self.fingerprint = fingerprint
         (incoming, continuation) = AsyncStream.makeStream(of: Incoming.self, bufferingPolicy: .bufferingNewest(100_000))
@@ -180,8 +188,8 @@ final class MemoryTransport: NodeTransport, Sendable {
         }
         let answer = await withTaskGroup(of: [UInt8]?.self) { group in
             group.addTask { [fingerprint] in await handler(request, fingerprint) }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
+            group.addTask { [clock] in
+                try? await clock.sleep(for: timeout)
                 return nil
             }
             let first = await group.next() ?? nil
@@ -209,13 +217,17 @@ final class TestNode: Sendable {
     let network: MemoryNetwork
     /// The key this node runs with (a TLS cluster, simulated); nil: plaintext.
     let fingerprint: PublicKeyFingerprint?
+    /// The time the node runs on (the cluster's manual clock, or the real one).
+    let clock: any RuntimeClock
     private let current = Mutex<(runtime: NodeRuntime, transport: MemoryTransport)?>(nil)
 
     init(
         index: Int, network: MemoryNetwork, options: NodeOptions,
-        makeStorage: (@Sendable () throws -> any NodeStorage)? = nil, fingerprint: PublicKeyFingerprint? = nil
+        makeStorage: (@Sendable () throws -> any NodeStorage)? = nil, fingerprint: PublicKeyFingerprint? = nil,
+        clock: any RuntimeClock = SystemClock()
     ) {
         self.fingerprint = fingerprint
+        self.clock = clock
         self.index = index
         self.storage = MemoryStorage()
         self.makeStorage = makeStorage
@@ -231,7 +243,8 @@ final class TestNode: Sendable {
 
     /// Opens (or reopens) the runtime on this node's store.
     func open() async throws {
-        let transport = MemoryTransport(address: options.raftAddress, network: network, fingerprint: fingerprint)
+        let transport = MemoryTransport(
+            address: options.raftAddress, network: network, fingerprint: fingerprint, clock: clock)
         var logger = Logger(label: "test.node\(index)")
         // WRAFT_TEST_LOG=info (or debug, trace) shows the nodes' logs.
         logger.logLevel = ProcessInfo.processInfo.environment["WRAFT_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
@@ -241,7 +254,7 @@ final class TestNode: Sendable {
             identity: identity, options: options, storage: store, transport: transport,
             selfAddress: MemberAddress(
                 raftAddress: options.raftAddress, httpAddress: options.httpAddress, fingerprint: fingerprint),
-            logger: logger, onFatalError: { reason in Issue.record("fatal storage error: \(reason)") })
+            clock: clock, logger: logger, onFatalError: { reason in Issue.record("fatal storage error: \(reason)") })
         current.withLock { $0 = (runtime, transport) }
     }
 
@@ -257,28 +270,32 @@ final class TestNode: Sendable {
 /// A cluster of runtimes on one in-memory network.
 struct TestCluster {
     let nodes: [TestNode]
+    /// The manual clock every node runs on, when the cluster was made with one.
+    let clock: ManualClock?
 
     /// `directories`: one data dir per node for RaftStorage's durable store (nil: in memory).
     /// `storages`: the store of each node by position, used on every opening (a store the test
     /// controls); nil: `directories`, or in memory.
     /// `keys`: every node proves a key of its own on its calls, as under mutual TLS.
+    /// `clock`: the nodes' time (nil: the real clock).
     init(
         size: Int, faults: Bool = true, directories: [String]? = nil,
-        storages: [any NodeStorage]? = nil, keys: Bool = false,
+        storages: [any NodeStorage]? = nil, keys: Bool = false, clock: ManualClock? = nil,
         configure: (inout NodeOptions) -> Void = { _ in }
     ) {
+        self.clock = clock
         let network = MemoryNetwork()
         nodes = (0..<size).map { index in
             var options = NodeOptions(
                 host: "mem", httpPort: 8_081 + index, raftPort: 10_002 + index, dataDirectory: "/nonexistent/\(index)",
                 isFaultInjectionEnabled: faults, tickMs: 5, heartbeatMs: 25, electionTimeoutMs: 100,
-                electionTimeoutJitterMs: 50, requestTimeoutMs: 3_000, controlTimeoutMs: 1_000)
+                electionTimeoutJitterMs: 50, requestTimeoutMs: 3_000, controlTimeoutMs: 5_000)
             configure(&options)
             let makeStorage: (@Sendable () throws -> any NodeStorage)? =
                 storages.map { storages in { storages[index] } } ?? directories.map { durableStorage(at: $0[index]) }
             return TestNode(
                 index: index, network: network, options: options, makeStorage: makeStorage,
-                fingerprint: keys ? testFingerprint(index) : nil)
+                fingerprint: keys ? testFingerprint(index) : nil, clock: clock ?? SystemClock())
         }
     }
 
@@ -293,15 +310,9 @@ struct TestCluster {
     /// Runs `body`, then stops every node, whether it threw or not. Structured, unlike a
     /// `defer { Task { await stopAll() } }`: the caller's own cleanup (removing the data dirs)
     /// runs only after the nodes stopped, so no node writes into a removed directory.
+    @discardableResult
     func stoppingAll<T>(after body: () async throws -> T) async throws -> T {
-        do {
-            let value = try await body()
-            await stopAll()
-            return value
-        } catch {
-            await stopAll()
-            throw error
-        }
+        try await withCleanup(body, finally: stopAll)
     }
 
     /// Connects every node to node 0 and starts the cluster from the last node.
@@ -312,8 +323,10 @@ struct TestCluster {
         try await nodes[nodes.count - 1].runtime.start()
     }
 
-    /// Waits (bounded) until the running nodes agree on one leader; returns its position.
-    func waitForLeader(among candidates: [Int]? = nil, timeout: Duration = .seconds(10)) async throws -> Int {
+    /// Waits (bounded) until the running nodes agree on one leader; returns its position. The
+    /// bounds here (30 s) only limit how long a failing test takes: in a parallel run on a loaded
+    /// two-core machine, tasks were seen waiting over 10 s of real time to be scheduled at all.
+    func waitForLeader(among candidates: [Int]? = nil, timeout: Duration = .seconds(30)) async throws -> Int {
         let positions = candidates ?? Array(nodes.indices)
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
@@ -328,14 +341,45 @@ struct TestCluster {
                 let id = try await nodes[leader].runtime.state().id
                 if views[id] == positions.count { return leader }
             }
-            try await Task.sleep(for: .milliseconds(20))
+            if let clock {
+                // Time passes only here: one tick per poll, and a moment of real time for the
+                // messages of that tick to arrive.
+                await clock.advance(by: .milliseconds(nodes[0].options.tickMs))
+                try await Task.sleep(for: .milliseconds(2))
+            } else {
+                try await Task.sleep(for: .milliseconds(20))
+            }
         }
         throw HarnessError.timedOut("no single leader among \(positions) within \(timeout)")
     }
 
+    /// Lets `duration` pass on the cluster's manual clock while `leader` leads, one heartbeat
+    /// interval at a time. After each interval it waits (bounded, real time) until every other
+    /// running node heard from the leader during it, so that slow message delivery on a loaded
+    /// machine never looks like a silent leader: what happens in that time is decided by the
+    /// clock alone.
+    func advanceWhileLeading(_ duration: Duration, leader: Int) async throws {
+        let clock = try #require(clock, "advanceWhileLeading needs a cluster on a manual clock")
+        let heartbeat = Duration.milliseconds(nodes[0].options.heartbeatMs)
+        let leaderID = try #require(NodeID(hex: try await nodes[leader].runtime.state().id))
+        let followers = try nodes.indices.filter { $0 != leader }.map { try nodes[$0].runtime }
+        var passed = Duration.zero
+        while passed < duration {
+            let intervalStart = clock.now
+            await clock.advance(by: heartbeat)
+            passed += heartbeat
+            try await Self.waitUntil("every follower heard leader \(leaderID) within one heartbeat interval") {
+                for follower in followers {
+                    guard let contact = await follower.lastContact[leaderID], contact > intervalStart else { return false }
+                }
+                return true
+            }
+        }
+    }
+
     /// Waits (bounded) until `condition` holds.
     static func waitUntil(
-        _ what: String, timeout: Duration = .seconds(10), _ condition: () async throws -> Bool
+        _ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool
     ) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
@@ -343,6 +387,13 @@ struct TestCluster {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw HarnessError.timedOut(what)
+    }
+}
+
+extension NodeOptions {
+    /// `count` times the longest election timeout a node may draw (timeout plus jitter).
+    func longestElectionTimeouts(_ count: Int) -> Duration {
+        .milliseconds(count * (electionTimeoutMs + electionTimeoutJitterMs))
     }
 }
 

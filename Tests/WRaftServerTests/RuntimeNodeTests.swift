@@ -5,6 +5,7 @@ import WRaftClient
 
 #if canImport(Glibc)
 import Glibc
+import WRaftTestSupport
 #endif
 
 @testable import WRaftServer
@@ -59,26 +60,29 @@ struct RuntimeNodeTests {
         }
         defer { for node in nodes { node.cancel() } }
         let clients = try options.map { try NodeClient($0.httpAddress, requestTimeoutMs: 5_000) }
-        defer { Task { for client in clients { await client.shutDown() } } }
+        try await withCleanup {
 
-        try await TestCluster.waitUntil("every node answers /state") {
-            for client in clients where (try? await client.state()) == nil { return false }
-            return true
+            try await TestCluster.waitUntil("every node answers /state") {
+                for client in clients where (try? await client.state()) == nil { return false }
+                return true
+            }
+            _ = try await clients[1].connect(peer: options[0].raftAddress)
+            _ = try await clients[2].connect(peer: options[1].raftAddress)
+            try await clients[0].start()
+            try await TestCluster.waitUntil("a leader") {
+                let state = try await clients[2].state()
+                return state.leader != nil
+            }
+            let written = try await clients[2].put("greeting", "hello")
+            #expect(written.index > 1)
+            let read = try await clients[0].get("greeting")
+            #expect(read?.value == Array("hello".utf8))
+            #expect(read?.index == written.index)
+            let state = try await clients[1].state()
+            #expect(state.members.count == 3)
+            #expect(state.status == "running")
+        } finally: {
+            for client in clients { await client.shutDown() }
         }
-        _ = try await clients[1].connect(peer: options[0].raftAddress)
-        _ = try await clients[2].connect(peer: options[1].raftAddress)
-        try await clients[0].start()
-        try await TestCluster.waitUntil("a leader") {
-            let state = try await clients[2].state()
-            return state.leader != nil
-        }
-        let written = try await clients[2].put("greeting", "hello")
-        #expect(written.index > 1)
-        let read = try await clients[0].get("greeting")
-        #expect(read?.value == Array("hello".utf8))
-        #expect(read?.index == written.index)
-        let state = try await clients[1].state()
-        #expect(state.members.count == 3)
-        #expect(state.status == "running")
     }
 }

@@ -14,51 +14,52 @@ struct RuntimeQuotaTests {
     @Test func writesPastTheQuotaAreRefusedAndDeletesFreeRoom() async throws {
         let cluster = TestCluster(size: 3) { $0.quotaBytes = Self.quota }
         try await cluster.openAll()
-        defer { Task { await cluster.stopAll() } }
-        try await cluster.formAndStart()
-        let leaderPosition = try await cluster.waitForLeader()
-        let leader = try cluster.nodes[leaderPosition].runtime
-        let follower = try cluster.nodes[(leaderPosition + 1) % 3].runtime
+        try await cluster.stoppingAll {
+            try await cluster.formAndStart()
+            let leaderPosition = try await cluster.waitForLeader()
+            let leader = try cluster.nodes[leaderPosition].runtime
+            let follower = try cluster.nodes[(leaderPosition + 1) % 3].runtime
 
-        _ = try await leader.write(WriteRequest(key: "first", operation: .put(value: Self.megabyte)), deadline: deadline())
-        // A second megabyte does not fit in 2 MiB with the keys and their overhead: refused on
-        // the leader, and on a follower (which decides before forwarding) once it applied the first.
-        let onLeader = await caughtNodeError {
-            _ = try await leader.write(WriteRequest(key: "second", operation: .put(value: Self.megabyte)), deadline: deadline())
-        }
-        guard case .quotaExceeded(let bytes, let limit) = onLeader else {
-            Issue.record("expected quotaExceeded on the leader, got \(String(describing: onLeader))")
-            return
-        }
-        #expect(limit == Self.quota && bytes > Self.quota)
-        try await TestCluster.waitUntil("the follower applied the first write") {
-            try await follower.read(key: "first", consistency: .local, deadline: deadline()) != nil
-        }
-        let onFollower = await caughtNodeError {
-            _ = try await follower.write(WriteRequest(key: "second", operation: .put(value: Self.megabyte)), deadline: deadline())
-        }
-        guard case .quotaExceeded = onFollower else {
-            Issue.record("expected quotaExceeded on a follower, got \(String(describing: onFollower))")
-            return
-        }
-        // Small writes that still fit go through; an overwrite that shrinks a value always does.
-        _ = try await follower.write(WriteRequest(key: "small", operation: .put(value: [1, 2, 3])), deadline: deadline())
-        _ = try await leader.write(
-            WriteRequest(key: "first", operation: .put(value: Array(Self.megabyte.dropLast(10)))), deadline: deadline())
+            _ = try await leader.write(WriteRequest(key: "first", operation: .put(value: Self.megabyte)), deadline: deadline())
+            // A second megabyte does not fit in 2 MiB with the keys and their overhead: refused on
+            // the leader, and on a follower (which decides before forwarding) once it applied the first.
+            let onLeader = await caughtNodeError {
+                _ = try await leader.write(WriteRequest(key: "second", operation: .put(value: Self.megabyte)), deadline: deadline())
+            }
+            guard case .quotaExceeded(let bytes, let limit) = onLeader else {
+                Issue.record("expected quotaExceeded on the leader, got \(String(describing: onLeader))")
+                return
+            }
+            #expect(limit == Self.quota && bytes > Self.quota)
+            try await TestCluster.waitUntil("the follower applied the first write") {
+                try await follower.read(key: "first", consistency: .local, deadline: deadline()) != nil
+            }
+            let onFollower = await caughtNodeError {
+                _ = try await follower.write(WriteRequest(key: "second", operation: .put(value: Self.megabyte)), deadline: deadline())
+            }
+            guard case .quotaExceeded = onFollower else {
+                Issue.record("expected quotaExceeded on a follower, got \(String(describing: onFollower))")
+                return
+            }
+            // Small writes that still fit go through; an overwrite that shrinks a value always does.
+            _ = try await follower.write(WriteRequest(key: "small", operation: .put(value: [1, 2, 3])), deadline: deadline())
+            _ = try await leader.write(
+                WriteRequest(key: "first", operation: .put(value: Array(Self.megabyte.dropLast(10)))), deadline: deadline())
 
-        // Deletes always go through; then the second megabyte fits.
-        let deleted = try await follower.write(WriteRequest(key: "first", operation: .delete), deadline: deadline())
-        #expect(deleted.deleted == true)
-        try await TestCluster.waitUntil("the follower applied the delete") {
-            try await follower.read(key: "first", consistency: .local, deadline: deadline()) == nil
+            // Deletes always go through; then the second megabyte fits.
+            let deleted = try await follower.write(WriteRequest(key: "first", operation: .delete), deadline: deadline())
+            #expect(deleted.deleted == true)
+            try await TestCluster.waitUntil("the follower applied the delete") {
+                try await follower.read(key: "first", consistency: .local, deadline: deadline()) == nil
+            }
+            let second = try await follower.write(
+                WriteRequest(key: "second", operation: .put(value: Self.megabyte)), deadline: deadline())
+            #expect(second.index > deleted.index)
+            for node in cluster.nodes {
+                #expect(try await node.runtime.state().status == "running")
+            }
+            let read = try await leader.read(key: "second", consistency: .linearizable, deadline: deadline())
+            #expect(read?.value == Self.megabyte)
         }
-        let second = try await follower.write(
-            WriteRequest(key: "second", operation: .put(value: Self.megabyte)), deadline: deadline())
-        #expect(second.index > deleted.index)
-        for node in cluster.nodes {
-            #expect(try await node.runtime.state().status == "running")
-        }
-        let read = try await leader.read(key: "second", consistency: .linearizable, deadline: deadline())
-        #expect(read?.value == Self.megabyte)
     }
 }

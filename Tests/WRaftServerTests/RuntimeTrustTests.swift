@@ -27,54 +27,57 @@ struct RuntimeTrustTests {
     }
 
     @Test func aForgedTransferWithoutFaultsDoesNotMoveLeadership() async throws {
-        let cluster = TestCluster(size: 3, faults: false)
+        let cluster = TestCluster(size: 3, faults: false, clock: ManualClock())
         try await cluster.openAll()
-        defer { Task { await cluster.stopAll() } }
-        try await cluster.formAndStart()
-        let leader = try await cluster.waitForLeader()
-        let target = try #require(NodeID(hex: try await cluster.nodes[(leader + 1) % 3].runtime.state().id))
-        let response = try await control(
-            try cluster.nodes[leader].runtime, .transferLeadership(to: target.description, isForwarded: true))
-        #expect(failureCode(response) == "faults_disabled")
-        // Give a transfer time to happen, had it been started.
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(try await cluster.waitForLeader() == leader)
+        try await cluster.stoppingAll {
+            try await cluster.formAndStart()
+            let leader = try await cluster.waitForLeader()
+            let target = try #require(NodeID(hex: try await cluster.nodes[(leader + 1) % 3].runtime.state().id))
+            let response = try await control(
+                try cluster.nodes[leader].runtime, .transferLeadership(to: target.description, isForwarded: true))
+            #expect(failureCode(response) == "faults_disabled")
+            // Give a transfer time to happen, had it been started: a transfer ends within an
+            // election timeout, and five pass on the nodes' clock.
+            try await cluster.advanceWhileLeading(cluster.nodes[0].options.longestElectionTimeouts(5), leader: leader)
+            #expect(try await cluster.waitForLeader() == leader)
+        }
     }
 
     @Test func aTwoKilobyteAddressIsRefusedAtEveryEntryPoint() async throws {
         let cluster = TestCluster(size: 2)
         try await cluster.openAll()
-        defer { Task { await cluster.stopAll() } }
-        let initial = try cluster.nodes[0].runtime
-        let bad = MemberRecord(id: NodeID(77).description, raftAddress: Self.longAddress, httpAddress: "h:1")
-        let badHTTP = MemberRecord(id: NodeID(77).description, raftAddress: "h:1", httpAddress: Self.longAddress)
+        try await cluster.stoppingAll {
+            let initial = try cluster.nodes[0].runtime
+            let bad = MemberRecord(id: NodeID(77).description, raftAddress: Self.longAddress, httpAddress: "h:1")
+            let badHTTP = MemberRecord(id: NodeID(77).description, raftAddress: "h:1", httpAddress: Self.longAddress)
 
-        // Control payloads: merge and start reach an initial node.
-        for record in [bad, badHTTP] {
-            #expect(failureCode(try await control(initial, .merge(members: [record]))) == "bad_request")
-            #expect(
-                failureCode(try await control(initial, .start(clusterID: "00000000000000aa", members: [record])))
-                    == "bad_request")
+            // Control payloads: merge and start reach an initial node.
+            for record in [bad, badHTTP] {
+                #expect(failureCode(try await control(initial, .merge(members: [record]))) == "bad_request")
+                #expect(
+                    failureCode(try await control(initial, .start(clusterID: "00000000000000aa", members: [record])))
+                        == "bad_request")
+            }
+            #expect(await initial.state().members.count == 1)
+            // Invite and /connect.
+            #expect(failureCode(try await control(initial, .invite(raftAddress: Self.longAddress, timeoutMs: 100))) == "bad_peer")
+            let connectError = await caughtNodeError { _ = try await initial.connect(peerRaftAddress: Self.longAddress) }
+            if case .badRequest = connectError {} else { Issue.record("connect: \(String(describing: connectError))") }
+
+            // Join reaches a running node.
+            try await cluster.formAndStart()
+            let leader = try await cluster.waitForLeader()
+            let running = try cluster.nodes[leader].runtime
+            let joinResponse = try await control(running, .join(member: bad, timeoutMs: 1_000, isForwarded: false))
+            #expect(failureCode(joinResponse) == "bad_request")
+            #expect(await running.state().members.count == 2)
+
+            // Membership contexts: the binary form refuses it too.
+            var book = AddressBook()
+            book.set(NodeID(5), MemberAddress(raftAddress: Self.longAddress, httpAddress: "h:1"))
+            #expect(throws: AddressBookDecodingError.self) { try AddressBook(decoding: book.encoded()) }
+            #expect(throws: ControlDecodingError.self) { try AddressBook(records: [bad]) }
         }
-        #expect(await initial.state().members.count == 1)
-        // Invite and /connect.
-        #expect(failureCode(try await control(initial, .invite(raftAddress: Self.longAddress, timeoutMs: 100))) == "bad_peer")
-        let connectError = await caughtNodeError { _ = try await initial.connect(peerRaftAddress: Self.longAddress) }
-        if case .badRequest = connectError {} else { Issue.record("connect: \(String(describing: connectError))") }
-
-        // Join reaches a running node.
-        try await cluster.formAndStart()
-        let leader = try await cluster.waitForLeader()
-        let running = try cluster.nodes[leader].runtime
-        let joinResponse = try await control(running, .join(member: bad, timeoutMs: 1_000, isForwarded: false))
-        #expect(failureCode(joinResponse) == "bad_request")
-        #expect(await running.state().members.count == 2)
-
-        // Membership contexts: the binary form refuses it too.
-        var book = AddressBook()
-        book.set(NodeID(5), MemberAddress(raftAddress: Self.longAddress, httpAddress: "h:1"))
-        #expect(throws: AddressBookDecodingError.self) { try AddressBook(decoding: book.encoded()) }
-        #expect(throws: ControlDecodingError.self) { try AddressBook(records: [bad]) }
     }
 
     @Test(arguments: [
@@ -128,40 +131,41 @@ struct RuntimeTrustTests {
     @Test func controlRequestsAreAuthorizedByKey() async throws {
         let cluster = TestCluster(size: 4, keys: true)
         try await cluster.openAll()
-        defer { Task { await cluster.stopAll() } }
-        for node in cluster.nodes[1...2] {
-            _ = try await node.runtime.connect(peerRaftAddress: cluster.nodes[0].options.raftAddress)
-        }
-        try await cluster.nodes[0].runtime.start()
-        let leader = try await cluster.waitForLeader(among: [0, 1, 2])
-        let running = try cluster.nodes[leader].runtime
-        let stranger = testFingerprint(99)
+        try await cluster.stoppingAll {
+            for node in cluster.nodes[1...2] {
+                _ = try await node.runtime.connect(peerRaftAddress: cluster.nodes[0].options.raftAddress)
+            }
+            try await cluster.nodes[0].runtime.start()
+            let leader = try await cluster.waitForLeader(among: [0, 1, 2])
+            let running = try cluster.nodes[leader].runtime
+            let stranger = testFingerprint(99)
 
-        // A join carrying a key other than the connection's.
-        var impostor = MemberRecord(id: NodeID(0x99).description, raftAddress: "mem:1", httpAddress: "mem:2")
-        impostor.publicKeyFingerprint = testFingerprint(1).hex
-        let join = ControlRequest.join(member: impostor, timeoutMs: 1_000, isForwarded: false)
-        #expect(failureCode(try await control(running, join, requester: stranger)) == "forbidden_peer")
-        // A join without a key, into a TLS cluster.
-        impostor.publicKeyFingerprint = nil
-        #expect(failureCode(try await control(running, join, requester: stranger)) == "forbidden_peer")
-        // Forwarded requests from a non-member's key.
-        impostor.publicKeyFingerprint = stranger.hex
-        let forwarded = ControlRequest.join(member: impostor, timeoutMs: 1_000, isForwarded: true)
-        #expect(failureCode(try await control(running, forwarded, requester: stranger)) == "forbidden_peer")
-        let memberID = try await cluster.nodes[(leader + 1) % 3].runtime.state().id
-        let remove = ControlRequest.removeMember(id: memberID, timeoutMs: 1_000, isForwarded: true)
-        #expect(failureCode(try await control(running, remove, requester: stranger)) == "forbidden_peer")
-        #expect(await running.state().members.count == 3)
+            // A join carrying a key other than the connection's.
+            var impostor = MemberRecord(id: NodeID(0x99).description, raftAddress: "mem:1", httpAddress: "mem:2")
+            impostor.publicKeyFingerprint = testFingerprint(1).hex
+            let join = ControlRequest.join(member: impostor, timeoutMs: 1_000, isForwarded: false)
+            #expect(failureCode(try await control(running, join, requester: stranger)) == "forbidden_peer")
+            // A join without a key, into a TLS cluster.
+            impostor.publicKeyFingerprint = nil
+            #expect(failureCode(try await control(running, join, requester: stranger)) == "forbidden_peer")
+            // Forwarded requests from a non-member's key.
+            impostor.publicKeyFingerprint = stranger.hex
+            let forwarded = ControlRequest.join(member: impostor, timeoutMs: 1_000, isForwarded: true)
+            #expect(failureCode(try await control(running, forwarded, requester: stranger)) == "forbidden_peer")
+            let memberID = try await cluster.nodes[(leader + 1) % 3].runtime.state().id
+            let remove = ControlRequest.removeMember(id: memberID, timeoutMs: 1_000, isForwarded: true)
+            #expect(failureCode(try await control(running, remove, requester: stranger)) == "forbidden_peer")
+            #expect(await running.state().members.count == 3)
 
-        // The legitimate path: the fourth node joins with its own key, recorded in the book.
-        let joiner = try cluster.nodes[3].runtime
-        _ = try await joiner.connect(peerRaftAddress: cluster.nodes[(leader + 1) % 3].options.raftAddress)
-        let joinerID = try #require(NodeID(hex: await joiner.state().id))
-        try await TestCluster.waitUntil("the joiner is a member with its key") {
-            await running.book[joinerID]?.fingerprint == testFingerprint(3)
+            // The legitimate path: the fourth node joins with its own key, recorded in the book.
+            let joiner = try cluster.nodes[3].runtime
+            _ = try await joiner.connect(peerRaftAddress: cluster.nodes[(leader + 1) % 3].options.raftAddress)
+            let joinerID = try #require(NodeID(hex: await joiner.state().id))
+            try await TestCluster.waitUntil("the joiner is a member with its key") {
+                await running.book[joinerID]?.fingerprint == testFingerprint(3)
+            }
+            _ = try await joiner.write(WriteRequest(key: "k", operation: .put(value: [1])), deadline: deadline())
         }
-        _ = try await joiner.write(WriteRequest(key: "k", operation: .put(value: [1])), deadline: deadline())
     }
 
     /// A member restarted with another key would never be heard again: it refuses to start,
@@ -169,23 +173,24 @@ struct RuntimeTrustTests {
     @Test func aMemberRestartedWithAnotherKeyRefusesToStart() async throws {
         let cluster = TestCluster(size: 3, keys: true)
         try await cluster.openAll()
-        defer { Task { await cluster.stopAll() } }
-        try await cluster.formAndStart()
-        _ = try await cluster.waitForLeader()
-        let node = cluster.nodes[2]
-        await node.stop()
-        let rekeyed = TestNode(
-            index: 2, network: node.network, options: node.options, makeStorage: { [storage = node.storage] in storage },
-            fingerprint: testFingerprint(42))
-        do {
-            try await rekeyed.open()
-            Issue.record("a member restarted with another key must refuse to start")
-            await rekeyed.stop()
-        } catch let error as NodeStartupError {
-            #expect(error.description.contains("original key"))
+        try await cluster.stoppingAll {
+            try await cluster.formAndStart()
+            _ = try await cluster.waitForLeader()
+            let node = cluster.nodes[2]
+            await node.stop()
+            let rekeyed = TestNode(
+                index: 2, network: node.network, options: node.options, makeStorage: { [storage = node.storage] in storage },
+                fingerprint: testFingerprint(42))
+            do {
+                try await rekeyed.open()
+                Issue.record("a member restarted with another key must refuse to start")
+                await rekeyed.stop()
+            } catch let error as NodeStartupError {
+                #expect(error.description.contains("original key"))
+            }
+            try await node.open()
+            _ = try await cluster.waitForLeader()
         }
-        try await node.open()
-        _ = try await cluster.waitForLeader()
     }
 
     /// A plaintext cluster's member restarted with peer TLS could hear nobody (no member is
@@ -193,22 +198,23 @@ struct RuntimeTrustTests {
     @Test func aPlaintextMemberRestartedWithTLSRefusesToStart() async throws {
         let cluster = TestCluster(size: 3)
         try await cluster.openAll()
-        defer { Task { await cluster.stopAll() } }
-        try await cluster.formAndStart()
-        _ = try await cluster.waitForLeader()
-        let node = cluster.nodes[1]
-        await node.stop()
-        let keyed = TestNode(
-            index: 1, network: node.network, options: node.options, makeStorage: { [storage = node.storage] in storage },
-            fingerprint: testFingerprint(7))
-        do {
-            try await keyed.open()
-            Issue.record("a plaintext member restarted with a key must refuse to start")
-            await keyed.stop()
-        } catch let error as NodeStartupError {
-            #expect(error.description.contains("formed without peer TLS"))
+        try await cluster.stoppingAll {
+            try await cluster.formAndStart()
+            _ = try await cluster.waitForLeader()
+            let node = cluster.nodes[1]
+            await node.stop()
+            let keyed = TestNode(
+                index: 1, network: node.network, options: node.options, makeStorage: { [storage = node.storage] in storage },
+                fingerprint: testFingerprint(7))
+            do {
+                try await keyed.open()
+                Issue.record("a plaintext member restarted with a key must refuse to start")
+                await keyed.stop()
+            } catch let error as NodeStartupError {
+                #expect(error.description.contains("formed without peer TLS"))
+            }
+            try await node.open()
         }
-        try await node.open()
     }
 
     /// Mutated control payloads (a valid merge and join with bytes flipped) are always answered
@@ -216,27 +222,28 @@ struct RuntimeTrustTests {
     @Test func mutatedControlPayloadsAreAnsweredAndNeverAddABadRecord() async throws {
         let cluster = TestCluster(size: 1)
         try await cluster.openAll()
-        defer { Task { await cluster.stopAll() } }
-        let runtime = try cluster.nodes[0].runtime
-        let record = MemberRecord(
-            id: NodeID(0x77).description, raftAddress: "mem:20000", httpAddress: "mem:20001",
-            publicKeyFingerprint: testFingerprint(1).hex)
-        let seeds = [
-            ControlCoding.encode(ControlRequest.merge(members: [record])),
-            ControlCoding.encode(ControlRequest.join(member: record, timeoutMs: 10, isForwarded: false)),
-        ]
-        var generator = SplitMix64(seed: 8)
-        for round in 0..<1_000 {
-            var bytes = seeds[round % seeds.count]
-            for _ in 0..<Int.random(in: 1...4, using: &generator) {
-                bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+        try await cluster.stoppingAll {
+            let runtime = try cluster.nodes[0].runtime
+            let record = MemberRecord(
+                id: NodeID(0x77).description, raftAddress: "mem:20000", httpAddress: "mem:20001",
+                publicKeyFingerprint: testFingerprint(1).hex)
+            let seeds = [
+                ControlCoding.encode(ControlRequest.merge(members: [record])),
+                ControlCoding.encode(ControlRequest.join(member: record, timeoutMs: 10, isForwarded: false)),
+            ]
+            var generator = SplitMix64(seed: 8)
+            for round in 0..<1_000 {
+                var bytes = seeds[round % seeds.count]
+                for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                    bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+                }
+                let reply = await runtime.handleControl(bytes, requester: nil)
+                #expect((try? ControlCoding.decode(ControlResponse.self, from: reply)) != nil, "round \(round)")
             }
-            let reply = await runtime.handleControl(bytes, requester: nil)
-            #expect((try? ControlCoding.decode(ControlResponse.self, from: reply)) != nil, "round \(round)")
-        }
-        for (_, address) in await runtime.book.addresses {
-            #expect(MemberAddressSyntax.problem(with: address.raftAddress) == nil)
-            #expect(MemberAddressSyntax.problem(with: address.httpAddress) == nil)
+            for (_, address) in await runtime.book.addresses {
+                #expect(MemberAddressSyntax.problem(with: address.raftAddress) == nil)
+                #expect(MemberAddressSyntax.problem(with: address.httpAddress) == nil)
+            }
         }
     }
 
@@ -250,22 +257,23 @@ struct RuntimeTrustTests {
         defer { for directory in directories { try? FileManager.default.removeItem(atPath: directory) } }
         let cluster = TestCluster(size: 4, directories: directories, keys: true)
         try await cluster.openAll()
-        defer { Task { await cluster.stopAll() } }
-        for node in cluster.nodes[1...2] {
-            _ = try await node.runtime.connect(peerRaftAddress: cluster.nodes[0].options.raftAddress)
-        }
-        try await cluster.nodes[0].runtime.start()
-        let leader = try await cluster.waitForLeader(among: [0, 1, 2])
-        _ = try await cluster.nodes[leader].runtime.write(
-            WriteRequest(key: "before", operation: .put(value: [1])), deadline: deadline())
-        let joiner = cluster.nodes[3]
-        try await joiner.runtime.inject(.pause)
-        _ = try await joiner.runtime.connect(peerRaftAddress: cluster.nodes[leader].options.raftAddress)
-        #expect(try await joiner.runtime.state().lastLogIndex == 0)
-        await joiner.stop()
-        try await joiner.open()
-        try await TestCluster.waitUntil("the restarted keyed joiner catches up") {
-            (try await joiner.runtime.read(key: "before", consistency: .local, deadline: deadline()))?.value == [1]
+        try await cluster.stoppingAll {
+            for node in cluster.nodes[1...2] {
+                _ = try await node.runtime.connect(peerRaftAddress: cluster.nodes[0].options.raftAddress)
+            }
+            try await cluster.nodes[0].runtime.start()
+            let leader = try await cluster.waitForLeader(among: [0, 1, 2])
+            _ = try await cluster.nodes[leader].runtime.write(
+                WriteRequest(key: "before", operation: .put(value: [1])), deadline: deadline())
+            let joiner = cluster.nodes[3]
+            try await joiner.runtime.inject(.pause)
+            _ = try await joiner.runtime.connect(peerRaftAddress: cluster.nodes[leader].options.raftAddress)
+            #expect(try await joiner.runtime.state().lastLogIndex == 0)
+            await joiner.stop()
+            try await joiner.open()
+            try await TestCluster.waitUntil("the restarted keyed joiner catches up") {
+                (try await joiner.runtime.read(key: "before", consistency: .local, deadline: deadline()))?.value == [1]
+            }
         }
     }
 
@@ -273,18 +281,19 @@ struct RuntimeTrustTests {
     @Test func forgedSenderIdsLeaveNoTraceInLastContact() async throws {
         let cluster = TestCluster(size: 3)
         try await cluster.openAll()
-        defer { Task { await cluster.stopAll() } }
-        try await cluster.formAndStart()
-        let leader = try await cluster.waitForLeader()
-        let runtime = try cluster.nodes[leader].runtime
-        let me = try #require(NodeID(hex: await runtime.state().id))
-        for forged in 1_000..<1_100 {
-            await runtime.receive(
-                Message(from: NodeID(UInt64(forged)), to: me, term: 1, payload: .heartbeatResponse(HeartbeatResponse())))
+        try await cluster.stoppingAll {
+            try await cluster.formAndStart()
+            let leader = try await cluster.waitForLeader()
+            let runtime = try cluster.nodes[leader].runtime
+            let me = try #require(NodeID(hex: await runtime.state().id))
+            for forged in 1_000..<1_100 {
+                await runtime.receive(
+                    Message(from: NodeID(UInt64(forged)), to: me, term: 1, payload: .heartbeatResponse(HeartbeatResponse())))
+            }
+            let tracked = Set(await runtime.lastContact.keys)
+            let members = Set(await runtime.state().members.compactMap { NodeID(hex: $0.id) })
+            #expect(tracked.isSubset(of: members))
+            #expect(!tracked.contains(NodeID(1_000)))
         }
-        let tracked = Set(await runtime.lastContact.keys)
-        let members = Set(await runtime.state().members.compactMap { NodeID(hex: $0.id) })
-        #expect(tracked.isSubset(of: members))
-        #expect(!tracked.contains(NodeID(1_000)))
     }
 }

@@ -155,13 +155,14 @@ struct RuntimeUnitTests {
     @Test func requestIDsMapBackToTheirWriteAndOnlyForThisIncarnation() async throws {
         let cluster = TestCluster(size: 1)
         try await cluster.openAll()
-        defer { Task { await cluster.stopAll() } }
-        let runtime = try cluster.nodes[0].runtime
-        for sequence: UInt64 in [1, 2, 63, 64, 65, 1_000_000] {
-            let id = await runtime.requestID(forWrite: sequence)
-            #expect(await runtime.writeSequence(of: id) == sequence)
+        try await cluster.stoppingAll {
+            let runtime = try cluster.nodes[0].runtime
+            for sequence: UInt64 in [1, 2, 63, 64, 65, 1_000_000] {
+                let id = await runtime.requestID(forWrite: sequence)
+                #expect(await runtime.writeSequence(of: id) == sequence)
+            }
+            let foreign = ClientRequestID(client: await runtime.incarnation ^ (1 << 40), sequence: 1)
+            #expect(await runtime.writeSequence(of: foreign) == nil)
         }
-        let foreign = ClientRequestID(client: await runtime.incarnation ^ (1 << 40), sequence: 1)
-        #expect(await runtime.writeSequence(of: foreign) == nil)
     }
 }

@@ -74,7 +74,7 @@ extension NodeRuntime {
                 throw .badRequest(code: .badRequest, message: "a join into a TLS cluster carries the joiner's key")
             }
             return try await respondToJoin(
-                member, id: id, address: address, deadline: .now + Self.boundedTimeout(timeoutMs), isForwarded: isForwarded)
+                member, id: id, address: address, deadline: clock.now + Self.boundedTimeout(timeoutMs), isForwarded: isForwarded)
         case .invite(let raftAddress, _):
             guard MemberAddressSyntax.problem(with: raftAddress) == nil else {
                 throw .badRequest(code: .badPeer, message: "the inviting address is not a host:port raft address")
@@ -83,7 +83,7 @@ extension NodeRuntime {
         case .removeMember(let idText, let timeoutMs, let isForwarded):
             try requireMemberKey(requester, for: "a forwarded removal")
             let id = try Self.parseMember(idText)
-            try await removeMember(id, deadline: .now + Self.boundedTimeout(timeoutMs), isForwarded: isForwarded)
+            try await removeMember(id, deadline: clock.now + Self.boundedTimeout(timeoutMs), isForwarded: isForwarded)
             return .done
         case .transferLeadership(let idText, let isForwarded):
             // A transfer request from the wire is a fault injection forwarded by `/op/transfer`:
@@ -181,11 +181,13 @@ extension NodeRuntime {
         guard !isForwarded, let leader = core?.currentLeader, leader != localID, let address = book[leader]?.raftAddress else {
             throw .noLeader(retryAfterMs: Self.retryAfterMs)
         }
-        return try await call(address, request, timeout: .milliseconds(Self.remainingMs(until: deadline) + options.controlTimeoutMs))
+        return try await call(address, request, timeout: .milliseconds(remainingMs(until: deadline) + options.controlTimeoutMs))
     }
 
-    static func remainingMs(until deadline: ContinuousClock.Instant) -> Int {
-        let remaining = ContinuousClock.now.duration(to: deadline)
+    /// What is left of `deadline` on the node's clock, in milliseconds, bounded (a control call's
+    /// timeout).
+    func remainingMs(until deadline: ContinuousClock.Instant) -> Int {
+        let remaining = clock.now.duration(to: deadline)
         let milliseconds = remaining.inMilliseconds
         return Int(max(1, min(milliseconds, 600_000)))
     }

@@ -20,11 +20,12 @@ extension NodeRuntime {
     /// belongs to a cluster recovers its log and state machine and runs.
     static func open(
         identity: NodeIdentityRecord, options: NodeOptions, storage: any NodeStorage, transport: any NodeTransport,
-        selfAddress: MemberAddress, logger: Logger, onFatalError: @escaping @Sendable (String) -> Void
+        selfAddress: MemberAddress, clock: any RuntimeClock = SystemClock(), logger: Logger,
+        onFatalError: @escaping @Sendable (String) -> Void
     ) async throws(NodeStartupError) -> NodeRuntime {
         let runtime = NodeRuntime(
             options: options, storage: storage, transport: transport, localID: identity.nodeID,
-            selfAddress: selfAddress, logger: logger, onFatalError: onFatalError)
+            selfAddress: selfAddress, clock: clock, logger: logger, onFatalError: onFatalError)
         try await runtime.recover(identity)
         await runtime.startBackgroundWork()
         Task { await runtime.relearnPeerKeysIfNeeded() }
@@ -55,7 +56,7 @@ extension NodeRuntime {
                 logger.notice("learned the members' keys again from \(address) (attempt \(attempt + 1))")
                 return
             }
-            try? await Task.sleep(for: .milliseconds(options.controlTimeoutMs))
+            try? await clock.sleep(for: .milliseconds(options.controlTimeoutMs))
         }
     }
 

@@ -18,7 +18,7 @@ extension NodeRuntime {
         }
         guard isLeader else {
             _ = try await forwardToLeader(
-                .removeMember(id: id.description, timeoutMs: Self.remainingMs(until: deadline), isForwarded: true),
+                .removeMember(id: id.description, timeoutMs: remainingMs(until: deadline), isForwarded: true),
                 isForwarded: isForwarded, deadline: deadline)
             return
         }
@@ -53,10 +53,10 @@ extension NodeRuntime {
                 kick()
                 break
             } catch .membershipChangePending, .transferInProgress {
-                guard ContinuousClock.now + .milliseconds(50) < deadline else {
+                guard clock.now + .milliseconds(50) < deadline else {
                     throw .noLeader(retryAfterMs: Self.retryAfterMs)
                 }
-                try? await Task.sleep(for: .milliseconds(50))
+                try? await clock.sleep(for: .milliseconds(50))
             } catch {
                 throw Self.nodeError(for: error)
             }
@@ -139,7 +139,7 @@ extension NodeRuntime {
         if core.currentMembership.membership.contains(id), appliedMembership.contains(id) { return joined }
         guard isLeader else {
             return try await forwardToLeader(
-                .join(member: member, timeoutMs: Self.remainingMs(until: deadline), isForwarded: true),
+                .join(member: member, timeoutMs: remainingMs(until: deadline), isForwarded: true),
                 isForwarded: isForwarded, deadline: deadline)
         }
         try await changeMembership(ConfigChange(.addLearner, id), newAddress: address, deadline: deadline)

@@ -101,7 +101,7 @@ extension NodeRuntime {
 
     func enqueueProposal(sequence: UInt64, command: [UInt8]) {
         queuedProposals.append((sequence, command))
-        writes[sequence]?.lastProposedAt = .now
+        writes[sequence]?.lastProposedAt = clock.now
         scheduleFlush()
     }
 
@@ -293,7 +293,7 @@ extension NodeRuntime {
                 try core?.requestRead(attempt)
             }
             readAttempts[attempt] = sequence
-            read.lastRequestedAt = .now
+            read.lastRequestedAt = clock.now
             read.requestedUnderLeader = leader
         } catch {
             read.lastRequestedAt = nil
@@ -342,7 +342,7 @@ extension NodeRuntime {
     }
 
     func performHousekeeping() {
-        let now = ContinuousClock.now
+        let now = clock.now
         expireRequests(now: now)
         retryStalledRequests(now: now)
         expireMembershipWaiters(now: now)

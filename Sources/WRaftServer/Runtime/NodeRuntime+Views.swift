@@ -90,7 +90,7 @@ extension NodeRuntime: NodeService {
                     voter: true)
             }
         }
-        let now = ContinuousClock.now
+        let now = clock.now
         return status.membership.members.sorted().map { id in
             let address = book[id]
             var view = MemberView(
@@ -179,7 +179,7 @@ extension NodeRuntime: NodeService {
         guard lifecycle == .running, let status = core?.status else { throw notRunningError() }
         guard status.membership.isVoter(target) else { throw .notFound(message: "\(target) is not a voter") }
         guard status.role == .leader else {
-            let deadline = ContinuousClock.now + .milliseconds(options.controlTimeoutMs)
+            let deadline = clock.now + .milliseconds(options.controlTimeoutMs)
             _ = try await forwardToLeader(
                 .transferLeadership(to: target.description, isForwarded: true), isForwarded: isForwarded, deadline: deadline)
             return

@@ -53,6 +53,8 @@ actor NodeRuntime {
     let localID: NodeID
     let selfAddress: MemberAddress
     let metrics = RuntimeMetrics()
+    /// The time every timer of the node runs on (ticks, deadlines, retries, `lastContact`).
+    let clock: any RuntimeClock
     /// This process's request-id space: the high bits of every client id this incarnation uses.
     let incarnation: UInt64
     /// Called once if the node must stop because its storage failed (the process exits).
@@ -129,7 +131,8 @@ actor NodeRuntime {
 
     init(
         options: NodeOptions, storage: any NodeStorage, transport: any NodeTransport, localID: NodeID,
-        selfAddress: MemberAddress, logger: Logger, onFatalError: @escaping @Sendable (String) -> Void
+        selfAddress: MemberAddress, clock: any RuntimeClock = SystemClock(), logger: Logger,
+        onFatalError: @escaping @Sendable (String) -> Void
     ) {
         precondition(localID.rawValue != 0, "NodeRuntime: node ids are never 0")
         self.options = options
@@ -137,6 +140,7 @@ actor NodeRuntime {
         self.transport = transport
         self.localID = localID
         self.selfAddress = selfAddress
+        self.clock = clock
         self.onFatalError = onFatalError
         var generator = SystemRandomNumberGenerator()
         self.incarnation = generator.next() & ~(Self.requestLanes - 1)
@@ -170,15 +174,15 @@ actor NodeRuntime {
             }
         }
         let tickMs = options.tickMs
+        let clock = self.clock
         let ticker = Task { [weak self] in
-            let clock = ContinuousClock()
             var next = clock.now
             while !Task.isCancelled {
                 next = next.advanced(by: .milliseconds(tickMs))
                 // After a stall (a paused process, a slow machine) do not fire a burst of ticks.
                 if next < clock.now { next = clock.now }
                 do {
-                    try await clock.sleep(until: next, tolerance: nil)
+                    try await clock.sleep(until: next)
                 } catch {
                     return
                 }
@@ -295,7 +299,7 @@ actor NodeRuntime {
         }
         // Only members are tracked: the map stays bounded by the membership, whatever ids a
         // message claims (the transport already drops senders that are not members).
-        if book[message.from] != nil { lastContact[message.from] = .now }
+        if book[message.from] != nil { lastContact[message.from] = clock.now }
         return true
     }
 

@@ -7,6 +7,36 @@ import WRaftCertificates
 // runtime tests plug in an in-memory store and network as well, to drive whole clusters
 // deterministically and fast.
 
+/// The time the runtime runs on: its tick loop, request deadlines, the retry of stalled requests,
+/// `lastContact` and control timeouts. A real node passes `SystemClock`; runtime tests pass a
+/// manual clock, so that "ten election timeouts pass" takes no real time and happens exactly.
+///
+/// Instants are `ContinuousClock.Instant` because that is what deadlines are written in
+/// everywhere else (the HTTP layer, `NodeService`); a manual clock starts at the real now and
+/// moves only when told.
+protocol RuntimeClock: Sendable {
+    /// The current instant of this clock.
+    var now: ContinuousClock.Instant { get }
+    /// Returns once `deadline` has been reached on this clock; throws when the task is cancelled.
+    func sleep(until deadline: ContinuousClock.Instant) async throws
+}
+
+extension RuntimeClock {
+    /// Sleeps for `duration` of this clock's time.
+    func sleep(for duration: Duration) async throws {
+        try await sleep(until: now + duration)
+    }
+}
+
+/// The real, monotonic clock.
+struct SystemClock: RuntimeClock {
+    var now: ContinuousClock.Instant { ContinuousClock.now }
+
+    func sleep(until deadline: ContinuousClock.Instant) async throws {
+        try await ContinuousClock().sleep(until: deadline, tolerance: nil)
+    }
+}
+
 /// A failure of the durable store. The runtime treats it as fatal for Raft (after a failed fsync
 /// nothing that follows can be promised): it stops taking part and reports it.
 struct NodeStorageError: Error, Sendable, CustomStringConvertible {
