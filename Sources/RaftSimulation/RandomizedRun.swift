@@ -10,6 +10,8 @@ public struct RandomizedRunResult: Sendable {
     public var committedIndex: LogIndex
     public var crashCount: Int
     public var leaderTerms: Int
+    /// Own snapshots discarded because a newer one was installed while they were serialized.
+    public var discardedSnapshots: Int
     /// Equal for two runs of one seed (determinism).
     public var fingerprint: UInt64
 
@@ -71,6 +73,7 @@ public struct RandomizedRun {
         options.entriesRetainedAfterSnapshot = UInt64(random.int(in: 0...5))
         options.crashProbabilityPerStage = random.element(of: [0, 0.001, 0.004]) ?? 0
         options.pipelineQueuedWorkMax = random.element(of: [1, 2, 4, 16, 64]) ?? 64
+        options.snapshotSerializationTicks = random.chance(0.5) ? 0...0 : 1...30
         return options
     }
 
@@ -97,7 +100,7 @@ public struct RandomizedRun {
         options.liveTrace = liveTrace
         options.traceCapacity = liveTrace == nil ? traceCapacity : 1
         let sim = Simulation(seed: seed, options: options)
-        sim.note("seed=\(seed) nodes=\(options.nodeCount) net=\(options.network) disk=\(options.diskLatencyTicks) skew=\(options.tickRatePermille) snapshotEvery=\(options.snapshotEveryEntries.map(String.init) ?? "never") crash/stage=\(options.crashProbabilityPerStage) preVote=\(options.isPreVoteEnabled) checkQuorum=\(options.isCheckQuorumEnabled) pipelineQueue=\(options.pipelineQueuedWorkMax)")
+        sim.note("seed=\(seed) nodes=\(options.nodeCount) net=\(options.network) disk=\(options.diskLatencyTicks) skew=\(options.tickRatePermille) snapshotEvery=\(options.snapshotEveryEntries.map(String.init) ?? "never") crash/stage=\(options.crashProbabilityPerStage) preVote=\(options.isPreVoteEnabled) checkQuorum=\(options.isCheckQuorumEnabled) pipelineQueue=\(options.pipelineQueuedWorkMax) snapshotSerialization=\(options.snapshotSerializationTicks)")
         var chaos = Chaos(
             random: SimulationRandom(seed: seed ^ 0xA5A5_A5A5_5A5A_5A5A), nextNodeID: UInt64(options.nodeCount) + 1,
             nodeIDMax: nodeIDMax, crashesLeadersAfterProposing: profile == .leaderChurn)
@@ -116,7 +119,7 @@ public struct RandomizedRun {
         return RandomizedRunResult(
             seed: seed, violations: sim.violations, report: sim.isSafe ? "" : sim.report(),
             ticks: sim.now, committedIndex: sim.committedIndexMax,
-            crashCount: sim.totalCrashCount, leaderTerms: terms.count, fingerprint: sim.fingerprint)
+            crashCount: sim.totalCrashCount, leaderTerms: terms.count, discardedSnapshots: sim.discardedSnapshots, fingerprint: sim.fingerprint)
     }
 }
 

@@ -102,6 +102,9 @@ final class SimulatedNode {
     var diskOperation: DiskOperation?
     /// This node's disk latency, when a scenario set one (else `SimulationOptions.diskLatencyTicks`).
     var diskLatencyTicks: ClosedRange<Int>?
+    /// This node's own snapshot being serialized, when `snapshotSerializationTicks` is not 0:
+    /// handed to the pipeline (`snapshotTaken`) at `readyAt`.
+    var serializingSnapshot: (metadata: SnapshotMetadata, data: [UInt8], readyAt: UInt64)?
     /// Transport outcomes to report to the core at the next tick: (peer, snapshot succeeded?);
     /// nil means "unreachable".
     var pendingReports: [(peer: NodeID, snapshotSucceeded: Bool?)] = []

@@ -51,6 +51,7 @@ extension Simulation {
             persisted: node.durable.hardState, snapshotIndex: node.durable.snapshot.index,
             queuedWorkMax: options.pipelineQueuedWorkMax)
         node.diskOperation = nil
+        node.serializingSnapshot = nil
         node.lastRole = nil
         node.lastCommit = node.durable.hardState.commit
         node.tickAccumulator = 0
@@ -62,6 +63,7 @@ extension Simulation {
         node.diskOperation = nil
         node.machine = CheckedStateMachine()
         node.pendingReports.removeAll()
+        node.serializingSnapshot = nil
         node.crashCount += 1
         node.scheduledCrash = nil
         record(.crash(node.id, stage: point))
@@ -93,6 +95,11 @@ extension Simulation {
                 canonicalize(&ready)
                 record(.ready(node.id, ReadySummary(ready)))
                 guard perform(node.pipeline.take(ready), on: node, afterWrite: false) else { return }
+                continue
+            }
+            if let serializing = node.serializingSnapshot, now >= serializing.readyAt {
+                node.serializingSnapshot = nil
+                node.pipeline.snapshotTaken(serializing.metadata, data: serializing.data)
                 continue
             }
             takeSnapshotIfDue(on: node)
@@ -135,6 +142,7 @@ extension Simulation {
                 node.core?.compact(to: metadata, retainingEntries: options.entriesRetainedAfterSnapshot)
                 record(.snapshot(node.id, metadata.index))
             case .discardSnapshot(let metadata):
+                discardedSnapshots += 1
                 record(.note("\(TraceFormat.name(node.id)) discards its snapshot at \(metadata.index): a newer one is durable"))
             }
         }
@@ -458,7 +466,16 @@ extension Simulation {
             return
         }
         node.pipeline.snapshotStarted()
-        node.pipeline.snapshotTaken(metadata, data: node.machine.snapshot())
+        let ticks = options.snapshotSerializationTicks
+        guard ticks.upperBound > 0 else {
+            node.pipeline.snapshotTaken(metadata, data: node.machine.snapshot())
+            return
+        }
+        // The state is captured now; its bytes reach the pipeline later, as the runtime's
+        // serialization off the actor does.
+        let readyAt = now + UInt64(random.int(in: ticks))
+        node.serializingSnapshot = (metadata, node.machine.snapshot(), readyAt)
+        record(.note("\(TraceFormat.name(node.id)) serializes its snapshot at \(metadata.index) until tick \(readyAt)"))
     }
 
     // MARK: Commands

@@ -22,6 +22,10 @@ public struct SimulationOptions: Sendable {
     /// Nodes snapshot and compact once this many entries were applied since the last snapshot
     /// (nil: never).
     public var snapshotEveryEntries: Int?
+    /// How long a node takes to serialize its own snapshot, in ticks, as the runtime does off
+    /// its actor (0: at once). Meanwhile the node keeps taking Readys, a newer snapshot from the
+    /// leader among them, so the pipeline must discard the older one when it is finally taken.
+    public var snapshotSerializationTicks: ClosedRange<Int> = 0...0
     /// Entries kept in the core's log below a snapshot it compacts to.
     public var entriesRetainedAfterSnapshot: UInt64 = 0
     /// At each step of processing a Ready (see `CrashPoint`), a running node crashes with this
@@ -72,6 +76,9 @@ public final class Simulation {
     var nextTicket: UInt64 = 1
     var proposals: [UInt64: ProposalRecord] = [:]
     var reads: [ReadRequestID: ReadRecord] = [:]
+    /// How many of their own snapshots nodes discarded because a newer one became durable while
+    /// it was being serialized (the race `snapshotSerializationTicks` makes reachable).
+    public internal(set) var discardedSnapshots = 0
     /// A cheap running hash over every event, to compare two runs for determinism.
     public private(set) var fingerprint: UInt64 = 0
 

@@ -38,6 +38,7 @@ func environmentInteger(_ name: String) -> UInt64? {
         var committed: UInt64 = 0
         var crashes = 0
         var leaderTerms = 0
+        var discardedSnapshots = 0
         var seedsRun: UInt64 = 0
         for seed in first..<(first + count) where Int(seed % UInt64(Self.shardCount)) == shard {
             CrashReporter.setSeed(seed, slot: shard, label: "randomized simulation (replay: WRAFT_SIM_SEED=\(seed))")
@@ -46,17 +47,22 @@ func environmentInteger(_ name: String) -> UInt64? {
             committed += result.committedIndex.rawValue
             crashes += result.crashCount
             leaderTerms += result.leaderTerms
+            discardedSnapshots += result.discardedSnapshots
             if !result.isSafe {
                 failures.append(result)
                 if failures.count >= 3 { break }
             }
         }
         CrashReporter.setSeed(nil, slot: shard, label: "")
-        print("randomized simulation, shard \(shard): \(seedsRun) seeds, \(committed) entries committed, \(leaderTerms) leader terms, \(crashes) crashes, \(failures.count) failing")
+        print("randomized simulation, shard \(shard): \(seedsRun) seeds, \(committed) entries committed, \(leaderTerms) leader terms, \(crashes) crashes, \(discardedSnapshots) own snapshots discarded for a newer one, \(failures.count) failing")
         for failure in failures {
             Issue.record("seed=\(failure.seed)\n\(failure.report)")
         }
         #expect(committed > seedsRun * 10, "the runs did make progress")
+        if count >= Self.defaultSeedCount {
+            // About 130 in 1,000 seeds: the race of issue 9's bug 2 is reached, not just allowed.
+            #expect(discardedSnapshots > 0, "some node's own snapshot was overtaken by a newer one from its leader")
+        }
     }
 
     /// Seeds of the `.leaderChurn` profile (Figure 8 pressure); `WRAFT_SIM_CHURN_SEEDS` runs
