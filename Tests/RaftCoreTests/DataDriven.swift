@@ -497,6 +497,30 @@ enum DataDrivenFile {
         #expect(Self.diff("a\nb\nc", "a\nx\nc") == "  a\n+ x\n- b\n  c")
     }
 
+    /// The files are input: a bad line fails its case with a message saying what is wrong.
+    @Test func badLinesAreRefused() throws {
+        var runner = DataDrivenRunner()
+        #expect(throws: DataDrivenError.self) { try runner.run("status", []) }
+        #expect(throws: DataDrivenError.self) { try runner.run("cluster", ["voters=1,1"]) }
+        #expect(throws: DataDrivenError.self) { try runner.run("cluster", ["voters=0"]) }
+        #expect(throws: DataDrivenError.self) { try runner.run("cluster", ["voters=1", "prevote=maybe"]) }
+        #expect(try runner.run("cluster", ["voters=1,2,3"]) == "ok")
+        let bad: [(String, [String])] = [
+            ("tick", ["1", "0"]), ("tick", ["1", "10001"]), ("tick", ["4"]), ("tick", ["x"]),
+            ("propose", ["1", "a", "count=0"]), ("propose", ["1", "a", "count=1001"]),
+            ("campaign", []), ("transfer", ["1"]), ("add-learner", ["4"]), ("promote", ["2", "at=9"]),
+            ("read", ["1", "0"]), ("compact", ["1", "99"]), ("partition", ["1,2", "2,3"]),
+            ("deliver", ["to=1", "bogus"]), ("drop", []), ("restart", ["1"]), ("add-node", ["2"]),
+            ("add-node", ["1001"]), ("frobnicate", []),
+        ]
+        for (command, arguments) in bad {
+            #expect(throws: DataDrivenError.self, "\(command) \(arguments)") { try runner.run(command, arguments) }
+        }
+        #expect(try runner.run("crash", ["2"]) == "ok")
+        #expect(throws: DataDrivenError.self) { try runner.run("campaign", ["2"]) }
+        #expect(try runner.run("status", []).contains("2 down"))
+    }
+
     @Test func parsingKeepsCommentsAndSplitsCases() throws {
         let cases = try DataDrivenFile.parse("# one\nstatus\n----\nx\ny\n\ntick 1\n----\nok\n")
         #expect(cases.map(\.testCase.command) == ["status", "tick 1"])
