@@ -38,96 +38,11 @@ func proposeAcknowledged(_ sim: Simulation, count: Int, ticksMax: Int = 5_000) -
     return acknowledged
 }
 
-/// The named scenarios, each over the simulated cluster with every safety checker on.
-/// Most are data files now (testdata/*.txt, run by DataDrivenScenarioTests); the randomized
-/// ones stay here: repeated crashes at chosen Ready steps (with and without a slow disk), many
+/// The randomized scenarios, each over the simulated cluster with every safety checker
+/// on. The named scenarios are data files (testdata/*.txt, run by DataDrivenScenarioTests); these
+/// stay here: repeated crashes at chosen Ready steps (with and without a slow disk), many
 /// seeds of Figure 8 histories (testdata/figure_8.txt is the paper's one), and churn.
 @Suite struct ScenarioTests {
-    @Test func initialElection() throws {
-        let sim = makeSimulation(seed: 11)
-        let leader = try #require(sim.awaitLeader(ticksMax: 200))
-        let term = try #require(sim.status(of: leader)?.term)
-        sim.tick(30)
-        for node in sim.nodeIDs {
-            #expect(sim.status(of: node)?.term == term, "\(node)")
-            #expect(sim.status(of: node)?.leader == leader, "\(node)")
-        }
-        // No spurious elections while the network is healthy.
-        sim.tick(500)
-        #expect(sim.leader() == leader)
-        #expect(sim.status(of: leader)?.term == term)
-        #expect(sim.leaders().count == 1)
-        expectSafe(sim)
-    }
-
-    @Test func noLeaderWithoutMajority() throws {
-        let sim = makeSimulation(seed: 13, nodes: 5)
-        let leader = try #require(sim.awaitLeader())
-        let followers = sim.nodeIDs.filter { $0 != leader }
-        sim.crash(followers[0])
-        sim.crash(followers[1])
-        sim.crash(followers[2])
-        sim.tick(400)
-        #expect(sim.leaders().isEmpty, "two of five cannot elect or keep a leader")
-        let proposal = try? sim.propose(at: leader)
-        sim.tick(100)
-        #expect(proposal.map { sim.appliedIndex(of: $0) == nil } ?? true)
-        sim.restart(followers[0])
-        #expect(sim.awaitLeader(ticksMax: 400) != nil, "three of five elect again")
-        expectSafe(sim)
-    }
-
-    @Test func agreementDespiteDisconnectedFollower() throws {
-        let sim = makeSimulation(seed: 14)
-        let leader = try #require(sim.awaitLeader())
-        proposeAcknowledged(sim, count: 3)
-        let follower = try #require(sim.nodeIDs.first { $0 != leader })
-        sim.isolate(follower)
-        let whileAway = proposeAcknowledged(sim, count: 10)
-        #expect(whileAway.count == 10, "two of three commit without the third")
-        #expect(whileAway.allSatisfy { !sim.isApplied($0, on: follower) })
-        sim.heal()
-        #expect(sim.run(ticksMax: 300) { sim in whileAway.allSatisfy { sim.isApplied($0, on: follower) } })
-        expectSafe(sim)
-    }
-
-    @Test func noCommitWithoutMajority() throws {
-        let sim = makeSimulation(seed: 15, nodes: 5) { $0.isCheckQuorumEnabled = false }
-        let leader = try #require(sim.awaitLeader())
-        let followers = sim.nodeIDs.filter { $0 != leader }
-        for follower in followers.prefix(3) { sim.isolate(follower) }
-        let stranded = try sim.propose(at: leader)
-        sim.tick(300)
-        #expect(sim.appliedIndex(of: stranded) == nil, "a leader with one follower of four commits nothing")
-        #expect(sim.status(of: leader)?.commitIndex == sim.status(of: followers[3])?.commitIndex)
-        sim.heal()
-        #expect(sim.checkLiveness(ticksMax: 1_000))
-        expectSafe(sim)
-    }
-
-    @Test func deposedLeaderRejoining() throws {
-        let sim = makeSimulation(seed: 16)
-        let first = try #require(sim.awaitLeader())
-        proposeAcknowledged(sim, count: 2)
-        sim.isolate(first)
-        // The cut-off leader takes proposals it can never commit.
-        let doomed = (0..<3).compactMap { _ in try? sim.propose(at: first) }
-        #expect(doomed.count == 3)
-        let committed = proposeAcknowledged(sim, count: 3)
-        let second = try #require(sim.leader())
-        #expect(second != first)
-        // The new leader goes away too; the old one rejoins and must take the newer log.
-        sim.isolate(second)
-        sim.unblockLinks(of: first, except: second)
-        let afterRejoin = proposeAcknowledged(sim, count: 2)
-        #expect(afterRejoin.count == 2)
-        sim.heal()
-        #expect(sim.checkLiveness(ticksMax: 1_000))
-        #expect(doomed.allSatisfy { sim.appliedIndex(of: $0) == nil }, "entries of a deposed leader are overwritten")
-        #expect(committed.allSatisfy { proposal in sim.nodeIDs.allSatisfy { sim.isApplied(proposal, on: $0) } })
-        expectSafe(sim)
-    }
-
     @Test(arguments: [false, true])
     func persistenceAcrossRepeatedCrashes(withAsyncDisk: Bool) throws {
         let sim = makeSimulation(seed: 19, nodes: 3) {
@@ -221,16 +136,5 @@ func proposeAcknowledged(_ sim: Simulation, count: Int, ticksMax: Int = 5_000) -
         #expect(sim.checkLiveness(ticksMax: 3_000))
         #expect(sim.historyLastIndex > 100)
         expectSafe(sim)
-    }
-
-}
-
-extension Simulation {
-    /// Restores the node's links except those to `excluded`.
-    func unblockLinks(of node: NodeID, except excluded: NodeID) {
-        for other in nodeIDs where other != node && other != excluded {
-            unblockLink(from: node, to: other)
-            unblockLink(from: other, to: node)
-        }
     }
 }
