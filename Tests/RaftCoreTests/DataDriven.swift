@@ -24,7 +24,9 @@ import Testing
 ///   `msgbytes=1` makes every append carry one entry).
 /// - `add-node ID` starts an empty node that is not yet a member (it waits to be contacted).
 /// - `campaign ID` makes ID start an election (its Ready is not processed yet).
-/// - `tick IDS [N]` ticks each of IDS N times (default 1).
+/// - `tick IDS [N]` ticks each of IDS N times (default 1): all N ticks of one node, then the
+///   next's, and no message moves meanwhile (a leader ticked past a heartbeat interval queues a
+///   heartbeat each time; one ticked two election timeouts without answers fails check-quorum).
 /// - `propose ID TEXT [count=N]` proposes TEXT at ID, or TEXT1...TEXTN in one batch.
 /// - `transfer ID TO` asks leader ID to hand leadership to TO.
 /// - `add-learner ID at=LEADER`, `promote ID at=LEADER`, `remove ID at=LEADER` propose a
