@@ -25,16 +25,22 @@ struct LockStep {
     /// Nodes restarted from the given persistent states.
     init(states: [NodeID: PersistentState], configure: (inout Config) -> Void = { _ in }) throws {
         for (id, state) in states {
-            var config = Config(id: id)
-            config.randomSeed = id.rawValue
-            config.electionTimeoutTicks = 10
-            config.electionTimeoutJitterTicks = 5
-            config.heartbeatTicks = 2
-            configure(&config)
-            nodes[id] = try RaftNode(config: config, state: state)
+            nodes[id] = try RaftNode(config: Self.config(id, configure), state: state)
             applied[id] = []
             readStates[id] = []
         }
+    }
+
+    /// The configuration of node `id` here: election timeout 10 ticks, jitter 5, heartbeat 2,
+    /// the id as random seed; then `configure`.
+    static func config(_ id: NodeID, _ configure: (inout Config) -> Void = { _ in }) -> Config {
+        var config = Config(id: id)
+        config.randomSeed = id.rawValue
+        config.electionTimeoutTicks = 10
+        config.electionTimeoutJitterTicks = 5
+        config.heartbeatTicks = 2
+        configure(&config)
+        return config
     }
 
     var ids: [NodeID] { nodes.keys.sorted() }
