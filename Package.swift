@@ -42,11 +42,12 @@ let package = Package(
             name: "RaftCodec",
             dependencies: ["RaftCore", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict),
-        // Write-ahead log, hard state, snapshots, recovery; all file access behind `Disk`.
+        // Write-ahead log, hard state, snapshots, recovery, the node's identity (and `MemberAddress`,
+        // which names a member's key, hence WRaftCertificates); all file access behind `Disk`.
         .target(
             name: "RaftStorage",
             dependencies: [
-                "RaftCore", "RaftCodec",
+                "RaftCore", "RaftCodec", "WRaftCertificates",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -32,8 +32,7 @@ extension ByteBuffer {
 
     /// Reads a message written by `writeRaftMessage`. Arbitrary bytes throw, never crash.
     public mutating func readRaftMessage() throws(CodecError) -> Message {
-        try readAtomically { (buffer) throws(CodecError) in
-            try buffer.readVersion()
+        try readVersioned { (buffer) throws(CodecError) in
             guard let (from, to) = buffer.readMultipleIntegers(as: (UInt64, UInt64).self) else { throw .truncated }
             let term = try buffer.readTerm(of: "Message.term")
             let payload = try buffer.readPayload()

@@ -14,10 +14,7 @@ extension ByteBuffer {
 
     /// Reads one entry written by `writeRaftEntry`.
     public mutating func readRaftEntry() throws(CodecError) -> Entry {
-        try readAtomically { (buffer) throws(CodecError) in
-            try buffer.readVersion()
-            return try buffer.readEntryBody()
-        }
+        try readVersioned { (buffer) throws(CodecError) in try buffer.readEntryBody() }
     }
 
     /// Writes a batch of entries (version, count, entries): one WAL record or one message's worth.
@@ -28,10 +25,7 @@ extension ByteBuffer {
 
     /// Reads a batch written by `writeRaftEntries`.
     public mutating func readRaftEntries() throws(CodecError) -> [Entry] {
-        try readAtomically { (buffer) throws(CodecError) in
-            try buffer.readVersion()
-            return try buffer.readEntriesBody()
-        }
+        try readVersioned { (buffer) throws(CodecError) in try buffer.readEntriesBody() }
     }
 
     @inlinable
@@ -91,8 +85,7 @@ extension ByteBuffer {
 
     /// Reads a hard state written by `writeHardState`.
     public mutating func readHardState() throws(CodecError) -> HardState {
-        try readAtomically { (buffer) throws(CodecError) in
-            try buffer.readVersion()
+        try readVersioned { (buffer) throws(CodecError) in
             let term = try buffer.readTerm(of: "HardState.term")
             let votedFor = try buffer.readOptionalNodeID(of: "HardState.votedFor")
             let commit = try buffer.readIndex(of: "HardState.commit")
@@ -125,10 +118,7 @@ extension ByteBuffer {
     /// Reads a membership written by `writeMembership`. Nodes out of ascending order (or
     /// duplicated), or a node that is both voter and learner, are `invalid`.
     public mutating func readMembership() throws(CodecError) -> Membership {
-        try readAtomically { (buffer) throws(CodecError) in
-            try buffer.readVersion()
-            return try buffer.readMembershipBody()
-        }
+        try readVersioned { (buffer) throws(CodecError) in try buffer.readMembershipBody() }
     }
 
     mutating func writeMembershipBody(_ membership: Membership) {
@@ -179,10 +169,7 @@ extension ByteBuffer {
 
     /// Reads snapshot metadata written by `writeSnapshotMetadata`.
     public mutating func readSnapshotMetadata() throws(CodecError) -> SnapshotMetadata {
-        try readAtomically { (buffer) throws(CodecError) in
-            try buffer.readVersion()
-            return try buffer.readSnapshotMetadataBody()
-        }
+        try readVersioned { (buffer) throws(CodecError) in try buffer.readSnapshotMetadataBody() }
     }
 
     mutating func writeSnapshotMetadataBody(_ metadata: SnapshotMetadata) {

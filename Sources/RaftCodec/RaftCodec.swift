@@ -68,6 +68,18 @@ extension ByteBuffer {
         }
     }
 
+    /// Reads a versioned value: the format version, then `body`; all or nothing (on a thrown
+    /// error the reader index is put back, as `readAtomically` does).
+    @inlinable
+    mutating func readVersioned<Value>(
+        _ body: (inout ByteBuffer) throws(CodecError) -> Value
+    ) throws(CodecError) -> Value {
+        try readAtomically { (buffer) throws(CodecError) in
+            try buffer.readVersion()
+            return try body(&buffer)
+        }
+    }
+
     @inlinable
     mutating func readVersion() throws(CodecError) {
         let version = try readUInt8()

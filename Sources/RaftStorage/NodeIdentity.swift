@@ -13,12 +13,14 @@ public struct NodeIdentity: Sendable, Equatable {
     /// `host:port` of the HTTP port, once known.
     public var httpAddress: String?
     /// The other members' addresses as this node last learned them outside its log (when it
-    /// joined): a node restarted before its log names any member still reaches its peers.
-    public var peers: [PeerAddresses]
+    /// joined): a node restarted before its log names any member still reaches its peers. The
+    /// identity file keeps their raft and HTTP addresses only, not their keys (`fingerprint` is
+    /// nil once read back): a key returns with the membership entries of the log.
+    public var peers: [NodeID: MemberAddress]
 
     public init(
         nodeID: NodeID, clusterID: UInt64? = nil, raftAddress: String? = nil, httpAddress: String? = nil,
-        peers: [PeerAddresses] = []
+        peers: [NodeID: MemberAddress] = [:]
     ) {
         self.nodeID = nodeID
         self.clusterID = clusterID
@@ -33,19 +35,6 @@ public struct NodeIdentity: Sendable, Equatable {
         if let own = self.clusterID, own != clusterID {
             throw .foreignCluster(directory: directory, expected: clusterID, found: own)
         }
-    }
-}
-
-/// Another member's addresses, kept in the identity file.
-public struct PeerAddresses: Sendable, Equatable {
-    public var nodeID: NodeID
-    public var raftAddress: String
-    public var httpAddress: String
-
-    public init(nodeID: NodeID, raftAddress: String, httpAddress: String) {
-        self.nodeID = nodeID
-        self.raftAddress = raftAddress
-        self.httpAddress = httpAddress
     }
 }
 
@@ -69,9 +58,8 @@ enum IdentityFile {
         if let clusterID = identity.clusterID { lines.append("cluster-id \(hex(clusterID))") }
         if let address = identity.raftAddress { lines.append("raft-address \(try checkedAddress(address))") }
         if let address = identity.httpAddress { lines.append("http-address \(try checkedAddress(address))") }
-        for peer in identity.peers.sorted(by: { $0.nodeID < $1.nodeID }) {
-            lines.append(
-                "peer \(peer.nodeID) \(try checkedAddress(peer.raftAddress)) \(try checkedAddress(peer.httpAddress))")
+        for (id, peer) in identity.peers.sorted(by: { $0.key < $1.key }) {
+            lines.append("peer \(id) \(try checkedAddress(peer.raftAddress)) \(try checkedAddress(peer.httpAddress))")
         }
         let body = lines.map { $0 + "\n" }.joined()
         let checksum = CRC32C.checksum(Array(body.utf8))
@@ -99,16 +87,16 @@ enum IdentityFile {
 
     private static func parseFields(_ lines: ArraySlice<Substring>, path: String) throws(StorageError) -> NodeIdentity {
         var fields: [String: String] = [:]
-        var peers: [PeerAddresses] = []
+        var peers: [NodeID: MemberAddress] = [:]
         for line in lines {
             guard let space = line.firstIndex(of: " ") else { throw .corruptIdentity(file: path, reason: "bad line \"\(line)\"") }
             let key = String(line[..<space])
             if key == "peer" {
                 let parts = line.split(separator: " ", omittingEmptySubsequences: false)
                 guard parts.count == 4, let id = NodeID(hex: String(parts[1])), !parts[2].isEmpty, !parts[3].isEmpty,
-                    !peers.contains(where: { $0.nodeID == id })
+                    peers[id] == nil
                 else { throw .corruptIdentity(file: path, reason: "bad peer line \"\(line)\"") }
-                peers.append(PeerAddresses(nodeID: id, raftAddress: String(parts[2]), httpAddress: String(parts[3])))
+                peers[id] = MemberAddress(raftAddress: String(parts[2]), httpAddress: String(parts[3]))
                 continue
             }
             guard fields[key] == nil else { throw .corruptIdentity(file: path, reason: "\(key) appears twice") }

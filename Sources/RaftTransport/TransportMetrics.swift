@@ -71,24 +71,19 @@ final class TransportMetrics: Sendable {
     private let receivedByKind: [String: Counter]
     /// Keyed by `droppedKey(reason, kindName)`.
     private let droppedByReasonAndKind: [String: Counter]
-    private let bytesSentCounter = Counter(label: "wraft_transport_bytes_sent_total")
-    private let bytesReceivedCounter = Counter(label: "wraft_transport_bytes_received_total")
-    private let reconnectsCounter = Counter(label: "wraft_transport_reconnects_total")
-    private let rejectedCounter = Counter(label: "wraft_transport_connections_rejected_total")
-    private let snapshotsSentCounter = Counter(label: "wraft_transport_snapshots_sent_total")
-    private let snapshotsReceivedCounter = Counter(label: "wraft_transport_snapshots_received_total")
+    private let bytesSent = CountedTotal(label: "wraft_transport_bytes_sent_total")
+    private let bytesReceived = CountedTotal(label: "wraft_transport_bytes_received_total")
+    private let reconnects = CountedTotal(label: "wraft_transport_reconnects_total")
+    private let connectionsRejected = CountedTotal(label: "wraft_transport_connections_rejected_total")
+    private let snapshotsSent = CountedTotal(label: "wraft_transport_snapshots_sent_total")
+    private let snapshotsReceived = CountedTotal(label: "wraft_transport_snapshots_received_total")
 
+    // The message totals: their swift-metrics counters are per kind (and reason), above.
     private let messagesSent = Atomic<Int>(0)
     private let messagesReceived = Atomic<Int>(0)
     private let messagesDropped = Atomic<Int>(0)
     private let messagesDroppedOutboxFull = Atomic<Int>(0)
     private let messagesDroppedUnauthorized = Atomic<Int>(0)
-    private let bytesSent = Atomic<Int>(0)
-    private let bytesReceived = Atomic<Int>(0)
-    private let reconnects = Atomic<Int>(0)
-    private let connectionsRejected = Atomic<Int>(0)
-    private let snapshotsSent = Atomic<Int>(0)
-    private let snapshotsReceived = Atomic<Int>(0)
 
     init() {
         func counters(_ label: String) -> [String: Counter] {
@@ -113,12 +108,12 @@ final class TransportMetrics: Sendable {
         result.messagesDropped = messagesDropped.load(ordering: .relaxed)
         result.messagesDroppedOutboxFull = messagesDroppedOutboxFull.load(ordering: .relaxed)
         result.messagesDroppedUnauthorized = messagesDroppedUnauthorized.load(ordering: .relaxed)
-        result.bytesSent = bytesSent.load(ordering: .relaxed)
-        result.bytesReceived = bytesReceived.load(ordering: .relaxed)
-        result.reconnects = reconnects.load(ordering: .relaxed)
-        result.connectionsRejected = connectionsRejected.load(ordering: .relaxed)
-        result.snapshotsSent = snapshotsSent.load(ordering: .relaxed)
-        result.snapshotsReceived = snapshotsReceived.load(ordering: .relaxed)
+        result.bytesSent = bytesSent.total
+        result.bytesReceived = bytesReceived.total
+        result.reconnects = reconnects.total
+        result.connectionsRejected = connectionsRejected.total
+        result.snapshotsSent = snapshotsSent.total
+        result.snapshotsReceived = snapshotsReceived.total
         return result
     }
 
@@ -128,20 +123,14 @@ final class TransportMetrics: Sendable {
         recordBytesSent(bytes)
     }
 
-    func recordBytesSent(_ bytes: Int) {
-        bytesSentCounter.increment(by: bytes)
-        bytesSent.add(bytes, ordering: .relaxed)
-    }
+    func recordBytesSent(_ bytes: Int) { bytesSent.add(bytes) }
 
     func recordReceived(_ payload: Payload) {
         receivedByKind[payload.kindName]?.increment()
         messagesReceived.add(1, ordering: .relaxed)
     }
 
-    func recordBytesReceived(_ bytes: Int) {
-        bytesReceivedCounter.increment(by: bytes)
-        bytesReceived.add(bytes, ordering: .relaxed)
-    }
+    func recordBytesReceived(_ bytes: Int) { bytesReceived.add(bytes) }
 
     func recordDropped(_ reason: DropReason, kindName: String) {
         droppedByReasonAndKind[Self.droppedKey(reason, kindName)]?.increment()
@@ -162,23 +151,26 @@ final class TransportMetrics: Sendable {
         "\(reason.rawValue)/\(kindName)"
     }
 
-    func recordReconnect() {
-        reconnectsCounter.increment()
-        reconnects.add(1, ordering: .relaxed)
+    func recordReconnect() { reconnects.add(1) }
+    func recordConnectionRejected() { connectionsRejected.add(1) }
+    func recordSnapshotSent() { snapshotsSent.add(1) }
+    func recordSnapshotReceived() { snapshotsReceived.add(1) }
+}
+
+/// One total counted twice, as a swift-metrics counter (made once) and as an atomic total that
+/// `TransportStatistics` reads back.
+private final class CountedTotal: Sendable {
+    private let counter: Counter
+    private let atomic = Atomic<Int>(0)
+
+    init(label: String) { counter = Counter(label: label) }
+
+    /// Precondition: `count` is not negative (a total only grows).
+    func add(_ count: Int) {
+        precondition(count >= 0, "CountedTotal.add: a total only grows")
+        counter.increment(by: count)
+        atomic.add(count, ordering: .relaxed)
     }
 
-    func recordConnectionRejected() {
-        rejectedCounter.increment()
-        connectionsRejected.add(1, ordering: .relaxed)
-    }
-
-    func recordSnapshotSent() {
-        snapshotsSentCounter.increment()
-        snapshotsSent.add(1, ordering: .relaxed)
-    }
-
-    func recordSnapshotReceived() {
-        snapshotsReceivedCounter.increment()
-        snapshotsReceived.add(1, ordering: .relaxed)
-    }
+    var total: Int { atomic.load(ordering: .relaxed) }
 }

@@ -1,4 +1,5 @@
 import RaftCore
+import RaftStorage
 import Testing
 import WRaftCertificates
 

@@ -1,4 +1,5 @@
 import RaftCore
+import RaftStorage
 
 @testable import WRaftServer
 
@@ -77,11 +78,11 @@ actor GatedStorage: NodeStorage {
         try await inner.latestSnapshot()
     }
 
-    func loadIdentity() async throws(NodeStorageError) -> NodeIdentityRecord? {
+    func loadIdentity() async throws(NodeStorageError) -> NodeIdentity? {
         try await inner.loadIdentity()
     }
 
-    func saveIdentity(_ identity: NodeIdentityRecord) async throws(NodeStorageError) {
+    func saveIdentity(_ identity: NodeIdentity) async throws(NodeStorageError) {
         try await inner.saveIdentity(identity)
     }
 }

@@ -22,7 +22,7 @@ actor MemoryStorage: NodeStorage {
     private var entries: [Entry] = []
     private var snapshotMarker = SnapshotMetadata.empty
     private var snapshots: [(SnapshotMetadata, [UInt8])] = []
-    private var identity: NodeIdentityRecord?
+    private var identity: NodeIdentity?
     private(set) var persistCount = 0
 
     func recover() throws(NodeStorageError) -> PersistentState {
@@ -67,9 +67,9 @@ actor MemoryStorage: NodeStorage {
         snapshots.last
     }
 
-    func loadIdentity() throws(NodeStorageError) -> NodeIdentityRecord? { identity }
+    func loadIdentity() throws(NodeStorageError) -> NodeIdentity? { identity }
 
-    func saveIdentity(_ identity: NodeIdentityRecord) throws(NodeStorageError) {
+    func saveIdentity(_ identity: NodeIdentity) throws(NodeStorageError) {
         self.identity = identity
     }
 

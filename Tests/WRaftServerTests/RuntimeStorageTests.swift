@@ -123,7 +123,7 @@ struct RuntimeStorageTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let storage = try durableStorage(at: directory)()
         _ = try await storage.recover()
-        try await storage.saveIdentity(NodeIdentityRecord(nodeID: NodeID(7), clusterID: nil))
+        try await storage.saveIdentity(NodeIdentity(nodeID: NodeID(7), clusterID: nil))
         let bootstrap = RaftNode.bootstrapState(membership: Membership(voters: [NodeID(7)]), context: [])
         try await storage.persist(hardState: bootstrap.hardState, entries: bootstrap.entries, snapshot: nil)
         let cluster = TestCluster(size: 1, directories: [directory])

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOPosix
 import RaftCore
+import RaftStorage
 import RaftTransport
 import Testing
 import WRaftTestSupport

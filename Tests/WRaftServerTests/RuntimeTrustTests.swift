@@ -1,5 +1,6 @@
 import Foundation
 import RaftCore
+import RaftStorage
 import Testing
 import WRaftCertificates
 import WRaftSupport

@@ -1,6 +1,7 @@
 import Foundation
 import KVStore
 import RaftCore
+import RaftStorage
 import Testing
 import WRaftSupport
 

@@ -1,27 +1,7 @@
 import RaftCore
+import RaftStorage
 import WRaftCertificates
 import WRaftSupport
-
-/// Where one member listens, its raft port (peers) and its HTTP port (clients), and, in a TLS
-/// cluster, the public key it proves itself with: a frame claiming to come from this member is
-/// accepted only on a connection authenticated with that key.
-struct MemberAddress: Sendable, Equatable, Hashable {
-    var raftAddress: String
-    var httpAddress: String
-    /// The SHA-256 of the member's certificate's public key; nil in a plaintext cluster.
-    var fingerprint: PublicKeyFingerprint?
-
-    init(raftAddress: String, httpAddress: String, fingerprint: PublicKeyFingerprint? = nil) {
-        self.raftAddress = raftAddress
-        self.httpAddress = httpAddress
-        self.fingerprint = fingerprint
-    }
-
-    /// Whether both listen at the same addresses (whatever their keys).
-    func hasSameAddresses(as other: MemberAddress) -> Bool {
-        raftAddress == other.raftAddress && httpAddress == other.httpAddress
-    }
-}
 
 /// The syntax a member address from the wire must have: `host:port` by the one set of address
 /// rules (`HostPort`: a DNS name, an IPv4 address, or an IPv6 address in brackets; at most

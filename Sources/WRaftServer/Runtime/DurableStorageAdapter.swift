@@ -29,29 +29,13 @@ struct DurableStorageAdapter: NodeStorage {
         do { return try await storage.latestSnapshot() } catch { throw NodeStorageError(description: error.description) }
     }
 
-    func loadIdentity() async throws(NodeStorageError) -> NodeIdentityRecord? {
-        do {
-            return try await storage.loadIdentity().map {
-                NodeIdentityRecord(
-                    nodeID: $0.nodeID, clusterID: $0.clusterID, raftAddress: $0.raftAddress, httpAddress: $0.httpAddress,
-                    peers: Dictionary(
-                        $0.peers.map { ($0.nodeID, MemberAddress(raftAddress: $0.raftAddress, httpAddress: $0.httpAddress)) },
-                        uniquingKeysWith: { first, _ in first }))
-            }
-        } catch {
-            throw NodeStorageError(description: error.description)
-        }
+    func loadIdentity() async throws(NodeStorageError) -> NodeIdentity? {
+        do { return try await storage.loadIdentity() } catch { throw NodeStorageError(description: error.description) }
     }
 
-    func saveIdentity(_ identity: NodeIdentityRecord) async throws(NodeStorageError) {
+    func saveIdentity(_ identity: NodeIdentity) async throws(NodeStorageError) {
         do {
-            try await storage.saveIdentity(
-                NodeIdentity(
-                    nodeID: identity.nodeID, clusterID: identity.clusterID, raftAddress: identity.raftAddress,
-                    httpAddress: identity.httpAddress,
-                    peers: identity.peers.map {
-                        PeerAddresses(nodeID: $0.key, raftAddress: $0.value.raftAddress, httpAddress: $0.value.httpAddress)
-                    }))
+            try await storage.saveIdentity(identity)
         } catch {
             throw NodeStorageError(description: error.description)
         }

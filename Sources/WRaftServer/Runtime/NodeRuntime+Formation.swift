@@ -124,7 +124,7 @@ extension NodeRuntime {
             book = AddressBook([localID: selfAddress])
             book.merge(members)
             do {
-                try await storage.saveIdentity(identityRecord(clusterID: clusterID))
+                try await storage.saveIdentity(identity(clusterID: clusterID))
             } catch {
                 throw NodeError.internalError(message: "cannot save the node's identity: \(error)")
             }
@@ -281,7 +281,7 @@ extension NodeRuntime {
         do {
             // The identity first: a crash before the log is written leaves a member with an empty
             // log that catches up from the leader, never a log without its cluster.
-            try await storage.saveIdentity(identityRecord(clusterID: clusterID))
+            try await storage.saveIdentity(identity(clusterID: clusterID))
             try await storage.persist(hardState: state.hardState, entries: state.entries, snapshot: nil)
         } catch {
             failFatally("persisting the bootstrap state: \(error)")

@@ -3,6 +3,7 @@ import KVStore
 import Logging
 import RaftCore
 import RaftPipeline
+import RaftStorage
 import WRaftCertificates
 
 /// Why a node could not start on its data dir. The process exits non-zero with this message.
@@ -19,7 +20,7 @@ extension NodeRuntime {
     /// Opens the node on its data dir: loads (or makes) its identity, and when it already
     /// belongs to a cluster recovers its log and state machine and runs.
     static func open(
-        identity: NodeIdentityRecord, options: NodeOptions, storage: any NodeStorage, transport: any NodeTransport,
+        identity: NodeIdentity, options: NodeOptions, storage: any NodeStorage, transport: any NodeTransport,
         selfAddress: MemberAddress, clock: any RuntimeClock = SystemClock(), logger: Logger,
         onFatalError: @escaping @Sendable (String) -> Void
     ) async throws(NodeStartupError) -> NodeRuntime {
@@ -65,14 +66,14 @@ extension NodeRuntime {
 
     /// The node's identity from its data dir, or a new one (a random id) saved there.
     static func loadOrCreateIdentity(storage: any NodeStorage, logger: Logger) async throws(NodeStartupError)
-        -> NodeIdentityRecord
+        -> NodeIdentity
     {
         do {
             if let identity = try await storage.loadIdentity() {
                 guard identity.nodeID.rawValue != 0 else { throw NodeStartupError("the data dir's identity names node 0") }
                 return identity
             }
-            let identity = NodeIdentityRecord(nodeID: NodeID(randomNonZero()), clusterID: nil)
+            let identity = NodeIdentity(nodeID: NodeID(randomNonZero()), clusterID: nil)
             try await storage.saveIdentity(identity)
             logger.notice("new node \(identity.nodeID) in an empty data dir")
             return identity
@@ -83,7 +84,7 @@ extension NodeRuntime {
         }
     }
 
-    private func recover(_ identity: NodeIdentityRecord) async throws(NodeStartupError) {
+    private func recover(_ identity: NodeIdentity) async throws(NodeStartupError) {
         if let clusterID = identity.clusterID {
             // Its peers know a member by the addresses it announced: on others they would reach
             // nothing (or another process), and the member would be cut off for good.
@@ -190,10 +191,12 @@ extension NodeRuntime {
         kick()
     }
 
-    func identityRecord(clusterID: UInt64?) -> NodeIdentityRecord {
+    /// What the data dir's identity file keeps of this node in cluster `clusterID`: its id, the
+    /// addresses it announced, and every other member the book knows.
+    func identity(clusterID: UInt64?) -> NodeIdentity {
         var peers: [NodeID: MemberAddress] = [:]
         for id in book.ids where id != localID { peers[id] = book[id] }
-        return NodeIdentityRecord(
+        return NodeIdentity(
             nodeID: localID, clusterID: clusterID, raftAddress: selfAddress.raftAddress, httpAddress: selfAddress.httpAddress,
             peers: peers)
     }

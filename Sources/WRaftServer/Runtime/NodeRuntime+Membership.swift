@@ -1,4 +1,5 @@
 import RaftCore
+import RaftStorage
 
 // Membership changes of a running cluster, one server at a time: adding a joiner as a learner,
 // promoting a caught-up learner to voter, removing a member; and the waiters that see them

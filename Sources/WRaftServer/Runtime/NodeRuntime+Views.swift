@@ -79,23 +79,22 @@ extension NodeRuntime: NodeService {
             id: leader.description, raftAddress: address?.raftAddress ?? "", httpAddress: address?.httpAddress ?? "")
     }
 
+    /// Member `id` at its addresses from the book (empty where the book does not know them).
+    private func memberView(_ id: NodeID, voter: Bool) -> MemberView {
+        let address = book[id]
+        return MemberView(
+            id: id.description, raftAddress: address?.raftAddress ?? "", httpAddress: address?.httpAddress ?? "", voter: voter)
+    }
+
     /// Every member (the configuration in force; every known node while `initial`), with the
     /// leader's view of their replication.
     func memberViews() -> [MemberView] {
         guard let status = core?.status else {
-            return book.ids.map { id in
-                let address = book[id]
-                return MemberView(
-                    id: id.description, raftAddress: address?.raftAddress ?? "", httpAddress: address?.httpAddress ?? "",
-                    voter: true)
-            }
+            return book.ids.map { memberView($0, voter: true) }
         }
         let now = clock.now
         return status.membership.members.sorted().map { id in
-            let address = book[id]
-            var view = MemberView(
-                id: id.description, raftAddress: address?.raftAddress ?? "", httpAddress: address?.httpAddress ?? "",
-                voter: status.membership.isVoter(id))
+            var view = memberView(id, voter: status.membership.isVoter(id))
             if status.role == .leader, let progress = status.progress[id] {
                 view.matchIndex = progress.matchIndex.rawValue
                 view.nextIndex = progress.nextIndex.rawValue

@@ -2,6 +2,7 @@ import KVStore
 import Logging
 import RaftCore
 import RaftPipeline
+import RaftStorage
 
 /// The node: the one owner of the Raft core, the key-value state machine and the address book.
 ///

@@ -1,5 +1,6 @@
 import Logging
 import RaftCore
+import RaftStorage
 import RaftTransport
 import WRaftCertificates
 

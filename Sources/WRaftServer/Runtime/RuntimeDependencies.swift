@@ -1,4 +1,5 @@
 import RaftCore
+import RaftStorage
 import RaftTransport
 import WRaftCertificates
 
@@ -43,29 +44,6 @@ struct NodeStorageError: Error, Sendable, CustomStringConvertible {
     var description: String
 }
 
-/// What a node keeps about itself in its data dir.
-struct NodeIdentityRecord: Sendable, Equatable {
-    var nodeID: NodeID
-    /// Set once the node belongs to a cluster (after `/start` or a join).
-    var clusterID: UInt64?
-    /// The addresses the node announced to its cluster.
-    var raftAddress: String?
-    var httpAddress: String?
-    /// The other members' addresses learned when joining (before the log names them).
-    var peers: [NodeID: MemberAddress]
-
-    init(
-        nodeID: NodeID, clusterID: UInt64?, raftAddress: String? = nil, httpAddress: String? = nil,
-        peers: [NodeID: MemberAddress] = [:]
-    ) {
-        self.nodeID = nodeID
-        self.clusterID = clusterID
-        self.raftAddress = raftAddress
-        self.httpAddress = httpAddress
-        self.peers = peers
-    }
-}
-
 /// The node's durable store: the Raft log, hard state, snapshots and identity. Every call may
 /// block on the disk, so implementations run off the runtime actor (their own thread).
 protocol NodeStorage: Sendable {
@@ -78,8 +56,8 @@ protocol NodeStorage: Sendable {
     func saveSnapshot(_ metadata: SnapshotMetadata, data: [UInt8]) async throws(NodeStorageError)
     /// The newest valid snapshot, if any.
     func latestSnapshot() async throws(NodeStorageError) -> (SnapshotMetadata, [UInt8])?
-    func loadIdentity() async throws(NodeStorageError) -> NodeIdentityRecord?
-    func saveIdentity(_ identity: NodeIdentityRecord) async throws(NodeStorageError)
+    func loadIdentity() async throws(NodeStorageError) -> NodeIdentity?
+    func saveIdentity(_ identity: NodeIdentity) async throws(NodeStorageError)
 }
 
 /// A failed control call.
