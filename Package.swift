@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "wraft", targets: ["wraft"]),
+        .executable(name: "wraft-kvcodec-bench", targets: ["WRaftKVCodecBench"]),
         .library(name: "RaftCore", targets: ["RaftCore"]),
         .library(name: "WRaftServer", targets: ["WRaftServer"]),
         .library(name: "WRaftClient", targets: ["WRaftClient"]),
@@ -33,6 +34,9 @@ let package = Package(
         // little-endian byte reader and writer, host:port parsing, Duration helpers. Standard
         // library only.
         .target(name: "WRaftSupport", swiftSettings: strict),
+        // The KVStore work of one write (encode, decode, apply) in a synchronous loop, for
+        // instruction counts under valgrind (bench/callgrind-per-write.sh).
+        .executableTarget(name: "WRaftKVCodecBench", dependencies: ["KVStore", "RaftCore"], swiftSettings: strict),
         // The pure Raft state machine: standard library (and WRaftSupport) only.
         .target(name: "RaftCore", dependencies: ["WRaftSupport"], swiftSettings: strict),
         // The Ready pipeline's rules as a pure state machine, driven by the node and the simulator.

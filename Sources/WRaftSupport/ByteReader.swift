@@ -16,13 +16,19 @@ public protocol ByteDecodingError: Error {
 /// none traps, whatever the input.
 ///
 /// Invariant: `bytes.startIndex <= position <= bytes.endIndex`.
+///
+/// Every member is `@inlinable`: the decoders are in other modules, and a generic reader they
+/// cannot specialize reads each byte through `FixedWidthInteger`'s witnesses and throws through
+/// `Failure`'s (KVCommand decoding runs on every replica for every write).
 public struct ByteReader<Failure: ByteDecodingError> {
-    private let bytes: ArraySlice<UInt8>
+    @usableFromInline let bytes: ArraySlice<UInt8>
+    @usableFromInline var offset: Int
+
     /// The index in `bytes` of the next byte to read.
-    public private(set) var position: Int
+    @inlinable public var position: Int { offset }
 
     /// A reader of `bytes[range]` (all of `bytes` when `range` is nil).
-    public init(_ bytes: [UInt8], range: Range<Int>? = nil) {
+    @inlinable public init(_ bytes: [UInt8], range: Range<Int>? = nil) {
         let range = range ?? bytes.indices
         precondition(
             range.lowerBound >= 0 && range.upperBound <= bytes.count,
@@ -31,43 +37,43 @@ public struct ByteReader<Failure: ByteDecodingError> {
     }
 
     /// A reader of `bytes`; positions are the slice's own indices.
-    public init(_ bytes: ArraySlice<UInt8>) {
+    @inlinable public init(_ bytes: ArraySlice<UInt8>) {
         self.bytes = bytes
-        self.position = bytes.startIndex
+        self.offset = bytes.startIndex
     }
 
     /// How many bytes are left to read.
-    public var remainingCount: Int { bytes.endIndex - position }
+    @inlinable public var remainingCount: Int { bytes.endIndex - position }
 
     /// Whether every byte has been read.
-    public var isAtEnd: Bool { position == bytes.endIndex }
+    @inlinable public var isAtEnd: Bool { position == bytes.endIndex }
 
-    public mutating func readUInt8(_ field: String) throws(Failure) -> UInt8 {
+    @inlinable public mutating func readUInt8(_ field: String) throws(Failure) -> UInt8 {
         try readInteger(UInt8.self, field)
     }
 
-    public mutating func readUInt16(_ field: String) throws(Failure) -> UInt16 {
+    @inlinable public mutating func readUInt16(_ field: String) throws(Failure) -> UInt16 {
         try readInteger(UInt16.self, field)
     }
 
-    public mutating func readUInt32(_ field: String) throws(Failure) -> UInt32 {
+    @inlinable public mutating func readUInt32(_ field: String) throws(Failure) -> UInt32 {
         try readInteger(UInt32.self, field)
     }
 
-    public mutating func readUInt64(_ field: String) throws(Failure) -> UInt64 {
+    @inlinable public mutating func readUInt64(_ field: String) throws(Failure) -> UInt64 {
         try readInteger(UInt64.self, field)
     }
 
     /// The next `count` bytes.
-    public mutating func readBytes(count: Int, _ field: String) throws(Failure) -> [UInt8] {
+    @inlinable public mutating func readBytes(count: Int, _ field: String) throws(Failure) -> [UInt8] {
         guard count >= 0, count <= remainingCount else { throw .truncated(field: field) }
-        defer { position += count }
+        defer { offset += count }
         return Array(bytes[position..<(position + count)])
     }
 
     /// A 32-bit length, checked against `bytesMax` before anything is read or allocated, then
     /// that many bytes.
-    public mutating func readLengthPrefixed(_ field: String, bytesMax: Int) throws(Failure) -> [UInt8] {
+    @inlinable public mutating func readLengthPrefixed(_ field: String, bytesMax: Int) throws(Failure) -> [UInt8] {
         let length = try readUInt32(field)
         guard length <= bytesMax else {
             throw .lengthOutOfBounds(field: field, length: UInt64(length), bytesMax: UInt64(max(bytesMax, 0)))
@@ -78,7 +84,7 @@ public struct ByteReader<Failure: ByteDecodingError> {
     /// A count of items, stored as a `Count`, that each take at least `itemBytesMin` bytes:
     /// checked against `countMax` and against what the remaining bytes could hold, so a forged
     /// count never makes a decoder reserve more than its input could fill.
-    public mutating func readCount<Count: FixedWidthInteger & UnsignedInteger>(
+    @inlinable public mutating func readCount<Count: FixedWidthInteger & UnsignedInteger>(
         _ field: String, encodedAs _: Count.Type, itemBytesMin: Int, countMax: Int
     ) throws(Failure) -> Int {
         let count = UInt64(try readInteger(Count.self, field))
@@ -88,11 +94,11 @@ public struct ByteReader<Failure: ByteDecodingError> {
     }
 
     /// Throws `trailingBytes` unless every byte has been read.
-    public func expectEnd() throws(Failure) {
+    @inlinable public func expectEnd() throws(Failure) {
         guard isAtEnd else { throw .trailingBytes(count: remainingCount) }
     }
 
-    private mutating func readInteger<Value: FixedWidthInteger & UnsignedInteger>(
+    @inlinable mutating func readInteger<Value: FixedWidthInteger & UnsignedInteger>(
         _: Value.Type, _ field: String
     ) throws(Failure) -> Value {
         let byteCount = Value.bitWidth / 8
@@ -101,7 +107,7 @@ public struct ByteReader<Failure: ByteDecodingError> {
         for offset in 0..<byteCount {
             value |= Value(bytes[position + offset]) << (offset * 8)
         }
-        position += byteCount
+        offset += byteCount
         return value
     }
 }
