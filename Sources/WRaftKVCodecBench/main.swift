@@ -6,7 +6,17 @@
 import KVStore
 import RaftCore
 
-let writes = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 20_000 : 20_000
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How many writes one run may ask for (the argument is range-checked, never trusted).
+let writesRange = 1...10_000_000
+let argument = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "20000"
+guard let writes = Int(argument), writesRange.contains(writes) else {
+    print("wraft-kvcodec-bench: the number of writes must be an integer in \(writesRange.lowerBound)...\(writesRange.upperBound), got '\(argument)'")
+    exit(2)
+}
 let value = [UInt8](repeating: UInt8(ascii: "v"), count: 256)
 
 @inline(never)
