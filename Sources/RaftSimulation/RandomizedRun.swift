@@ -12,6 +12,8 @@ public struct RandomizedRunResult: Sendable {
     public var leaderTerms: Int
     /// Own snapshots discarded because a newer one was installed while they were serialized.
     public var discardedSnapshots: Int
+    /// What the run's client writes came to (overloaded refusals reached, answers given).
+    public var clientWrites: ClientWriteCounts
     /// Equal for two runs of one seed (determinism).
     public var fingerprint: UInt64
 
@@ -20,7 +22,7 @@ public struct RandomizedRunResult: Sendable {
 
 /// One seed, one run: cluster shape, network, disk, clocks and fault rates are drawn from the
 /// seed; then a phase of chaos (partitions of any shape, crashes at any Ready step, restarts,
-/// proposals, reads, transfers, membership changes) and a phase where everything heals and every
+/// client writes through each node's `ProposalQueue`, reads, transfers, membership changes) and a phase where everything heals and every
 /// acknowledged proposal must reach every live member.
 public struct RandomizedRun {
     /// What kind of trouble a run draws.
@@ -43,6 +45,8 @@ public struct RandomizedRun {
     public var nodeIDMax: UInt64 = 8
     public var liveTrace: (@Sendable (String) -> Void)?
     public var traceCapacity: Int? = 3_000
+    /// Breaks the proposal queue's rule on purpose (`SimulationOptions.breaksProposalRuleOnPurpose`).
+    public var breaksProposalRuleOnPurpose = false
 
     public init(seed: UInt64, profile: Profile = .mixed) {
         self.seed = seed
@@ -74,6 +78,12 @@ public struct RandomizedRun {
         options.crashProbabilityPerStage = random.element(of: [0, 0.001, 0.004]) ?? 0
         options.pipelineQueuedWorkMax = random.element(of: [1, 2, 4, 16, 64]) ?? 64
         options.snapshotSerializationTicks = random.chance(0.5) ? 0...0 : 1...30
+        // Client writes: deadlines from a few stall intervals up; in some seeds a leader has room
+        // for only a few uncommitted entries, so the core refuses batches as overloaded.
+        options.clientWriteDeadlineTicks = random.int(in: 60...300)
+        if random.chance(0.3) {
+            options.uncommittedBytesMax = max(options.messageBytesMax, random.element(of: [200, 400, 800]) ?? 400)
+        }
         return options
     }
 
@@ -98,6 +108,7 @@ public struct RandomizedRun {
         var options = RandomizedRun.options(for: seed)
         if profile == .leaderChurn { RandomizedRun.applyLeaderChurn(to: &options, seed: seed) }
         options.liveTrace = liveTrace
+        options.breaksProposalRuleOnPurpose = breaksProposalRuleOnPurpose
         options.traceCapacity = liveTrace == nil ? traceCapacity : 1
         let sim = Simulation(seed: seed, options: options)
         sim.note("seed=\(seed) nodes=\(options.nodeCount) net=\(options.network) disk=\(options.diskLatencyTicks) skew=\(options.tickRatePermille) snapshotEvery=\(options.snapshotEveryEntries.map(String.init) ?? "never") crash/stage=\(options.crashProbabilityPerStage) preVote=\(options.isPreVoteEnabled) checkQuorum=\(options.isCheckQuorumEnabled) pipelineQueue=\(options.pipelineQueuedWorkMax) snapshotSerialization=\(options.snapshotSerializationTicks)")
@@ -119,7 +130,8 @@ public struct RandomizedRun {
         return RandomizedRunResult(
             seed: seed, violations: sim.violations, report: sim.isSafe ? "" : sim.report(),
             ticks: sim.now, committedIndex: sim.committedIndexMax,
-            crashCount: sim.totalCrashCount, leaderTerms: terms.count, discardedSnapshots: sim.discardedSnapshots, fingerprint: sim.fingerprint)
+            crashCount: sim.totalCrashCount, leaderTerms: terms.count, discardedSnapshots: sim.discardedSnapshots,
+            clientWrites: sim.clientWriteCounts, fingerprint: sim.fingerprint)
     }
 }
 
@@ -168,12 +180,11 @@ struct Chaos {
     }
 
     private mutating func proposeSomething(on sim: Simulation) {
+        // Clients write through the node's proposal queue, as against the runtime; several
+        // writes in one step share a batch.
         guard let id = random.element(of: sim.runningNodeIDs) else { return }
-        if random.chance(0.2) {
-            _ = try? sim.propose(batchOf: random.int(in: 2...6), at: id)
-        } else {
-            _ = try? sim.propose(at: id)
-        }
+        let count = random.chance(0.2) ? random.int(in: 2...6) : 1
+        for _ in 0..<count { sim.write(at: id) }
     }
 
     private mutating func readSomewhere(on sim: Simulation) {

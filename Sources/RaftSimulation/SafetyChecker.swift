@@ -4,7 +4,7 @@ import RaftCore
 public struct SafetyViolation: Sendable, Equatable, CustomStringConvertible {
     /// Which property broke: "ElectionSafety", "LogMatching", "LeaderCompleteness",
     /// "StateMachineSafety", "Monotonicity", "Durability", "ReadyContract", "LinearizableRead",
-    /// "Liveness".
+    /// "ClientOutcome" (a client write answered "not applied" that was applied), "Liveness".
     public var property: String
     public var detail: String
     public var time: UInt64

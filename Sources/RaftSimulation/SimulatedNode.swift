@@ -118,12 +118,18 @@ final class SimulatedNode {
     var isRetired = false
     var crashCount = 0
     var scheduledCrash: CrashPoint?
+    /// The node's client writes, from arrival to answer: the shipped `ProposalQueue`, keyed by
+    /// ticket, timed in ticks. Volatile: a crash loses it (its clients see the connection close).
+    var proposals: ProposalQueue<UInt64>
+    /// The leader last seen, to notice a change (as the runtime's `observeStatus` does).
+    var observedLeader: NodeID?
 
-    init(id: NodeID, config: Config, durable: DurableState, tickRatePermille: Int) {
+    init(id: NodeID, config: Config, durable: DurableState, tickRatePermille: Int, proposals: ProposalQueue<UInt64>) {
         self.id = id
         self.config = config
         self.durable = durable
         self.tickRatePermille = tickRatePermille
+        self.proposals = proposals
     }
 
     var isRunning: Bool { core != nil }

@@ -23,7 +23,7 @@ extension Simulation {
         config.uncommittedBytesMax = options.uncommittedBytesMax
         let node = SimulatedNode(
             id: id, config: config, durable: durable,
-            tickRatePermille: random.int(in: options.tickRatePermille))
+            tickRatePermille: random.int(in: options.tickRatePermille), proposals: makeProposalQueue(for: id))
         nodeIndex[id] = nodes.count
         nodes.append(node)
         start(node)
@@ -55,6 +55,8 @@ extension Simulation {
         node.lastRole = nil
         node.lastCommit = node.durable.hardState.commit
         node.tickAccumulator = 0
+        node.proposals = makeProposalQueue(for: node.id)
+        node.observedLeader = nil
     }
 
     func crashNode(_ node: SimulatedNode, at point: String) {
@@ -64,6 +66,7 @@ extension Simulation {
         node.machine = CheckedStateMachine()
         node.pendingReports.removeAll()
         node.serializingSnapshot = nil
+        loseClientWrites(of: node)
         node.crashCount += 1
         node.scheduledCrash = nil
         record(.crash(node.id, stage: point))
@@ -83,6 +86,7 @@ extension Simulation {
     /// Carries out the node's pipeline: finishes the disk operation that became durable, takes
     /// the core's Readys, and hands the next write to the disk, as the node's runtime does.
     func drive(_ node: SimulatedNode) {
+        serveClientWrites(of: node)
         var rounds = 0
         while node.isRunning {
             if let operation = node.diskOperation, now >= operation.durableAt {
@@ -393,12 +397,13 @@ extension Simulation {
             fail("Durability", "\(name) applies \(entry.index)@\(entry.term) which is not in its durable log")
             return false
         }
-        _ = node.machine.apply(entry)
+        let result = node.machine.apply(entry)?.1
         checker.observeApplied(entry, digest: node.machine.digest.digest, node: node.id, at: now)
         if let ticket = Simulation.ticket(in: entry), var record = proposals[ticket] {
             if record.appliedIndex == nil { record.appliedIndex = entry.index }
             if record.proposer == node.id { record.isAcknowledged = true }
             proposals[ticket] = record
+            if let result { clientWriteApplied(ticket: ticket, result: result, at: entry.index, on: node) }
         }
         return true
     }

@@ -35,6 +35,18 @@ public struct SimulationOptions: Sendable {
     /// (`ReadyPipeline.queuedWorkMax`; the node's runtime uses 64). Everything queued behind
     /// a write shares the next one where the pipeline's rules allow.
     public var pipelineQueuedWorkMax = 64
+    /// A client write (`Simulation.write(at:)`) not answered within this many ticks is answered
+    /// by its node's `ProposalQueue`: "unknown" if it was ever handed over, else "not applied".
+    public var clientWriteDeadlineTicks = 200
+    /// A client write handed over and not applied within this many ticks is handed over again
+    /// (the runtime's `retryInterval`: three election timeouts).
+    public var clientWriteStallTicks = 30
+    /// The bounds of each node's `ProposalQueue` (past them a write is refused at once).
+    public var proposalQueueWritesMax = 256
+    public var proposalQueueBytesMax = 1 << 20
+    /// Breaks the proposal queue's rule on purpose (`ProposalQueue.DeliberateBug`), so a test can
+    /// show that the checker catches a write answered "not applied" that is applied.
+    public var breaksProposalRuleOnPurpose = false
     /// A node takes at most this many Readys per step, so one step stays bounded.
     public var readyRoundsPerStepMax = 16
     /// How many trace events are kept (nil: all).
@@ -45,10 +57,33 @@ public struct SimulationOptions: Sendable {
     public init() {}
 }
 
+/// What the client writes of a run came to.
+public struct ClientWriteCounts: Sendable, Equatable {
+    /// Batches or their parts the core refused as overloaded (each split step counts).
+    public var overloadedRefusals = 0
+    public var applied = 0
+    public var notApplied = 0
+    public var unknown = 0
+    public var lost = 0
+    public init() {}
+}
+
 /// A handle on a proposed command.
 public struct Proposal: Sendable, Hashable {
     public var ticket: UInt64
     public var proposer: NodeID
+}
+
+/// What the client of a write (`Simulation.write(at:)`) was told.
+public enum ClientWriteAnswer: Sendable, Equatable {
+    /// Its entry was applied on the node it was sent to (the state machine's result).
+    case applied
+    /// Definitely not applied (503).
+    case notApplied
+    /// Its outcome is unknown (504, or a session that expired before a late retry applied).
+    case unknown
+    /// Its node crashed before answering (the client saw its connection close).
+    case lost
 }
 
 /// A handle on a linearizable read request.
@@ -79,6 +114,8 @@ public final class Simulation {
     /// How many of their own snapshots nodes discarded because a newer one became durable while
     /// it was being serialized (the race `snapshotSerializationTicks` makes reachable).
     public internal(set) var discardedSnapshots = 0
+    /// How many client writes the proposal queues refused or answered, by kind (what a run reached).
+    public internal(set) var clientWriteCounts = ClientWriteCounts()
     /// A cheap running hash over every event, to compare two runs for determinism.
     public private(set) var fingerprint: UInt64 = 0
 
@@ -89,6 +126,11 @@ public final class Simulation {
         var appliedIndex: LogIndex?
         /// The proposer applied it: its client was answered.
         var isAcknowledged = false
+        /// The state machine executed it (a copy applied with a result other than "session
+        /// expired"): its effect is in the history.
+        var isExecuted = false
+        /// What its client was told, for a client write (`write(at:)`); nil while it waits.
+        var answer: ClientWriteAnswer?
     }
 
     struct ReadRecord {

@@ -39,6 +39,7 @@ func environmentInteger(_ name: String) -> UInt64? {
         var crashes = 0
         var leaderTerms = 0
         var discardedSnapshots = 0
+        var writes = ClientWriteCounts()
         var seedsRun: UInt64 = 0
         for seed in first..<(first + count) where Int(seed % UInt64(Self.shardCount)) == shard {
             CrashReporter.setSeed(seed, slot: shard, label: "randomized simulation (replay: WRAFT_SIM_SEED=\(seed))")
@@ -48,13 +49,14 @@ func environmentInteger(_ name: String) -> UInt64? {
             crashes += result.crashCount
             leaderTerms += result.leaderTerms
             discardedSnapshots += result.discardedSnapshots
+            writes.add(result.clientWrites)
             if !result.isSafe {
                 failures.append(result)
                 if failures.count >= 3 { break }
             }
         }
         CrashReporter.setSeed(nil, slot: shard, label: "")
-        print("randomized simulation, shard \(shard): \(seedsRun) seeds, \(committed) entries committed, \(leaderTerms) leader terms, \(crashes) crashes, \(discardedSnapshots) own snapshots discarded for a newer one, \(failures.count) failing")
+        print("randomized simulation, shard \(shard): \(seedsRun) seeds, \(committed) entries committed, \(leaderTerms) leader terms, \(crashes) crashes, \(discardedSnapshots) own snapshots discarded for a newer one, client writes: \(writes.summary), \(failures.count) failing")
         for failure in failures {
             Issue.record("seed=\(failure.seed)\n\(failure.report)")
         }
@@ -62,8 +64,13 @@ func environmentInteger(_ name: String) -> UInt64? {
         if count >= Self.defaultSeedCount {
             // About 130 in 1,000 seeds: the race of issue 9's bug 2 is reached, not just allowed.
             #expect(discardedSnapshots > 0, "some node's own snapshot was overtaken by a newer one from its leader")
+            // Issue 9's bug 1 needs a leader without room for a re-proposed batch: reached, not just allowed.
+            #expect(writes.overloadedRefusals > 0 && writes.notApplied > 0 && writes.unknown > 0 && writes.applied > 0)
         }
     }
+
+    /// The seeds `aBrokenProposalRuleIsCaughtBySeeds` runs (`WRAFT_SIM_BROKEN_SEEDS` runs more).
+    static var brokenRuleSeeds: ClosedRange<UInt64> { 1...(environmentInteger("WRAFT_SIM_BROKEN_SEEDS") ?? 100) }
 
     /// Seeds of the `.leaderChurn` profile (Figure 8 pressure); `WRAFT_SIM_CHURN_SEEDS` runs
     /// more, `WRAFT_SIM_CHURN_SEED=N` replays one with its whole trace.
@@ -97,6 +104,27 @@ func environmentInteger(_ name: String) -> UInt64? {
         #expect(committed > count * 10, "the runs did make progress")
     }
 
+    /// The proposal queue's rule broken on purpose (`ProposalQueue.DeliberateBug`: a batch the
+    /// core refuses as overloaded is refused whole, its writes answered "not applied" even when
+    /// an earlier copy was handed to a leader, as before issue 9's bug 1 was fixed). The checker
+    /// must catch a write answered 503 that is applied; the same seeds pass with the rule kept.
+    @Test func aBrokenProposalRuleIsCaughtBySeeds() {
+        let seeds = Self.brokenRuleSeeds
+        var caught: [UInt64] = []
+        for seed in seeds {
+            var run = RandomizedRun(seed: seed)
+            run.breaksProposalRuleOnPurpose = true
+            let result = run.run()
+            #expect(result.violations.allSatisfy { $0.property == "ClientOutcome" }, "seed=\(seed): only the broken rule is caught\n\(result.report)")
+            if !result.isSafe { caught.append(seed) }
+        }
+        print("proposal rule broken on purpose: \(caught.count) of \(seeds.count) seeds caught it: \(caught)")
+        #expect(!caught.isEmpty, "no seed caught a write answered not applied that was applied")
+        for seed in caught {
+            #expect(RandomizedRun(seed: seed).run().isSafe, "seed=\(seed) passes with the rule kept")
+        }
+    }
+
     @Test func oneSeedReplaysIdentically() {
         for seed: UInt64 in [7, 99, 12_345] {
             let first = RandomizedRun(seed: seed).run()
@@ -104,5 +132,19 @@ func environmentInteger(_ name: String) -> UInt64? {
             #expect(first.fingerprint == second.fingerprint, "seed=\(seed)")
             #expect(first.ticks == second.ticks && first.committedIndex == second.committedIndex, "seed=\(seed)")
         }
+    }
+}
+
+extension ClientWriteCounts {
+    mutating func add(_ other: ClientWriteCounts) {
+        overloadedRefusals += other.overloadedRefusals
+        applied += other.applied
+        notApplied += other.notApplied
+        unknown += other.unknown
+        lost += other.lost
+    }
+
+    var summary: String {
+        "\(applied) applied, \(notApplied) not applied (503), \(unknown) unknown (504), \(lost) lost in crashes, \(overloadedRefusals) overloaded refusals"
     }
 }

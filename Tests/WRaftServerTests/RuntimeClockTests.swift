@@ -117,7 +117,7 @@ import Testing
 
 extension NodeRuntime {
     /// Writes waiting for their outcome.
-    fileprivate var pendingWriteCount: Int { writes.count }
+    fileprivate var pendingWriteCount: Int { proposals.count }
 }
 
 /// What woke, in order (shared between test tasks).

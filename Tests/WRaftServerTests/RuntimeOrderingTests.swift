@@ -214,9 +214,7 @@ struct RuntimeOrderingTests {
 
 extension NodeRuntime {
     /// How many pending writes a leader has appended (or a follower forwarded).
-    var writesHandedToLeader: Int {
-        writes.keys.filter { writes[$0]?.wasHandedToLeader == true }.count
-    }
+    var writesHandedToLeader: Int { proposals.handedCount }
 
     /// The stall retry as housekeeping runs it once `retryInterval` has passed, with the
     /// re-proposals flushed at once.

@@ -14,7 +14,7 @@ extension NodeRuntime {
     /// Makes sure the Ready loop runs if there is work. Cheap when it already runs.
     func kick() {
         guard !isDriving, lifecycle == .running else { return }
-        guard !queuedProposals.isEmpty || core?.hasReady == true else { return }
+        guard proposals.hasQueued || core?.hasReady == true else { return }
         isDriving = true
         // A task, not a call: the requests and messages that arrive in this event-loop turn join
         // the same Ready.

@@ -1,9 +1,12 @@
 import KVStore
 import RaftCore
+import RaftPipeline
 import WRaftAPI
 
 // Client writes and linearizable reads: proposals batched per Ready turn, answers matched by
-// request id when applied, retries on leader change, deadlines.
+// request id when applied, retries on leader change, deadlines. What happens to a write between
+// its arrival and its answer is `ProposalQueue`'s (RaftPipeline, the same type the simulator
+// drives); this file carries out its actions.
 extension NodeRuntime {
     /// How long a proposal or read request may go unanswered before it is handed to the core
     /// again (a forwarded proposal can be lost with a message; the session makes a retry safe).
@@ -35,15 +38,17 @@ extension NodeRuntime {
         try checkQuota(operation)
         let sequence = nextWriteSequence
         let command = KVCommand(id: requestID(forWrite: sequence), operation: operation).encoded()
-        guard !writes.isFull(adding: command.count) else { throw .overloaded(retryAfterMs: Self.retryAfterMs) }
+        do throws(ProposalQueueFull) {
+            try proposals.enqueue(ProposalID(sequence), command: command, deadline: deadline)
+        } catch {
+            throw .overloaded(retryAfterMs: Self.retryAfterMs)
+        }
         nextWriteSequence += 1
         let started = ContinuousClock.now
         defer { metrics.writeTime.recordNanoseconds(RuntimeMetrics.nanoseconds(since: started)) }
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<WriteOutcome, NodeError>, Never>) in
-            writes.insert(
-                PendingWrite(command: command, key: request.key, deadline: deadline, continuation: continuation),
-                at: sequence)
-            enqueueProposal(sequence: sequence, command: command)
+            writeWaiters[sequence] = WriteWaiter(key: request.key, continuation: continuation)
+            scheduleFlush()
             kick()
         }
         return try result.get()
@@ -99,12 +104,6 @@ extension NodeRuntime {
         return (id.sequence - 1) * Self.requestLanes + (id.client & (Self.requestLanes - 1))
     }
 
-    func enqueueProposal(sequence: UInt64, command: [UInt8]) {
-        queuedProposals.append((sequence, command))
-        writes[sequence]?.lastProposedAt = clock.now
-        scheduleFlush()
-    }
-
     /// Flushes the queued proposals as soon as this actor turn ends: the writes that arrive
     /// together share one batch, and none waits for a Ready being persisted.
     private func scheduleFlush() {
@@ -123,46 +122,44 @@ extension NodeRuntime {
     /// The most command bytes forwarded in one `propose` message (at least one command goes).
     static let forwardedBytesMax = 1 << 20
 
-    /// Hands every queued command over in one batch: to the core on a leader; straight to the
-    /// leader on a follower (a forwarded proposal promises nothing durable, so it need not wait
-    /// for this node's own Ready to be persisted).
+    /// Hands every queued write over in one batch, as `ProposalQueue` decides: to the core on a
+    /// leader; straight to the leader on a follower (a forwarded proposal promises nothing
+    /// durable, so it need not wait for this node's own Ready to be persisted).
     func flushProposals() {
-        guard !queuedProposals.isEmpty, let core else { return }
-        let batch = queuedProposals.filter { writes[$0.sequence] != nil }
-        queuedProposals.removeAll(keepingCapacity: true)
-        guard !batch.isEmpty else { return }
-        let leader = core.currentLeader
-        var handed = batch[...]
-        if let leader, leader != localID {
-            forward(batch.map(\.command), to: leader, term: core.currentTerm)
-        } else if let refusal = propose(batch[...]) {
-            metrics.proposalsRefused.increment(by: refusal.refused.count)
-            refuseProposals(refusal.refused.map(\.sequence), because: refusal.error)
-            handed = batch[..<refusal.refused.startIndex]
-        }
-        metrics.proposals.increment(by: handed.count)
-        for item in handed {
-            writes[item.sequence]?.wasHandedToLeader = true
-            writes[item.sequence]?.proposedUnderLeader = leader
+        guard proposals.hasQueued, let core else { return }
+        performProposals(proposals.flush(leader: core.currentLeader, term: core.currentTerm, now: clock.now))
+    }
+
+    /// Carries out the proposal queue's actions, in order; the core's answer to a proposal is
+    /// reported at once and its follow-up (a split batch's next part) carried out first.
+    private func performProposals(_ actions: [ProposalAction]) {
+        var pending = actions[...]
+        while let action = pending.popFirst() {
+            switch action {
+            case .propose(let batch):
+                let refusal = proposeToCore(batch.commands)
+                if refusal == nil { metrics.proposals.increment(by: batch.count) }
+                let next = proposals.proposed(batch.ids, refusal: refusal, now: clock.now)
+                if !next.isEmpty { pending = ArraySlice(next + pending) }
+            case .forward(let batch, let leader, let term):
+                metrics.proposals.increment(by: batch.count)
+                forward(batch.commands, to: leader, term: term)
+            case .refused(let ids, _):
+                metrics.proposalsRefused.increment(by: ids.count)
+            case .answer(let id, let outcome):
+                answer(id, outcome)
+            }
         }
     }
 
-    /// Proposes commands to this node's core, in order. A batch refused as overloaded is split
-    /// in halves, so the commands that still fit go in. Nil when all went in, else the refused
-    /// tail (the rest of the batch from the first command refused) and why.
-    private func propose(_ batch: ArraySlice<(sequence: UInt64, command: [UInt8])>)
-        -> (refused: ArraySlice<(sequence: UInt64, command: [UInt8])>, error: ProposalError)?
-    {
+    /// Proposes commands to this node's core in one call; why it refused them, if it did.
+    private func proposeToCore(_ commands: [[UInt8]]) -> ProposalError? {
+        guard core != nil else { return .noLeader }
         do {
-            try core?.propose(commands: batch.map(\.command))
+            try core?.propose(commands: commands)
             return nil
-        } catch .overloaded where batch.count > 1 {
-            let middle = batch.startIndex + batch.count / 2
-            // The tail waits for the head: commands keep their order.
-            guard let refused = propose(batch[..<middle]) else { return propose(batch[middle...]) }
-            return (batch[refused.refused.startIndex...], refused.error)
         } catch {
-            return (batch, error)
+            return error
         }
     }
 
@@ -184,27 +181,33 @@ extension NodeRuntime {
         send(messages)
     }
 
-    private func refuseProposals(_ sequences: [UInt64], because error: ProposalError) {
-        switch error {
-        case .overloaded:
-            for sequence in sequences {
-                // A write handed to a leader before may be in a log already and commit later:
-                // 503 would tell its client it was not applied. It stays pending, to be retried
-                // after `retryInterval`, and is answered when applied or 504 at its deadline.
-                guard writes[sequence]?.wasHandedToLeader == false else { continue }
-                writes.remove(sequence)?.continuation.resume(returning: .failure(.overloaded(retryAfterMs: Self.retryAfterMs)))
-            }
-        case .noLeader, .transferInProgress, .notLeader, .notMember, .membershipChangePending,
-            .invalidMembershipChange, .unknownMember:
-            // Wait for a leader: housekeeping or the next leader change hands them over again.
-            for sequence in sequences { writes[sequence]?.lastProposedAt = nil }
+    /// Answers a write the queue gave up on: 503 only when no copy of it can ever reach a log
+    /// (the queue's `HandedIsNeverNotApplied`), else 504.
+    private func answer(_ id: ProposalID, _ outcome: ProposalOutcome) {
+        guard let waiter = writeWaiters.removeValue(forKey: id.rawValue) else {
+            preconditionFailure("NodeRuntime: every write the proposal queue holds has a waiter")
         }
+        let error: NodeError
+        switch outcome {
+        case .notApplied(.overloaded):
+            error = .overloaded(retryAfterMs: Self.retryAfterMs)
+        case .notApplied(.noLeader):
+            metrics.writesTimedOut.increment()
+            error = .noLeader(retryAfterMs: Self.retryAfterMs)
+        case .unknown:
+            metrics.writesTimedOut.increment()
+            error = .unknownOutcome(message: "no answer within the deadline: the write may or may not have been applied")
+        }
+        waiter.continuation.resume(returning: .failure(error))
     }
 
     /// Answers the write a request id belongs to, if it is waiting here.
     func completeWrite(id: ClientRequestID, result: KVResult) {
-        guard let sequence = writeSequence(of: id), let pending = writes.remove(sequence) else { return }
-        pending.continuation.resume(returning: Self.outcome(of: result, key: pending.key))
+        guard let sequence = writeSequence(of: id), proposals.applied(ProposalID(sequence)) else { return }
+        guard let waiter = writeWaiters.removeValue(forKey: sequence) else {
+            preconditionFailure("NodeRuntime: every write the proposal queue holds has a waiter")
+        }
+        waiter.continuation.resume(returning: Self.outcome(of: result, key: waiter.key))
     }
 
     static func outcome(of result: KVResult, key: String) -> Result<WriteOutcome, NodeError> {
@@ -330,11 +333,9 @@ extension NodeRuntime {
     /// A new leader is known: hand it what the old one may have lost.
     func retryRequestsAfterLeaderChange() {
         let leader = core?.currentLeader
-        for sequence in writes.keys.sorted() {
-            guard let write = writes[sequence], write.proposedUnderLeader != leader || write.lastProposedAt == nil else {
-                continue
-            }
-            enqueueProposal(sequence: sequence, command: write.command)
+        if let leader, let term = core?.currentTerm {
+            proposals.leaderChanged(to: leader, term: term)
+            if proposals.hasQueued { scheduleFlush() }
         }
         for sequence in reads.keys.sorted() where reads[sequence]?.readIndex == nil {
             if reads[sequence]?.requestedUnderLeader != leader { requestReadIndex(for: sequence) }
@@ -347,19 +348,12 @@ extension NodeRuntime {
         retryStalledRequests(now: now)
         expireMembershipWaiters(now: now)
         promoteCaughtUpLearner()
-        metrics.pendingWrites.record(writes.count)
+        metrics.pendingWrites.record(proposals.count)
         metrics.pendingReads.record(reads.count)
     }
 
     private func expireRequests(now: ContinuousClock.Instant) {
-        for write in writes.removeAll(where: { $0.deadline <= now }) {
-            metrics.writesTimedOut.increment()
-            let error: NodeError =
-                write.wasHandedToLeader
-                ? .unknownOutcome(message: "no answer within the deadline: the write may or may not have been applied")
-                : .noLeader(retryAfterMs: Self.retryAfterMs)
-            write.continuation.resume(returning: .failure(error))
-        }
+        performProposals(proposals.expire(now: now))
         for read in reads.removeAll(where: { $0.deadline <= now }) {
             metrics.readsTimedOut.increment()
             readAttempts[read.attemptID] = nil
@@ -368,17 +362,9 @@ extension NodeRuntime {
     }
 
     func retryStalledRequests(now: ContinuousClock.Instant) {
-        guard core?.currentLeader != nil else { return }
-        let retryBefore = now - retryInterval
-        var stalled: [UInt64] = []
-        for sequence in writes.keys {
-            guard let write = writes[sequence] else { continue }
-            if let proposedAt = write.lastProposedAt, proposedAt > retryBefore { continue }
-            stalled.append(sequence)
-        }
-        for sequence in stalled.sorted() {
-            if let write = writes[sequence] { enqueueProposal(sequence: sequence, command: write.command) }
-        }
+        guard let leader = core?.currentLeader else { return }
+        proposals.retryStalled(handedAtOrBefore: now - retryInterval, leader: leader)
+        if proposals.hasQueued { scheduleFlush() }
         let readRetryBefore = now - readRetryInterval
         for sequence in reads.keys.sorted() {
             guard let read = reads[sequence], read.readIndex == nil else { continue }

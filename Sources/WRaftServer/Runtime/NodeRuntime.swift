@@ -89,8 +89,6 @@ actor NodeRuntime {
     /// A task will start the pipeline's next write (`scheduleNextWrite`).
     var isWriteScheduled = false
     var isFlushScheduled = false
-    /// Encoded commands accepted from clients, proposed together at the top of the next loop turn.
-    var queuedProposals: [(sequence: UInt64, command: [UInt8])] = []
     /// Peers a snapshot is being streamed to.
     var snapshotsInFlight: Set<NodeID> = []
     /// `/op/snapshot` callers waiting for the snapshot in progress to be durable.
@@ -101,7 +99,11 @@ actor NodeRuntime {
     // MARK: Client requests
 
     var nextWriteSequence: UInt64 = 1
-    var writes: PendingTable<PendingWrite>
+    /// Every client write from its arrival to its answer (ProposalQueue's rules), keyed by its
+    /// sequence; queued ones are proposed together at the top of the next loop turn.
+    var proposals: ProposalQueue<ContinuousClock.Instant>
+    /// The client of each write `proposals` holds (the same keys).
+    var writeWaiters: [UInt64: WriteWaiter] = [:]
     var nextReadSequence: UInt64 = 1
     /// Read attempt ids are `incarnation + n`, as client ids carry the incarnation: an answer
     /// meant for an earlier process of this node matches no read of this one.
@@ -147,9 +149,9 @@ actor NodeRuntime {
         self.incarnation = generator.next() & ~(Self.requestLanes - 1)
         self.nextReadAttempt = incarnation &+ 1
         self.faults = FaultState(seed: generator.next())
-        self.writes = PendingTable(countMax: options.pendingWritesMax, weightMax: options.pendingWriteBytesMax) {
-            $0.command.count
-        }
+        self.proposals = ProposalQueue(
+            localID: localID,
+            limits: .init(writesMax: options.pendingWritesMax, commandBytesMax: options.pendingWriteBytesMax))
         self.reads = PendingTable(countMax: options.pendingReadsMax)
         self.book = AddressBook([localID: selfAddress])
         var logger = logger
@@ -220,11 +222,12 @@ actor NodeRuntime {
     }
 
     func failAllRequests(with error: NodeError) {
-        for request in writes.removeAll(where: { _ in true }) { request.continuation.resume(returning: .failure(error)) }
+        for id in proposals.removeAll() {
+            writeWaiters.removeValue(forKey: id.rawValue)?.continuation.resume(returning: .failure(error))
+        }
         for request in reads.removeAll(where: { _ in true }) { request.continuation.resume(returning: .failure(error)) }
         readAttempts = [:]
         readsAwaitingApply = []
-        queuedProposals = []
         for waiter in membershipWaiters.values { waiter.continuation.resume(returning: .failure(error)) }
         membershipWaiters = [:]
         // `/op/snapshot` callers: the snapshot will not complete any more.

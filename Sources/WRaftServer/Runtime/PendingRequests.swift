@@ -1,21 +1,10 @@
 import RaftCore
 import WRaftAPI
 
-/// A client write waiting for its entry to be applied.
-struct PendingWrite {
-    /// The encoded `KVCommand`: re-proposed unchanged (same request id) after a leader change,
-    /// so the state machine's client sessions apply it at most once.
-    let command: [UInt8]
+/// The client of a write the proposal queue holds, waiting for its answer.
+struct WriteWaiter {
     let key: String
-    let deadline: ContinuousClock.Instant
     let continuation: CheckedContinuation<Result<WriteOutcome, NodeError>, Never>
-    /// Whether the core ever accepted the command (appended it as leader, or forwarded it to a
-    /// leader): past the deadline the outcome is then unknown (504), else plainly refused (503).
-    var wasHandedToLeader = false
-    /// When the command was last handed to the core; nil while it waits for a leader.
-    var lastProposedAt: ContinuousClock.Instant?
-    /// The leader it was last handed to (to notice a leader change).
-    var proposedUnderLeader: NodeID?
 }
 
 /// A linearizable read waiting for its read index, then for the state machine to reach it.
