@@ -70,7 +70,7 @@ func environmentInteger(_ name: String) -> UInt64? {
     }
 
     /// The seeds `aBrokenProposalRuleIsCaughtBySeeds` runs (`WRAFT_SIM_BROKEN_SEEDS` runs more).
-    static var brokenRuleSeeds: ClosedRange<UInt64> { 1...(environmentInteger("WRAFT_SIM_BROKEN_SEEDS") ?? 100) }
+    static var brokenRuleSeeds: ClosedRange<UInt64> { 1...(environmentInteger("WRAFT_SIM_BROKEN_SEEDS") ?? 50) }
 
     /// Seeds of the `.leaderChurn` profile (Figure 8 pressure); `WRAFT_SIM_CHURN_SEEDS` runs
     /// more, `WRAFT_SIM_CHURN_SEED=N` replays one with its whole trace.
