@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "RaftStorage",
             dependencies: [
-                "RaftCore", "RaftCodec", "WRaftCertificates",
+                "RaftCore", "RaftCodec", "WRaftCertificates", "WRaftSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

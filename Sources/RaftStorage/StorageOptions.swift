@@ -1,4 +1,5 @@
 import Metrics
+import WRaftSupport
 
 /// The bounds and collaborators of a `StorageEngine`. Every bound is checked once, by `validate()`.
 public struct StorageOptions: Sendable {
@@ -32,7 +33,17 @@ public struct StorageOptions: Sendable {
 }
 
 /// The storage's metrics.
-struct StorageMetrics {
+public struct StorageMetrics {
+    static let fsyncSeconds = MetricDescription(
+        "wraft_fsync_seconds", .histogram,
+        help: "Seconds each fdatasync of the WAL took (one per persisted batch of Readys).")
+    static let walBytesWritten = MetricDescription(
+        "wraft_wal_bytes_written_total", .counter, help: "Bytes written to the WAL (records and their headers).")
+    static let walSegments = MetricDescription("wraft_wal_segments", .gauge, help: "WAL segment files on disk.")
+
+    /// The families above, for the metrics backend's HELP text and the reference (Docs/METRICS.md).
+    public static let descriptions = [fsyncSeconds, walBytesWritten, walSegments]
+
     /// Time spent in each `fdatasync` of the WAL (one per persisted batch).
     let fsyncDuration: Timer
     let bytesWritten: Counter
@@ -40,13 +51,13 @@ struct StorageMetrics {
 
     init(factory: (any MetricsFactory)?) {
         if let factory {
-            fsyncDuration = Timer(label: "wraft_fsync_seconds", factory: factory)
-            bytesWritten = Counter(label: "wraft_wal_bytes_written_total", factory: factory)
-            segmentCount = Gauge(label: "wraft_wal_segments", factory: factory)
+            fsyncDuration = Timer(label: Self.fsyncSeconds.name, factory: factory)
+            bytesWritten = Counter(label: Self.walBytesWritten.name, factory: factory)
+            segmentCount = Gauge(label: Self.walSegments.name, factory: factory)
         } else {
-            fsyncDuration = Timer(label: "wraft_fsync_seconds")
-            bytesWritten = Counter(label: "wraft_wal_bytes_written_total")
-            segmentCount = Gauge(label: "wraft_wal_segments")
+            fsyncDuration = Timer(label: Self.fsyncSeconds.name)
+            bytesWritten = Counter(label: Self.walBytesWritten.name)
+            segmentCount = Gauge(label: Self.walSegments.name)
         }
     }
 }

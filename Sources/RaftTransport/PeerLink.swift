@@ -94,7 +94,7 @@ final class PeerLink: Sendable {
             }
             return (dropped, .connect(state.machine.messageQueued()))
         }
-        core.metrics.recordDropped(.outboxFull, frames: dropped)
+        core.metrics.recordDropped(.outboxFull, frames: dropped, to: id)
         switch next {
         case .none: break
         case .write: eventLoop.execute { self.writeOutbox() }
@@ -191,7 +191,7 @@ final class PeerLink: Sendable {
             let dropped = action == .none ? [] : state.outbox.removeAll()
             return (action, announcement, dropped)
         }
-        core.metrics.recordDropped(.unreachable, frames: dropped)
+        core.metrics.recordDropped(.unreachable, frames: dropped, to: id)
         if announcement == .down { logger.info("peer unreachable", metadata: ["error": "\(error)"]) }
         perform(action)
     }

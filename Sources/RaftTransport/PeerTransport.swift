@@ -188,12 +188,12 @@ public final class PeerTransport: Sendable {
                 preconditionFailure("PeerTransport.send: installSnapshot travels with its bytes, through sendSnapshot")
             }
             guard links[message.to] != nil else {
-                core.metrics.recordDropped(.noAddress, message.payload)
+                core.metrics.recordDropped(.noAddress, message.payload, to: message.to)
                 continue
             }
             let frame = MessageCoding.frame(message, clusterID: clusterID, allocator: allocator)
             guard frame.readableBytes - Frame.lengthPrefixBytes <= options.frameBytesMax else {
-                core.metrics.recordDropped(.tooLarge, message.payload)
+                core.metrics.recordDropped(.tooLarge, message.payload, to: message.to)
                 core.logger.info(
                     "dropped a message larger than frameBytesMax",
                     metadata: ["raft.to": "\(message.to)", "bytes": "\(frame.readableBytes)"])

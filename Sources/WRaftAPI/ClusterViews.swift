@@ -147,18 +147,44 @@ public struct NodeStateView: Sendable, Equatable, Codable {
     }
 }
 
-/// The body of `GET /health` (200 when the node serves, 503 `not_serving` with the same fields
-/// and an error's `error` and `message` when not).
+/// The body of `GET /health`: 200 when the node is healthy (it serves and knows a leader);
+/// 503 with the same fields, `reason`, and an error's `error` and `message` when not.
 public struct HealthView: Sendable, Equatable, Codable {
+    /// Why a node is not healthy (the `reason` field).
+    public enum Reason {
+        /// The node is `initial`, `starting` or `stopped`: not a running member.
+        public static let notRunning = "not_running"
+        /// The node is paused by `/op/pause`.
+        public static let paused = "paused"
+        /// The node runs but knows no leader (an election is under way, or it is cut off from a
+        /// majority: check-quorum and pre-vote make a cut-off member drop its leader).
+        public static let noLeader = "no_leader"
+    }
+
     /// True when the node serves (it is `running` and not paused).
     public var serving: Bool
     public var status: String
     public var role: String?
+    /// True when the node serves and knows a leader: `/health` answers 200.
+    public var health: Bool
+    /// Why `health` is false (`Reason`); nil when healthy.
+    public var reason: String?
 
-    public init(serving: Bool, status: String, role: String?) {
+    /// `health` defaults to `serving`; `reason` of an unhealthy view to `paused` for a running
+    /// node and `not_running` for another.
+    public init(serving: Bool, status: String, role: String?, health: Bool? = nil, reason: String? = nil) {
         self.serving = serving
         self.status = status
         self.role = role
+        let isHealthy = health ?? serving
+        self.health = isHealthy
+        self.reason = isHealthy ? nil : (reason ?? (status == "running" ? Reason.paused : Reason.notRunning))
+    }
+
+    /// The error code of an unhealthy answer: `no_leader`, else `not_serving`.
+    public var errorCode: ErrorCode? {
+        guard !health else { return nil }
+        return reason == Reason.noLeader ? .noLeader : .notServing
     }
 
     package func encodedJSON() -> ByteBuffer {
@@ -166,9 +192,14 @@ public struct HealthView: Sendable, Equatable, Codable {
             writer.field(CodingKeys.serving, serving)
             writer.field(CodingKeys.status, status)
             writer.field(CodingKeys.role, role)
-            if !serving {
-                writer.field(ErrorBody.CodingKeys.error, ErrorCode.notServing.wireString)
-                writer.field(ErrorBody.CodingKeys.message, "the node is \(status) and does not serve requests")
+            writer.field(CodingKeys.health, health)
+            writer.field(CodingKeys.reason, reason)
+            if let errorCode {
+                writer.field(ErrorBody.CodingKeys.error, errorCode.wireString)
+                let message =
+                    errorCode == .noLeader
+                    ? "the node is running but knows no leader" : "the node is \(status) and does not serve requests"
+                writer.field(ErrorBody.CodingKeys.message, message)
             }
         }
     }

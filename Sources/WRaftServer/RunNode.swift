@@ -111,8 +111,11 @@ private func runNode(
         throw NodeStartupError("\(error)")
     }
     logger.notice(
-        "node \(identity.nodeID) serving: http \(selfAddress.httpAddress), raft \(selfAddress.raftAddress), data \(options.dataDirectory)"
-    )
+        "node serving",
+        metadata: [
+            "raft.node_id": "\(identity.nodeID)", "http.address": "\(selfAddress.httpAddress)",
+            "raft.address": "\(selfAddress.raftAddress)", "data_dir": "\(options.dataDirectory)",
+        ])
     do {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await application.runService() }
@@ -131,5 +134,5 @@ private func runNode(
     failure.finish()
     await runtime.stop()
     await transport.shutdown()
-    logger.notice("node \(identity.nodeID) stopped cleanly")
+    logger.notice("node stopped cleanly", metadata: ["raft.node_id": "\(identity.nodeID)"])
 }

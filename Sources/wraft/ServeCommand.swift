@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
 import Logging
-import Metrics
-import Prometheus
 import WRaftServer
 
 #if canImport(Glibc)
@@ -41,6 +39,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Allow fault injection through POST /op/... (otherwise 403 faults_disabled).")
     var enableFaults = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @Option(help: "Log line format on standard error: text, or json (one object a line, metadata as fields).")
+    var logFormat: LogFormat = .text
     @Option(help: "Election timeout in milliseconds (a random jitter is added).") var electionTimeoutMs: Int = 300
     @Option(help: "Leader heartbeat interval in milliseconds.") var heartbeatMs: Int = 100
     @Option(help: "Take a snapshot every this many applied entries (default 100000).") var snapshotEntries: Int?
@@ -132,19 +132,14 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let options = try makeOptions()
         let level = options.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        logFormat.bootstrap(level: level)
+        let metricsText = MetricsBackend.bootstrap()
         var logger = Logger(label: "wraft")
         logger.logLevel = level
         if exitWithParent { watchParent(logger: logger) }
         try await applyStartupPolicy(options, logger: logger)
         do {
-            try await runNode(options: options, logger: logger, metricsText: { registry.emitToString() })
+            try await runNode(options: options, logger: logger, metricsText: metricsText)
         } catch {
             logger.critical("node stopped: \(error)")
             throw CLIError("\(error)")

@@ -186,9 +186,9 @@ import WRaftClient
 
     @Test func theKeyCheckCatchesARenamedField() throws {
         // The check itself: a body with a renamed field, or one more, is not the type's.
-        let renamed = RawResponse(status: 200, headers: [], body: Array(#"{"serving":true,"state":"running","role":null}"#.utf8))
-        let extra = RawResponse(status: 200, headers: [], body: Array(#"{"serving":true,"status":"running","role":null,"x":1}"#.utf8))
-        let same = RawResponse(status: 200, headers: [], body: Array(#"{"serving":true,"status":"running","role":null}"#.utf8))
+        let renamed = RawResponse(status: 200, headers: [], body: Array(#"{"serving":true,"state":"running","role":null,"health":true,"reason":null}"#.utf8))
+        let extra = RawResponse(status: 200, headers: [], body: Array(#"{"serving":true,"status":"running","role":null,"health":true,"reason":null,"x":1}"#.utf8))
+        let same = RawResponse(status: 200, headers: [], body: Array(#"{"serving":true,"status":"running","role":null,"health":true,"reason":null}"#.utf8))
         #expect(throws: (any Error).self) { try keysMismatch(renamed, as: HealthView.self) }
         #expect(try keysMismatch(extra, as: HealthView.self) != nil)
         #expect(try keysMismatch(same, as: HealthView.self) == nil)

@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import Metrics
 import WRaftAPI
+import WRaftSupport
 
 /// Answers every request of API.md from a `NodeService`. It never throws: every failure
 /// becomes a JSON error response through `errorResponse(for:)`.
@@ -130,13 +131,21 @@ struct APIResponder<Service: NodeService>: HTTPResponder {
 /// The HTTP layer's metrics: a latency histogram per endpoint (made once, so recording costs no
 /// lookup) and a counter of error responses by code.
 struct HTTPMetrics: Sendable {
+    static let requestDuration = MetricDescription(
+        "wraft_http_request_duration_seconds", .histogram,
+        help: "Seconds from an HTTP request's head to its answer, by endpoint (a write's includes its commit and apply).")
+    static let errors = MetricDescription(
+        "wraft_http_errors_total", .counter, help: "HTTP error answers, by error code (API.md).")
+    /// The families above, for the backend's HELP text and Docs/METRICS.md.
+    static let descriptions = [requestDuration, errors]
+
     private let timers: [String: Metrics.Timer]
 
     init() {
         var timers: [String: Metrics.Timer] = [:]
         for endpoint in Endpoint.allKinds {
             let name = endpoint.metricName
-            timers[name] = Metrics.Timer(label: "wraft_http_request_duration_seconds", dimensions: [("endpoint", name)])
+            timers[name] = Metrics.Timer(label: Self.requestDuration.name, dimensions: [("endpoint", name)])
         }
         self.timers = timers
     }
@@ -146,7 +155,7 @@ struct HTTPMetrics: Sendable {
     }
 
     func countError(code: String) {
-        Counter(label: "wraft_http_errors_total", dimensions: [("code", code)]).increment()
+        Counter(label: Self.errors.name, dimensions: [("code", code)]).increment()
     }
 }
 

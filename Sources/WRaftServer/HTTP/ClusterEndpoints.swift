@@ -38,10 +38,11 @@ extension APIResponder {
         jsonResponse(.ok, await service.state().encodedJSON())
     }
 
-    /// `GET /health`: 200 when the node serves; 503 `not_serving` (same fields) when not.
+    /// `GET /health`: 200 when the node serves and knows a leader; 503 (same fields, with
+    /// `reason` and the error `no_leader` or `not_serving`) when not.
     func healthResponse() async -> Response {
         let health = await service.health()
-        let status = health.serving ? HTTPResponse.Status.ok : HTTPResponse.Status(code: ErrorCode.notServing.httpStatus)
+        let status = health.errorCode.map { HTTPResponse.Status(code: $0.httpStatus) } ?? .ok
         return jsonResponse(status, health.encodedJSON())
     }
 

@@ -75,7 +75,8 @@ extension NodeRuntime {
             case .compact(let metadata):
                 didSaveSnapshot(metadata)
             case .discardSnapshot(let metadata):
-                logger.info("snapshot at \(metadata.index) not saved: a newer one from the leader is durable")
+                logger.info(
+                    "snapshot not saved: a newer one from the leader is durable", metadata: ["raft.snapshot_index": "\(metadata.index)"])
                 resumeSnapshotWaiters()
             }
         }
@@ -120,7 +121,11 @@ extension NodeRuntime {
             return
         }
         guard lifecycle == .running else { return }
-        logger.notice("snapshot taken at index \(metadata.index) (term \(metadata.term)), \(data.count) bytes")
+        logger.notice(
+            "snapshot taken",
+            metadata: [
+                "raft.snapshot_index": "\(metadata.index)", "raft.snapshot_term": "\(metadata.term)", "bytes": "\(data.count)",
+            ])
         perform(pipeline.snapshotSaved(id))
         startNextWrite()
         kick()
@@ -141,12 +146,14 @@ extension NodeRuntime {
         }
         guard !plain.isEmpty else { return }
         guard !faults.isEmpty else {
+            timeHeartbeats(plain)
             transport.send(plain)
             return
         }
         let kept = plain.filter { !faults.dropsOutgoing(to: $0.to) }
         metrics.outgoingDropped.increment(by: plain.count - kept.count)
         guard !kept.isEmpty else { return }
+        timeHeartbeats(kept)
         let delayMs = faults.outgoingDelayMs()
         guard delayMs > 0 else {
             transport.send(kept)
@@ -156,6 +163,15 @@ extension NodeRuntime {
         Task {
             try? await Task.sleep(for: .milliseconds(delayMs))
             transport.send(kept)
+        }
+    }
+
+    /// Starts timing the round trip of the heartbeats among `messages` (`PeerRoundTrips`).
+    private func timeHeartbeats(_ messages: [Message]) {
+        guard isLeader else { return }
+        let now = clock.now
+        for message in messages {
+            if case .heartbeat = message.payload { roundTrips.heartbeatSent(to: message.to, at: now) }
         }
     }
 
@@ -171,7 +187,7 @@ extension NodeRuntime {
         snapshotsInFlight.insert(peer)
         let storage = self.storage
         let transport = self.transport
-        logger.info("sending snapshot at \(named.index) to \(peer)")
+        logger.info("sending snapshot", metadata: ["raft.snapshot_index": "\(named.index)", "raft.peer_id": "\(peer)"])
         Task.detached {
             var isSent = false
             if let (metadata, data) = try? await storage.latestSnapshot(), metadata.index == named.index {
@@ -185,10 +201,10 @@ extension NodeRuntime {
         snapshotsInFlight.remove(peer)
         guard lifecycle == .running else { return }
         if succeeded {
-            metrics.snapshotsSent.increment()
-            logger.info("snapshot at \(index) sent to \(peer)")
+            logger.info("snapshot sent", metadata: ["raft.snapshot_index": "\(index)", "raft.peer_id": "\(peer)"])
         } else {
-            logger.warning("snapshot at \(index) to \(peer) failed; the leader will retry")
+            logger.warning(
+                "snapshot not delivered; the leader will retry", metadata: ["raft.snapshot_index": "\(index)", "raft.peer_id": "\(peer)"])
         }
         core?.reportSnapshot(to: peer, succeeded: succeeded)
         kick()
@@ -205,11 +221,17 @@ extension NodeRuntime {
         adoptMembershipContext(metadata.membershipContext, membership: metadata.membership)
         completeMembershipWaiters(metadata.membership)
         metrics.snapshotsInstalled.increment()
-        logger.notice("snapshot installed at index \(metadata.index) (term \(metadata.term)), \(store.count) keys")
+        logger.notice(
+            "snapshot installed",
+            metadata: [
+                "raft.snapshot_index": "\(metadata.index)", "raft.snapshot_term": "\(metadata.term)", "keys": "\(store.count)",
+            ])
     }
 
     private func apply(_ entries: [Entry]) {
         guard !entries.isEmpty else { return }
+        let started = ContinuousClock.now
+        defer { metrics.applyTime.recordNanoseconds(RuntimeMetrics.nanoseconds(since: started)) }
         for entry in entries {
             // After a snapshot install the core may still hand entries the snapshot covers.
             guard entry.index > store.appliedIndex else { continue }
@@ -239,7 +261,7 @@ extension NodeRuntime {
 
     private func applyMembership(_ entry: Entry) {
         guard let change = try? MembershipChange(decoding: entry.data) else {
-            logger.error("membership entry \(entry.index) cannot be decoded")
+            logger.error("membership entry cannot be decoded", metadata: ["raft.index": "\(entry.index)"])
             return
         }
         appliedMembership = change.membership
@@ -263,7 +285,9 @@ extension NodeRuntime {
             case .remove: what = "removed \(configChange.node)"
             }
         }
-        logger.notice("membership change at \(index): \(what); voters [\(voters)] learners [\(learners)]")
+        logger.notice(
+            "membership change",
+            metadata: ["raft.index": "\(index)", "change": "\(what)", "raft.voters": "\(voters)", "raft.learners": "\(learners)"])
     }
 
     /// Makes the address book what a committed configuration says (members it no longer names
@@ -273,7 +297,7 @@ extension NodeRuntime {
         do {
             addresses = try AddressBook(decoding: context)
         } catch {
-            logger.error("membership context cannot be decoded: \(error)")
+            logger.error("membership context cannot be decoded", metadata: ["error": "\(error)"])
             return
         }
         for (id, address) in addresses.addresses where book[id] != address {

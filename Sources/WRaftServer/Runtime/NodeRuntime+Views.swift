@@ -25,9 +25,20 @@ extension NodeRuntime: NodeService {
     }
 
     func health() async -> HealthView {
-        HealthView(
-            serving: lifecycle == .running && !faults.isPaused, status: lifecycle.rawValue,
-            role: lifecycle == .running ? core?.status.role.rawValue : nil)
+        let status = lifecycle == .running ? core?.status : nil
+        let reason: String?
+        if status == nil {
+            reason = HealthView.Reason.notRunning
+        } else if faults.isPaused {
+            reason = HealthView.Reason.paused
+        } else if status?.leader == nil {
+            reason = HealthView.Reason.noLeader
+        } else {
+            reason = nil
+        }
+        return HealthView(
+            serving: status != nil && !faults.isPaused, status: lifecycle.rawValue, role: status?.role.rawValue,
+            health: reason == nil, reason: reason)
     }
 
     func log(from: LogIndex, limit: Int) async -> LogView {
@@ -150,7 +161,7 @@ extension NodeRuntime: NodeService {
             // Answer once the snapshot is durable and the log compacted, as the caller expects.
             await waitForSnapshotInProgress()
         }
-        logger.notice("fault injected: \(fault); active: \(faults.descriptions)")
+        logger.notice("fault injected", metadata: ["fault": "\(fault)", "faults_active": "\(faults.descriptions)"])
         kick()
     }
 
@@ -170,7 +181,7 @@ extension NodeRuntime: NodeService {
         } catch {
             throw Self.nodeError(for: error)
         }
-        logger.notice("stepping down: transferring leadership to \(target)")
+        logger.notice("stepping down: transferring leadership", metadata: ["raft.transfer_to": "\(target)"])
     }
 
     /// Transfers leadership to `target` (on a follower: forwarded to the leader).
@@ -189,7 +200,7 @@ extension NodeRuntime: NodeService {
         } catch {
             throw Self.nodeError(for: error)
         }
-        logger.notice("transferring leadership to \(target)")
+        logger.notice("transferring leadership", metadata: ["raft.transfer_to": "\(target)"])
         kick()
     }
 }

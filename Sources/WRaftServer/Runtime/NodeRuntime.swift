@@ -1,5 +1,6 @@
 import KVStore
 import Logging
+import Metrics
 import RaftCore
 import RaftPipeline
 import RaftStorage
@@ -79,6 +80,10 @@ actor NodeRuntime {
     var core: RaftNode?
     var store = KVStore()
     var observed = Observed(role: nil, term: .zero, leader: nil)
+    /// The last leader this node knew (kept while it knows none): a leader other than this one
+    /// is a leader change (`wraft_leader_changes_total`); the same one again after an election
+    /// that it won again, or after a pre-vote that failed, is not.
+    var lastKnownLeader: NodeID?
 
     // MARK: The Ready loop
 
@@ -126,6 +131,10 @@ actor NodeRuntime {
     var tickCount: UInt64 = 0
     /// When a message from each peer last arrived (for `/state`'s `lastContactMs`).
     var lastContact: [NodeID: ContinuousClock.Instant] = [:]
+    /// The leader's heartbeat round trips per peer, and their histograms (made once per peer;
+    /// bounded like the timed peers, by `PeerRoundTrips.peersMax`).
+    var roundTrips: PeerRoundTrips
+    var roundTripTimers: [NodeID: Metrics.Timer] = [:]
     var backgroundTasks: [Task<Void, Never>] = []
 
     /// Client ids are `incarnation | lane`: spreading one process's requests over lanes keeps each
@@ -153,6 +162,7 @@ actor NodeRuntime {
             localID: localID,
             limits: .init(writesMax: options.pendingWritesMax, commandBytesMax: options.pendingWriteBytesMax))
         self.reads = PendingTable(countMax: options.pendingReadsMax)
+        self.roundTrips = PeerRoundTrips(staleAfter: .milliseconds(max(options.electionTimeoutMs, 1)))
         self.book = AddressBook([localID: selfAddress])
         var logger = logger
         logger[metadataKey: "raft.node_id"] = "\(localID)"
@@ -216,7 +226,7 @@ actor NodeRuntime {
     /// let the process owner exit (a restart recovers from what is durable).
     func failFatally(_ reason: String) {
         guard lifecycle != .stopped else { return }
-        logger.critical("storage failure, the node stops: \(reason)")
+        logger.critical("storage failure, the node stops", metadata: ["error": "\(reason)"])
         stop()
         onFatalError(reason)
     }
@@ -255,6 +265,7 @@ actor NodeRuntime {
     /// A message from a peer (a snapshot's message only counts with its bytes: `receiveSnapshot`).
     func receive(_ message: Message) {
         guard admit(message) else { return }
+        if case .heartbeatResponse = message.payload, isLeader { noteHeartbeatResponse(from: message.from) }
         switch pipeline.arrived(message) {
         case .step:
             core?.step(message)
@@ -277,11 +288,16 @@ actor NodeRuntime {
         switch decoded {
         case .success(let store): restored = store
         case .failure(let error):
-            logger.warning("snapshot from \(message.from) refused: \(error)")
+            logger.warning("snapshot refused", metadata: ["raft.peer_id": "\(message.from)", "error": "\(error)"])
             return
         }
         guard restored.appliedIndex == metadata.index else {
-            logger.warning("snapshot refused: its state is at \(restored.appliedIndex), the message names \(metadata.index)")
+            logger.warning(
+                "snapshot refused: its state is not at the index its message names",
+                metadata: [
+                    "raft.peer_id": "\(message.from)", "raft.snapshot_index": "\(metadata.index)",
+                    "state_index": "\(restored.appliedIndex)",
+                ])
             return
         }
         guard admit(message), let commitBefore = core?.status.commitIndex else { return }
@@ -324,37 +340,71 @@ actor NodeRuntime {
         if now.role != before.role {
             metrics.role.record(RuntimeMetrics.roleValue(now.role))
             metrics.isLeader.record(now.role == .leader ? 1 : 0)
+            if before.role == .leader { roundTrips.reset() }
             logRoleChange(from: before.role, to: now.role, term: now.term)
         }
         if now.leader != before.leader {
-            metrics.leaderChanges.increment()
-            if let leader = now.leader {
-                logger.info("leader is \(leader) in term \(now.term)")
-            } else {
-                logger.info("no leader in term \(now.term)")
-            }
-            if now.leader != nil { retryRequestsAfterLeaderChange() }
+            noteLeader(now.leader)
         }
         return status
     }
 
+    /// The leader field changed: count a new leader (once per leader: a field cleared at a
+    /// pre-vote and set again is not a second change), log it with its addresses, retry the
+    /// requests a leader change may have lost.
+    private func noteLeader(_ leader: NodeID?) {
+        metrics.hasLeader.record(leader == nil ? 0 : 1)
+        guard let leader else {
+            logger.info("no leader", metadata: ["raft.last_leader_id": "\(lastKnownLeader.map(\.description) ?? "none")"])
+            return
+        }
+        if leader != lastKnownLeader {
+            metrics.leaderChanges.increment()
+            lastKnownLeader = leader
+        }
+        let address = book[leader]
+        logger.notice(
+            "leader known",
+            metadata: [
+                "raft.leader_id": "\(leader)", "raft.leader_address": "\(address?.raftAddress ?? "unknown")",
+                "raft.leader_http_address": "\(address?.httpAddress ?? "unknown")",
+            ])
+        retryRequestsAfterLeaderChange()
+    }
+
     private func logRoleChange(from old: Role?, to new: Role?, term: Term) {
+        let fields: Logger.Metadata = ["raft.role": "\(new?.rawValue ?? "none")", "raft.previous_role": "\(old?.rawValue ?? "none")"]
         switch new {
         case .preCandidate:
             metrics.elections.increment()
-            logger.info("election timeout: pre-vote started for term \(term.next)")
+            logger.info("election timeout: pre-vote started", metadata: fields.merging(["raft.election_term": "\(term.next)"]) { $1 })
         case .candidate:
             if old != .preCandidate { metrics.elections.increment() }
-            logger.info("election started in term \(term)")
+            logger.info("election started", metadata: fields)
         case .leader:
-            logger.notice("election won: leader of term \(term)")
+            logger.notice("election won", metadata: fields)
         case .follower where old == .candidate || old == .preCandidate:
-            logger.info("election lost or abandoned in term \(term)")
+            logger.info("election lost or abandoned", metadata: fields)
         case .follower where old == .leader:
-            logger.notice("stepped down as leader in term \(term)")
+            logger.notice("stepped down as leader", metadata: fields)
         default:
-            logger.info("role is \(new?.rawValue ?? "none") in term \(term)")
+            logger.info("role changed", metadata: fields)
         }
+    }
+
+    /// A heartbeat response reached the leader: its peer's round trip, if one was timed.
+    private func noteHeartbeatResponse(from peer: NodeID) {
+        guard let elapsed = roundTrips.responseReceived(from: peer, at: clock.now) else { return }
+        roundTripTimer(peer)?.record(duration: elapsed)
+    }
+
+    /// The round-trip histogram of `peer`, made on first use; nil past `PeerRoundTrips.peersMax` peers.
+    private func roundTripTimer(_ peer: NodeID) -> Metrics.Timer? {
+        if let timer = roundTripTimers[peer] { return timer }
+        guard roundTripTimers.count < PeerRoundTrips.peersMax else { return nil }
+        let timer = RuntimeMetrics.peerRoundTripTimer(peer)
+        roundTripTimers[peer] = timer
+        return timer
     }
 
     // MARK: Helpers
