@@ -21,9 +21,10 @@ struct MemberListCommand: AsyncParsableCommand {
         commandName: "list",
         abstract: "List the members as the first endpoint that answers sees them.",
         discussion: """
-            One member per line (-o table: columns; the leader's view adds each member's match \
-            index and last contact). -o json prints the node's GET /state JSON, whose "members" \
-            array is the list.
+            One member per line (-o table: columns). When the first endpoint that answers is not \
+            the leader, the leader is asked too (at the HTTP address the members know it by), for \
+            each member's match index and last contact; if it does not answer, the first view is \
+            shown. -o json prints that node's GET /state JSON, whose "members" array is the list.
             \(ClientExit.helpText)
             """)
 
@@ -32,9 +33,10 @@ struct MemberListCommand: AsyncParsableCommand {
     func run() async throws {
         try await runClientCommand {
             let timeoutMs = endpoints.timeoutMs
-            let (state, _) = try await endpoints.withFailover(.whenUnanswered) { client throws(WRaftClientError) in
+            let (answer, endpoint) = try await endpoints.withFailover(.whenUnanswered) { client throws(WRaftClientError) in
                 try await client.state(timeoutMs: timeoutMs)
             }
+            let state = await Self.leaderView(after: answer, from: endpoint, endpoints: endpoints) ?? answer
             switch endpoints.format() {
             case .simple:
                 for member in state.members {
@@ -48,6 +50,24 @@ struct MemberListCommand: AsyncParsableCommand {
                 printJSON(state.encodedJSON())
             }
         }
+    }
+}
+
+extension MemberListCommand {
+    /// The leader's view (with each member's match index and last contact) when `state` came
+    /// from a follower that knows the leader; nil when it is the leader's already or the leader
+    /// does not answer (the follower's view is shown then).
+    static func leaderView(after state: NodeStateView, from endpoint: NodeAddress, endpoints: EndpointOptions) async
+        -> NodeStateView?
+    {
+        guard !state.isLeader, let leader = state.leader, var address = try? NodeAddress(parsing: leader.httpAddress) else {
+            return nil
+        }
+        address.isSecure = endpoint.isSecure
+        guard let client = try? endpoints.makeClient(address) else { return nil }
+        let view = try? await client.state(timeoutMs: endpoints.timeoutMs)
+        await client.shutDown()
+        return view?.id == leader.id ? view : nil
     }
 }
 

@@ -29,7 +29,11 @@ struct TextTable {
             }
             return text
         }
-        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+        // An empty last cell leaves padding behind: no line ends in spaces.
+        func trimmed(_ text: String) -> String {
+            String(text.reversed().drop { $0 == " " }.reversed())
+        }
+        return ([line(header)] + rows.map(line)).map(trimmed).joined(separator: "\n")
     }
 }
 

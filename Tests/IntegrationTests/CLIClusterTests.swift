@@ -97,6 +97,10 @@ extension RealProcessTests {
                 let follower = try #require(followers.first?.endpoint)
                 let followerID = try #require(followers.first?.state?.id)
                 let other = try #require(followers.last?.state)
+                // Asked of a follower, `member list` shows the leader's view, with match indexes.
+                let viaFollower = try await wraft(["member", "list", "-o", "json", "--endpoints", follower])
+                let leaderView = try Self.decode(NodeStateView.self, viaFollower)
+                #expect(leaderView.id == leader.id && leaderView.members.contains { $0.matchIndex != nil }, "\(viaFollower.standardOutput)")
 
                 // Faults on one node: the first endpoint only.
                 for op in [["delay", "--ms", "20", "--jitter-ms", "5"], ["drop", "--rate", "0.1"], ["isolate", "--peers", other.id]] {
