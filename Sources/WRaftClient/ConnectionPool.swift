@@ -235,8 +235,10 @@ final class ConnectionPool: Sendable {
     }
 
     private func mapConnectError(_ error: any Error, timeoutMs: Int) -> WRaftClientError {
+        // No connection within the deadline: nothing was sent, so this is a failure to connect
+        // (certainly not applied, safe to try another node), not a lost request.
         if let channelError = error as? ChannelError, case .connectTimeout = channelError {
-            return .timeout(afterMs: timeoutMs)
+            return .connectFailed(address: address.description, reason: "no connection within \(timeoutMs) ms")
         }
         if isConnectionRefused(error) {
             return .connectionRefused(address: address.description)

@@ -182,6 +182,15 @@ public final class NodeClient: Sendable {
         throw Self.error(from: response)
     }
 
+    /// `GET /health` with the HTTP status and, for a node that does not serve, the reason it
+    /// gives (the `message` of its body).
+    public func healthReport(timeoutMs: Int? = nil) async throws(WRaftClientError) -> HealthReport {
+        let response = try await send(HTTPRequest(method: "GET", target: "/health"), timeoutMs: timeoutMs)
+        guard let health = try? Self.decoded(HealthView.self, from: response) else { throw Self.error(from: response) }
+        let reason = response.isSuccess ? nil : Self.errorBody(of: response)?.message
+        return HealthReport(httpStatus: response.status, health: health, reason: reason)
+    }
+
     /// `POST /members/remove`: answers the id of the member removed.
     @discardableResult
     public func removeMember(id: String, timeoutMs: Int? = nil) async throws(WRaftClientError) -> String {
@@ -279,11 +288,14 @@ public final class NodeClient: Sendable {
 
     // MARK: Inspection and operations
 
-    /// `GET /log?from=&limit=`.
-    public func log(from index: UInt64 = 1, limit: Int = 100, timeoutMs: Int? = nil) async throws(WRaftClientError)
+    /// `GET /log?from=&limit=`: `limit` entries from `index`; without `index`, the node's last
+    /// `limit` entries.
+    public func log(from index: UInt64? = nil, limit: Int = 100, timeoutMs: Int? = nil) async throws(WRaftClientError)
         -> LogView
     {
-        let target = "/log" + Self.queryString([("from", String(index)), ("limit", String(limit))])
+        var query = [("limit", String(limit))]
+        if let index { query.insert(("from", String(index)), at: 0) }
+        let target = "/log" + Self.queryString(query)
         let response = try await expectSuccess(HTTPRequest(method: "GET", target: target), timeoutMs: timeoutMs)
         return try decodeJSON(LogView.self, from: response)
     }

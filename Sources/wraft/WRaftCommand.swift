@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import NIOPosix
+import WRaftAPI
 
 /// The process entry point.
 @main
@@ -29,11 +30,15 @@ struct WRaftCommand: AsyncParsableCommand {
         abstract: "WRaft: a Raft-replicated key-value store.",
         discussion: """
             Start a local 3-node cluster with `wraft cluster`, then use `wraft put/get/delete/list/state \
-            --node HOST:PORT` against any of its nodes.
+            --endpoints HOST:PORT,...` (or $WRAFT_ENDPOINTS) against its nodes; form clusters by hand \
+            with `wraft connect` and `wraft start`, watch them with `wraft endpoint status`.
             """,
+        version: WRaftVersion.string,
         subcommands: [
             ServeCommand.self, ClusterCommand.self, CertsCommand.self,
             PutCommand.self, GetCommand.self, DeleteCommand.self, ListCommand.self, StateCommand.self,
+            ConnectCommand.self, StartCommand.self, MemberCommand.self, LogCommand.self, EndpointCommand.self,
+            OpCommand.self,
             BenchCommand.self, CheckCommand.self,
         ])
 }
