@@ -190,6 +190,20 @@ import WRaftServer
         #expect(error?.description.contains(message) == true, "\(String(describing: error)) should say \(message)")
     }
 
+    /// deploy/nodeN.json are valid configurations of three distinct members.
+    @Test(arguments: [1, 2, 3])
+    func theDeployExamplesAreValid(node: Int) throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("deploy/node\(node).json").path
+        let configuration = try ServeConfiguration.resolve(arguments: [], environment: [:], configFile: path)
+        #expect(configuration.options.httpAddress == "10.0.0.\(node):8081")
+        #expect(configuration.options.raftAddress == "10.0.0.\(node):10002")
+        #expect(configuration.options.httpListenHost == "0.0.0.0")
+        #expect(configuration.options.peerTLS?.trustedCAFile == "/etc/wraft/certs/ca.pem")
+        #expect(configuration.options.httpTLS != nil && configuration.options.authTokenFile != nil)
+        #expect(try StartupPolicy.check(configuration.options).warnings.isEmpty, "TLS on both ports, nothing to warn about")
+    }
+
     @Test func onlyJSONFilesAreRead() throws {
         let error = #expect(throws: ServeConfigurationError.self) {
             try ServeConfiguration.resolve(arguments: [], environment: [:], configFile: "/etc/wraft.toml")
