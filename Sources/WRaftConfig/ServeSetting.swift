@@ -1,4 +1,3 @@
-import Logging
 import WRaftServer
 import WRaftSupport
 
@@ -118,16 +117,20 @@ extension ServeSetting {
             render: { .strings($0[keyPath: path]) })
     }
 
-    static func level(_ name: String, _ path: WritableKeyPath<ServeDraft, Logger.Level>, _ help: String) -> ServeSetting {
-        let names = Logger.Level.allCases.map(\.rawValue)
+    /// One of an enumeration's raw values (`log-level`; a `--log-format text|json` is one line
+    /// with an enum of its own).
+    static func choice<Choice: RawRepresentable & CaseIterable>(
+        _ name: String, _ valueName: String, _ path: WritableKeyPath<ServeDraft, Choice>, _ help: String
+    ) -> ServeSetting where Choice.RawValue == String {
+        let names = Choice.allCases.map(\.rawValue)
         return ServeSetting(
-            name: name, valueName: "LEVEL", help: help + " (\(names.joined(separator: ", ")))", kind: .string,
+            name: name, valueName: valueName, help: help + " (\(names.joined(separator: ", ")))", kind: .string,
             assign: { draft, input throws(SettingProblem) in
                 let text = try input.text()
-                guard let level = Logger.Level(rawValue: text) else {
+                guard let value = Choice(rawValue: text) else {
                     throw SettingProblem("\"\(text)\" is not one of \(names.joined(separator: ", "))")
                 }
-                draft[keyPath: path] = level
+                draft[keyPath: path] = value
             },
             render: { .string($0[keyPath: path].rawValue) })
     }

@@ -24,7 +24,7 @@ public enum ServeSettings {
             .address("raft-bind", host: \.options.raftBindHost, port: \.options.raftPort, "Where the raft port listens, overriding --host and --raft-port for it."),
             .optionalString("advertised-host", "HOST", \.options.advertisedHost, "The host peers and clients reach this node at (both ports); required when a port listens on a wildcard such as 0.0.0.0."),
             .flag("enable-faults", \.options.isFaultInjectionEnabled, "Allow fault injection through POST /op/... (otherwise 403 faults_disabled)."),
-            .level("log-level", \.options.logLevel, "Log level"),
+            .choice("log-level", "LEVEL", \.options.logLevel, "Log level"),
             .int("election-timeout-ms", timeoutMsRange, \.options.electionTimeoutMs, "Election timeout in milliseconds (a random jitter is added)."),
             .int("heartbeat-ms", timeoutMsRange, \.options.heartbeatMs, "Leader heartbeat interval in milliseconds."),
             .int("snapshot-entries", 1...1_000_000_000, \.options.snapshotEntries, "Take a snapshot every this many applied entries."),
