@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        // Configuration files and environment variables of `wraft serve` (its default trait: JSON).
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
     ],
     targets: [
         // What several modules need, written once: SplitMix64 and its bounded draw, the
@@ -129,7 +131,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            resources: [.copy("Dashboard")],
+            // The page is compiled in (HTTP/DashboardPage+Embedded.swift, made by
+            // scripts/embed-dashboard.py), so a copied binary serves it.
+            exclude: ["Dashboard"],
+            swiftSettings: strict),
+        // `wraft serve`'s settings: one table of keys read from flags, `WRAFT_*` environment
+        // variables and a JSON configuration file, range-checked into `NodeOptions`.
+        .target(
+            name: "WRaftConfig",
+            dependencies: [
+                "WRaftServer", "WRaftSupport",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         // Test support: a `Disk` in memory that tears and loses writes (RaftStorage's tests, the
         // WAL fuzzer). Never linked by the node.
@@ -156,7 +170,7 @@ let package = Package(
             name: "wraft",
             dependencies: [
                 "WRaftServer", "WRaftAPI", "WRaftClient", "WRaftLauncher", "WRaftLoad", "WRaftCheck", "Linearizability",
-                "RaftSimulation", "WRaftCertificates",
+                "RaftSimulation", "WRaftCertificates", "WRaftConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -186,6 +200,9 @@ let package = Package(
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzHarnesses"], swiftSettings: strict),
 
         .testTarget(name: "WRaftSupportTests", dependencies: ["WRaftSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "WRaftConfigTests", dependencies: ["WRaftConfig", "WRaftServer", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         // testdata/: the data-driven scenario files DataDriven.swift reads from the source tree.
         .testTarget(
             name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation", "KVStore"], exclude: ["testdata"],

@@ -3,11 +3,16 @@ import Logging
 /// Everything one node process is configured with. Every bound is named here and checked once,
 /// by `validate()`, before anything starts.
 public struct NodeOptions: Sendable, Equatable {
-    /// The interface both listeners bind to, and the host part of the addresses this node
-    /// advertises to its peers.
+    /// The interface both listeners bind to unless `httpBindHost` or `raftBindHost` says
+    /// otherwise, and the host part of the addresses this node advertises to its peers.
     public var host: String
-    /// The host this node announces to its peers and clients; nil: `host` (set it when `host`
-    /// is a wildcard such as `0.0.0.0`).
+    /// The interface the HTTP listener binds to (`--http-bind HOST:PORT`); nil: `host`.
+    public var httpBindHost: String?
+    /// The interface the raft listener binds to (`--raft-bind HOST:PORT`); nil: `host`.
+    public var raftBindHost: String?
+    /// The host this node announces to its peers and clients for both ports
+    /// (`--advertised-host`); nil: each port's bind host (set it when that is a wildcard such
+    /// as `0.0.0.0`).
     public var advertisedHost: String?
     /// The HTTP port (clients, operators, dashboard).
     public var httpPort: Int
@@ -91,6 +96,8 @@ public struct NodeOptions: Sendable, Equatable {
     ) {
         self.host = host
         self.advertisedHost = nil
+        self.httpBindHost = nil
+        self.raftBindHost = nil
         self.httpPort = httpPort
         self.raftPort = raftPort
         self.dataDirectory = dataDirectory
@@ -128,6 +135,9 @@ public struct NodeOptions: Sendable, Equatable {
     public func validate() throws(NodeOptionsError) {
         guard !host.isEmpty else { throw .invalid("host must not be empty") }
         guard advertisedHost?.isEmpty != true else { throw .invalid("the advertised host must not be empty") }
+        guard httpBindHost?.isEmpty != true, raftBindHost?.isEmpty != true else {
+            throw .invalid("a bind host must not be empty")
+        }
         guard (0...65_535).contains(httpPort) else { throw .invalid("http port \(httpPort) is not in 0...65535") }
         guard (0...65_535).contains(raftPort) else { throw .invalid("raft port \(raftPort) is not in 0...65535") }
         guard httpPort == 0 || httpPort != raftPort else {
@@ -180,12 +190,23 @@ public struct NodeOptions: Sendable, Equatable {
     /// The most entries `corsAllowedOrigins` and `hostAllowlist` may hold each.
     public static let allowListCountMax = 64
 
-    /// The host part of the addresses this node announces.
-    public var announcedHost: String { advertisedHost ?? host }
+    /// The interface the HTTP listener binds to.
+    public var httpListenHost: String { httpBindHost ?? host }
+    /// The interface the raft listener binds to.
+    public var raftListenHost: String { raftBindHost ?? host }
+    /// The host part of the HTTP address this node announces.
+    public var announcedHTTPHost: String { advertisedHost ?? httpListenHost }
+    /// The host part of the raft address this node announces.
+    public var announcedRaftHost: String { advertisedHost ?? raftListenHost }
     /// The address peers reach this node's raft port at.
-    public var raftAddress: String { "\(announcedHost):\(raftPort)" }
+    public var raftAddress: String { "\(Self.bracketed(announcedRaftHost)):\(raftPort)" }
     /// The address clients reach this node's HTTP port at.
-    public var httpAddress: String { "\(announcedHost):\(httpPort)" }
+    public var httpAddress: String { "\(Self.bracketed(announcedHTTPHost)):\(httpPort)" }
+
+    /// An IPv6 host goes in brackets, or the port after it would be ambiguous.
+    static func bracketed(_ host: String) -> String {
+        host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+    }
 
     /// Ticks are whole: the timeouts above rounded up to a number of ticks.
     var heartbeatTicks: Int { Self.ticks(heartbeatMs, tickMs: tickMs) }

@@ -78,15 +78,16 @@ private func runNode(
         peers = try PeerTransport(
             localID: identity.nodeID, options: transportOptions, group: MultiThreadedEventLoopGroup.singleton,
             logger: logger)
-        raftPort = try await peers.start(host: options.host, port: options.raftPort)
+        raftPort = try await peers.start(host: options.raftListenHost, port: options.raftPort)
     } catch {
-        throw NodeStartupError("cannot listen on the raft port \(options.host):\(options.raftPort): \(error)")
+        throw NodeStartupError("cannot listen on the raft port \(options.raftListenHost):\(options.raftPort): \(error)")
     }
     let transport = PeerTransportAdapter(transport: peers, logger: logger)
     // An IPv6 host goes in brackets, or the port would be ambiguous (and peers refuse it).
-    let announcedHost = options.announcedHost.contains(":") ? "[\(options.announcedHost)]" : options.announcedHost
+    var announced = options
+    announced.raftPort = raftPort
     let selfAddress = MemberAddress(
-        raftAddress: "\(announcedHost):\(raftPort)", httpAddress: "\(announcedHost):\(options.httpPort)",
+        raftAddress: announced.raftAddress, httpAddress: announced.httpAddress,
         fingerprint: fingerprint)
     let (failures, failure) = AsyncStream.makeStream(of: String.self)
     let runtime: NodeRuntime
@@ -103,7 +104,7 @@ private func runNode(
     let application: any ApplicationProtocol
     do {
         application = try makeHTTPApplication(
-            service: runtime, host: options.host, port: options.httpPort, options: httpOptions,
+            service: runtime, host: options.httpListenHost, port: options.httpPort, options: httpOptions,
             security: security, metricsText: metricsText, logger: logger)
     } catch {
         await runtime.stop()

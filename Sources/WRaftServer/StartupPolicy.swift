@@ -29,19 +29,26 @@ public enum StartupPolicy {
 
     /// Applies the rules to `options`; throws a `Refusal` that says how to fix what it refuses.
     public static func check(_ options: NodeOptions) throws(Refusal) -> Verdict {
-        if isWildcard(options.announcedHost) {
-            let flag = options.advertisedHost == nil ? "--host \(options.host)" : "--advertised-host \(options.announcedHost)"
+        for (announced, bind, bindFlag) in [
+            (options.announcedRaftHost, options.raftListenHost, options.raftBindHost == nil ? "--host" : "--raft-bind"),
+            (options.announcedHTTPHost, options.httpListenHost, options.httpBindHost == nil ? "--host" : "--http-bind"),
+        ] where isWildcard(announced) {
+            let flag = options.advertisedHost == nil ? "\(bindFlag) \(bind)" : "--advertised-host \(announced)"
             throw Refusal(
                 description: """
-                    \(flag) is a wildcard address: peers and clients cannot reach this node at it. \
-                    Keep --host \(options.host) to listen on every interface and set --advertised-host to the \
-                    address or name the other machines reach this one at (for example --advertised-host 10.0.0.1).
+                    \(flag) would be advertised, and it is a wildcard address: peers and clients cannot reach this \
+                    node at it. Keep \(bindFlag) \(bind) to listen on every interface and set --advertised-host (or \
+                    WRAFT_ADVERTISED_HOST, or "advertised-host" in the config file) to the address or name the other \
+                    machines reach this one at (for example --advertised-host 10.0.0.1).
                     """)
         }
-        guard !isLoopback(options.host) else { return Verdict(warnings: []) }
         var plaintextPorts: [String] = []
-        if options.peerTLS == nil { plaintextPorts.append("the raft port \(options.host):\(options.raftPort)") }
-        if options.httpTLS == nil { plaintextPorts.append("the HTTP port \(options.host):\(options.httpPort)") }
+        if options.peerTLS == nil && !isLoopback(options.raftListenHost) {
+            plaintextPorts.append("the raft port \(options.raftListenHost):\(options.raftPort)")
+        }
+        if options.httpTLS == nil && !isLoopback(options.httpListenHost) {
+            plaintextPorts.append("the HTTP port \(options.httpListenHost):\(options.httpPort)")
+        }
         guard !plaintextPorts.isEmpty else { return Verdict(warnings: []) }
         let ports = plaintextPorts.joined(separator: " and ")
         guard options.isInsecurePlaintextAllowed else {
@@ -58,7 +65,7 @@ public enum StartupPolicy {
         var lines = [
             "refusing to serve plaintext on a non-loopback address: \(ports) would have no TLS, so anyone who can reach them could read every value, join the cluster and drive it.",
             "Either:",
-            "  - make certificates:  wraft certs init --dir certs  &&  wraft certs issue --dir certs --name node1 --host \(options.announcedHost)",
+            "  - make certificates:  wraft certs init --dir certs  &&  wraft certs issue --dir certs --name node1 --host \(options.announcedRaftHost)",
         ]
         if options.peerTLS == nil {
             lines.append(

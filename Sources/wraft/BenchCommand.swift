@@ -81,7 +81,7 @@ struct HTTPBenchCommand: AsyncParsableCommand {
 
     /// `--token`, else `$WRAFT_TOKEN` when set and not empty.
     private var bearerToken: String? {
-        token ?? ProcessInfo.processInfo.environment[NodeConnectionOptions.tokenEnvironmentVariable].flatMap { $0.isEmpty ? nil : $0 }
+        token ?? ProcessInfo.processInfo.environment[EndpointOptions.tokenEnvironmentVariable].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func run() async throws {

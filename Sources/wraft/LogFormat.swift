@@ -1,8 +1,8 @@
-import ArgumentParser
 import Logging
 import NIOCore
 import Synchronization
 import WRaftAPI
+import WRaftConfig
 
 #if canImport(Glibc)
 import Glibc
@@ -10,13 +10,7 @@ import Glibc
 import Darwin
 #endif
 
-/// How `wraft serve` writes its log lines to standard error.
-enum LogFormat: String, CaseIterable, ExpressibleByArgument, Sendable {
-    /// swift-log's stream format: time, level, label, `key=value` metadata, message.
-    case text
-    /// One JSON object a line (`JSONLogHandler`), for a log pipeline to index.
-    case json
-
+extension LogFormat {
     /// Bootstraps the process's logging (once) in this format at `level`.
     func bootstrap(level: Logger.Level) {
         switch self {

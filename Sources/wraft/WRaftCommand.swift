@@ -12,7 +12,8 @@ enum WRaftMain {
         // and its peer channels share the same few threads instead of handing every request
         // across thread pools. Done first, before any task is enqueued; when it cannot be done
         // the default executor is used and nothing else changes.
-        if let threads = EventLoopThreads.requested(in: CommandLine.arguments) {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let threads = EventLoopThreads.requested(in: arguments) ?? ServeCommand.requestedThreads(arguments: arguments) {
             NIOSingletons.groupLoopCountSuggestion = threads
         }
         let installed = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()

@@ -14,7 +14,7 @@ import Darwin
 
 /// One HTTP/1.1 exchange over a plain socket with `Connection: close`, exactly the bytes given
 /// (an attacker's client: any Host, any header). Waits at most `timeoutMs` for the answer.
-private func rawExchange(port: Int, _ head: String, body: [UInt8] = [], timeoutMs: Int = 10_000) -> (status: Int, text: String)? {
+func rawExchange(port: Int, _ head: String, body: [UInt8] = [], timeoutMs: Int = 10_000) -> (status: Int, text: String)? {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { return nil }
     defer { close(descriptor) }

@@ -85,7 +85,7 @@ public func makeHTTPApplication(
         tokens: security.tokens,
         boundPort: boundPort,
         metricsText: metricsText,
-        dashboardPage: DashboardPage.load(logger: logger),
+        dashboardPage: DashboardPage.load(),
         logger: logger,
         metrics: HTTPMetrics())
     let tlsConfiguration = try security.tls.map { files throws(HTTPServerSetupError) in

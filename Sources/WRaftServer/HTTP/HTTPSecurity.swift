@@ -36,7 +36,7 @@ public struct HTTPSecurity: Sendable {
             try AuthTokens(contentsOfFile: path)
         }
         self.init(
-            ownHosts: [options.host] + (options.advertisedHost.map { [$0] } ?? []), hostAllowlist: options.hostAllowlist,
+            ownHosts: [options.host, options.httpListenHost, options.announcedHTTPHost], hostAllowlist: options.hostAllowlist,
             corsAllowedOrigins: options.corsAllowedOrigins, tokens: tokens, tls: options.httpTLS,
             isClientCertificateAuthRequired: options.isClientCertificateAuthRequired)
     }

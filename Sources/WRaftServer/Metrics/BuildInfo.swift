@@ -1,11 +1,12 @@
 import Metrics
+import WRaftAPI
 import WRaftSupport
 
 /// What this binary is: reported as `wraft_build_info{version=...,swift=...} 1`, so a
 /// dashboard can tell the members' builds apart during a rolling upgrade.
 public enum BuildInfo {
-    /// WRaft's version (no releases yet: the development line).
-    public static let version = "0.1.0-dev"
+    /// WRaft's version: the one `wraft --version` prints.
+    public static let version = WRaftVersion.string
 
     /// The Swift compiler that built this binary, to the minor version.
     public static let swiftVersion: String = {
