@@ -76,7 +76,7 @@ import WRaftLoad
     }
 
     @Test func sequentialRequestsReuseOneKeepAliveConnection() async throws {
-        let server = try FakeHTTPServer { _ in .respond(status: 200, body: json(#"{"serving":true,"status":"running","role":"leader"}"#)) }
+        let server = try FakeHTTPServer { _ in .respond(status: 200, body: json(#"{"serving":true,"status":"running","role":"leader","health":true}"#)) }
         defer { server.stop() }
         let client = try NodeClient(server.address, requestTimeoutMs: Self.patientTimeoutMs)
         for _ in 0..<20 {
