@@ -19,7 +19,8 @@ pids=$(pgrep -f "wraft serve .*--data-dir $work/" | tr '\n' ' ')
 ticks() { for pid in $pids; do awk '{print $14 + $15}' "/proc/$pid/stat"; done; }
 hz=$(getconf CLK_TCK)
 before=($(ticks))
-out=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency -s bench/wrk/wraft-put.lua "http://$leader")
+threads=$(( connections < 2 ? connections : 2 ))
+out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s bench/wrk/wraft-put.lua "http://$leader")
 after=($(ticks))
 rate=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
 echo "writes: $rate/s at $connections connections (p50 $(awk '$1=="50%" {print $2}' <<<"$out"), p99 $(awk '$1=="99%" {print $2}' <<<"$out")); leader $leader"

@@ -4,7 +4,8 @@ extension RaftNode {
     /// barrier: nothing more is handed out until it is advanced (it replaces the state machine).
     public var hasReady: Bool {
         guard !isSnapshotReadyOutstanding else { return false }
-        return (reads.needsBroadcast || isAppendBroadcastPending || isCommitBroadcastPending) && role == .leader
+        let isCommitDue = isCommitBroadcastPending && config.commitBroadcastDelayTicks == 0
+        return (reads.needsBroadcast || isAppendBroadcastPending || isCommitDue) && role == .leader
             || !outbox.isEmpty
             || !readStates.isEmpty
             || pendingSnapshot != nil

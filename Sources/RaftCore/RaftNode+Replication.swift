@@ -19,12 +19,14 @@ extension RaftNode {
         isAppendBroadcastPending = true
     }
 
-    /// Sends the appends deferred since the last `ready()`.
+    /// Sends the appends deferred since the last `ready()`, and an empty one to tell a commit
+    /// when it may not wait (`Config.commitBroadcastDelayTicks`).
     mutating func flushPendingAppends() {
-        guard role == .leader, isAppendBroadcastPending || isCommitBroadcastPending else { return }
-        broadcastAppend(sendIfEmpty: isCommitBroadcastPending)
+        let isCommitDue = isCommitBroadcastPending && config.commitBroadcastDelayTicks == 0
+        guard role == .leader, isAppendBroadcastPending || isCommitDue else { return }
+        let isEveryFollowerTold = broadcastAppend(sendIfEmpty: isCommitDue)
         isAppendBroadcastPending = false
-        isCommitBroadcastPending = false
+        if isCommitDue || isEveryFollowerTold { isCommitBroadcastPending = false }
     }
 
     /// Whether appending these entries keeps the leader within `uncommittedBytesMax`, and the
@@ -36,10 +38,18 @@ extension RaftNode {
         return uncommittedBytes == 0 || uncommittedBytes + bytes <= config.uncommittedBytesMax
     }
 
-    mutating func broadcastAppend(sendIfEmpty: Bool = true) {
+    /// Sends every follower what it lacks; an empty append too when `sendIfEmpty`. Returns
+    /// whether every follower that can be sent to now got an append (and with it the commit
+    /// index); a paused follower learns it when it is sent to again.
+    @discardableResult
+    mutating func broadcastAppend(sendIfEmpty: Bool = true) -> Bool {
+        var isEveryFollowerTold = true
         for member in progress.keys.sorted() where member != config.id {
-            sendAppend(to: member, sendIfEmpty: sendIfEmpty)
+            if !sendAppend(to: member, sendIfEmpty: sendIfEmpty), progress[member]?.isPaused == false {
+                isEveryFollowerTold = false
+            }
         }
+        return isEveryFollowerTold
     }
 
     /// Sends the member what it lacks from its `nextIndex` on, or the snapshot when that part of

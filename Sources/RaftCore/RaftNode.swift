@@ -48,8 +48,14 @@ public struct RaftNode {
     /// Appends wait to be sent until the next `ready()`, so every proposal made between two
     /// batches travels in one message per follower.
     var isAppendBroadcastPending = false
-    /// The commit index moved: the next broadcast tells followers even if it has no entries.
-    var isCommitBroadcastPending = false
+    /// The commit index moved and some follower was not told yet: an empty append tells it at
+    /// the next `ready()` (`commitBroadcastDelayTicks` 0) or once the delay has passed, unless
+    /// appends with entries reach every follower first.
+    var isCommitBroadcastPending = false {
+        didSet { if !isCommitBroadcastPending { commitBroadcastWaitedTicks = 0 } }
+    }
+    /// Ticks `isCommitBroadcastPending` has been true (at most `commitBroadcastDelayTicks`).
+    var commitBroadcastWaitedTicks = 0
 
     // MARK: Output, drained by `ready()`
     var outbox: [Message] = []
@@ -167,6 +173,16 @@ public struct RaftNode {
         if heartbeatElapsedTicks >= config.heartbeatTicks {
             heartbeatElapsedTicks = 0
             broadcastHeartbeat(readRound: reads.confirmedRoundCeiling)
+        }
+        if isCommitBroadcastPending && config.commitBroadcastDelayTicks > 0 {
+            commitBroadcastWaitedTicks += 1
+            precondition(
+                commitBroadcastWaitedTicks <= config.commitBroadcastDelayTicks,
+                "RaftNode: a pending commit broadcast waits at most commitBroadcastDelayTicks")
+            if commitBroadcastWaitedTicks >= config.commitBroadcastDelayTicks {
+                broadcastAppend(sendIfEmpty: true)
+                isCommitBroadcastPending = false
+            }
         }
     }
 

@@ -84,6 +84,8 @@ public struct RandomizedRun {
         if random.chance(0.3) {
             options.uncommittedBytesMax = max(options.messageBytesMax, random.element(of: [200, 400, 800]) ?? 400)
         }
+        // Drawn last, so the draws above (and the seeds known to find something) stay as they were.
+        options.commitBroadcastDelayTicks = random.int(in: 0...2)
         return options
     }
 

@@ -21,6 +21,7 @@ extension Simulation {
         config.inflightMessagesMax = options.inflightMessagesMax
         config.messageBytesMax = options.messageBytesMax
         config.uncommittedBytesMax = options.uncommittedBytesMax
+        config.commitBroadcastDelayTicks = min(options.commitBroadcastDelayTicks, options.heartbeatTicks)
         let node = SimulatedNode(
             id: id, config: config, durable: durable,
             tickRatePermille: random.int(in: options.tickRatePermille), proposals: makeProposalQueue(for: id))

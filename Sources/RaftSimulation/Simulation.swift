@@ -13,6 +13,8 @@ public struct SimulationOptions: Sendable {
     public var inflightMessagesMax = 8
     public var messageBytesMax = 4096
     public var uncommittedBytesMax = 1 << 20
+    /// `Config.commitBroadcastDelayTicks` (the node's runtime uses 1).
+    public var commitBroadcastDelayTicks = 0
     public var network: NetworkFaults = .reliable
     /// How long each Ready's write takes, in ticks (0: done before the next step, so the core sees
     /// no steps while it is outstanding).

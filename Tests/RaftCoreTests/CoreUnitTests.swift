@@ -213,6 +213,64 @@ import Testing
         #expect(cluster.status(id(3))?.commitIndex == commit)
     }
 
+    /// With `commitBroadcastDelayTicks` the next write's append tells followers of a commit,
+    /// and only the last commit of a burst goes out alone, once the delay has passed.
+    @Test func aDelayedCommitRidesOnTheNextAppendOrGoesOutAloneAfterTheDelay() throws {
+        var cluster = try LockStep(voters: [1, 2, 3]) { $0.commitBroadcastDelayTicks = 2 }
+        cluster.elect(id(1))
+        let followers = [id(2), id(3)]
+        func emptyAppends() -> [Message] {
+            cluster.queue.filter { $0.from == id(1) && $0.payload.appendRequest?.entries.isEmpty == true }
+        }
+        try cluster.propose(id(1), "first")
+        cluster.processAll()
+        cluster.deliver()
+        cluster.processAll()
+        cluster.deliver()  // the acknowledgements: "first" commits on the leader
+        cluster.processAll()
+        let commit = try #require(cluster.status(id(1))?.commitIndex)
+        #expect(cluster.applied[id(1)]?.last?.data == Array("first".utf8))
+        #expect(emptyAppends().isEmpty, "no empty append at once: the commit may wait")
+        for follower in followers { #expect(try #require(cluster.status(follower)?.commitIndex) < commit) }
+
+        try cluster.propose(id(1), "second")
+        cluster.processAll()
+        let carrying = cluster.queue.compactMap { $0.payload.appendRequest }.filter { !$0.entries.isEmpty }
+        #expect(carrying.count == 2 && carrying.allSatisfy { $0.commit == commit }, "the next append carries the commit")
+        cluster.deliver()
+        cluster.processAll()
+        for follower in followers { #expect(cluster.status(follower)?.commitIndex == commit) }
+        cluster.deliver()  // "second" commits on the leader; no append is left to carry it
+        cluster.processAll()
+        let last = try #require(cluster.status(id(1))?.commitIndex)
+        #expect(last > commit)
+        cluster.tick(id(1))
+        cluster.processAll()
+        #expect(emptyAppends().isEmpty, "one tick of the two the delay allows")
+        cluster.tick(id(1))
+        cluster.processAll()
+        #expect(emptyAppends().map(\.to).sorted() == followers, "after the delay the commit goes out alone")
+        #expect(emptyAppends().allSatisfy { $0.payload.appendRequest?.commit == last })
+        cluster.deliver()
+        cluster.processAll()
+        for follower in followers { #expect(cluster.status(follower)?.commitIndex == last) }
+    }
+
+    /// Without the delay (the default, etcd-raft's rule) a commit goes out in the next Ready.
+    @Test func anUndelayedCommitGoesOutInTheNextReady() throws {
+        var cluster = try LockStep(voters: [1, 2, 3])
+        cluster.elect(id(1))
+        try cluster.propose(id(1), "x")
+        cluster.processAll()
+        cluster.deliver()
+        cluster.processAll()
+        cluster.deliver()
+        cluster.processAll()
+        let commit = try #require(cluster.status(id(1))?.commitIndex)
+        let told = cluster.queue.filter { $0.payload.appendRequest?.entries.isEmpty == true && $0.payload.appendRequest?.commit == commit }
+        #expect(told.map(\.to).sorted() == [id(2), id(3)])
+    }
+
     @Test func aLeaderCommitsAnOlderTermsEntryOnlyThroughOneOfItsOwn() throws {
         // Figure 8: node 1 holds 2@2 that no one else has; replicated to node 2 in the new term,
         // it sits on a majority but must not be committed until 3@4 (the new leader's no-op) is.

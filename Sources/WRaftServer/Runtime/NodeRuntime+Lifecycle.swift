@@ -170,6 +170,7 @@ extension NodeRuntime {
         config.electionTimeoutTicks = options.electionTimeoutTicks
         config.electionTimeoutJitterTicks = options.electionTimeoutJitterTicks
         config.uncommittedBytesMax = options.uncommittedBytesMax
+        config.commitBroadcastDelayTicks = min(Self.commitBroadcastDelayTicks, options.heartbeatTicks)
         config.randomSeed = Self.randomNonZero()
         let node = try RaftNode(config: config, state: state)
         core = node

@@ -10,6 +10,10 @@ extension NodeRuntime {
     /// How many Readys (and snapshot saves) may wait for storage before the loop stops taking
     /// more; proposals then gather in the core and go out together once storage catches up.
     static let persistQueueMax = 64
+    /// `Config.commitBroadcastDelayTicks`: one tick (10 ms). Under load the next append tells
+    /// followers of a commit; an empty append per commit would double the messages and Readys
+    /// of a write when one client writes at a time.
+    static let commitBroadcastDelayTicks = 1
 
     /// Makes sure the Ready loop runs if there is work. Cheap when it already runs.
     func kick() {
