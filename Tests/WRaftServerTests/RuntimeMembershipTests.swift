@@ -155,6 +155,11 @@ struct RuntimeMembershipTests {
             let asker = try cluster.nodes[(leader + 2) % 4].runtime
             try await asker.removeMember(followerID, deadline: deadline())
             #expect(try await cluster.nodes[leader].runtime.state().members.count == 3)
+            // The asker applies the removal once the leader tells it of the commit (within
+            // `commitBroadcastDelayTicks`); until then a second removal waits for the first.
+            let removalIndex = try await cluster.nodes[leader].runtime.state().appliedIndex
+            for _ in 0..<200 where await asker.state().appliedIndex < removalIndex { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(await asker.state().appliedIndex >= removalIndex)
             let missing = await caughtNodeError { try await asker.removeMember(followerID, deadline: deadline()) }
             if case .notFound = missing {} else { Issue.record("removing a non-member: \(String(describing: missing))") }
 

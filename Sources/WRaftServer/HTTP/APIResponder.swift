@@ -48,7 +48,7 @@ struct APIResponder<Service: NodeService>: HTTPResponder {
         return response
     }
 
-    private func handle(_ endpoint: Endpoint, _ request: Request) async throws(APIError) -> Response {
+    private nonisolated(nonsending) func handle(_ endpoint: Endpoint, _ request: Request) async throws(APIError) -> Response {
         let methods = endpoint.methods
         if !methods.isEmpty, !methods.contains(request.method) { throw .methodNotAllowed(allowed: methods) }
         switch endpoint {
@@ -80,7 +80,7 @@ struct APIResponder<Service: NodeService>: HTTPResponder {
         }
     }
 
-    private func handleKey(_ rawKey: Substring, _ request: Request) async throws(APIError) -> Response {
+    private nonisolated(nonsending) func handleKey(_ rawKey: Substring, _ request: Request) async throws(APIError) -> Response {
         let query = QueryParameters(request.uri.query)
         switch request.method {
         case .get, .head: return try await getValue(rawKey: rawKey, query)
@@ -107,7 +107,7 @@ struct APIResponder<Service: NodeService>: HTTPResponder {
     }
 
     /// Runs one call into the node, wrapping its error for `errorResponse(for:)`.
-    func call<Value>(_ body: () async throws(NodeError) -> Value) async throws(APIError) -> Value {
+    nonisolated(nonsending) func call<Value>(_ body: () async throws(NodeError) -> Value) async throws(APIError) -> Value {
         do {
             return try await body()
         } catch {

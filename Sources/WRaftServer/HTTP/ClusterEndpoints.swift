@@ -6,7 +6,7 @@ import WRaftAPI
 
 extension APIResponder {
     /// `POST /connect` `{"peer": "host:port"}`.
-    func connect(_ request: Request) async throws(APIError) -> Response {
+    nonisolated(nonsending) func connect(_ request: Request) async throws(APIError) -> Response {
         let body = try await readJSON(ConnectBody.self, request)
         let peer = try checkedRaftAddress(body.peer)
         let outcome = try await call { () async throws(NodeError) in try await service.connect(peerRaftAddress: peer) }
@@ -19,13 +19,13 @@ extension APIResponder {
     }
 
     /// `POST /start`: answers `{"started": true}` once the node has started (idempotent).
-    func start() async throws(APIError) -> Response {
+    nonisolated(nonsending) func start() async throws(APIError) -> Response {
         try await call { () async throws(NodeError) in try await service.start() }
         return jsonResponse(.ok, StartedView(started: true).encodedJSON())
     }
 
     /// `POST /members/remove` `{"id": "..."}`: answers `{"removed": id}` once the change applied.
-    func removeMember(_ request: Request) async throws(APIError) -> Response {
+    nonisolated(nonsending) func removeMember(_ request: Request) async throws(APIError) -> Response {
         let deadline = try options.deadline(QueryParameters(request.uri.query))
         let body = try await readJSON(RemoveMemberBody.self, request)
         let id = try parseNodeID(body.id, field: "id")
@@ -34,20 +34,20 @@ extension APIResponder {
     }
 
     /// `GET /state`.
-    func stateResponse() async -> Response {
+    nonisolated(nonsending) func stateResponse() async -> Response {
         jsonResponse(.ok, await service.state().encodedJSON())
     }
 
     /// `GET /health`: 200 when the node serves and knows a leader; 503 (same fields, with
     /// `reason` and the error `no_leader` or `not_serving`) when not.
-    func healthResponse() async -> Response {
+    nonisolated(nonsending) func healthResponse() async -> Response {
         let health = await service.health()
         let status = health.errorCode.map { HTTPResponse.Status(code: $0.httpStatus) } ?? .ok
         return jsonResponse(status, health.encodedJSON())
     }
 
     /// `GET /log?from=N&limit=M`; without `from`, the last `limit` entries.
-    func logResponse(_ query: QueryParameters) async throws(APIError) -> Response {
+    nonisolated(nonsending) func logResponse(_ query: QueryParameters) async throws(APIError) -> Response {
         let limit = try query.integer("limit", in: 1...options.logLimitMax) ?? options.logLimitDefault
         let from: LogIndex
         if let first = try query.logIndex("from") {
@@ -61,7 +61,7 @@ extension APIResponder {
     }
 
     /// Reads and decodes a small JSON body (an empty body reads as `{}`).
-    func readJSON<Body: Decodable>(_ type: Body.Type, _ request: Request) async throws(APIError) -> Body {
+    nonisolated(nonsending) func readJSON<Body: Decodable>(_ type: Body.Type, _ request: Request) async throws(APIError) -> Body {
         let buffer = try await readBody(request, limit: options.jsonBodyBytesMax) { [limit = options.jsonBodyBytesMax] _ in
             .bodyTooLarge(limit: limit)
         }

@@ -12,7 +12,7 @@ import WRaftAPI
 
 extension APIResponder {
     /// `PUT /data/{key}`: the body is the raw value (at most `valueBytesMax` bytes).
-    func putValue(rawKey: Substring, _ query: QueryParameters, _ request: Request) async throws(APIError) -> Response {
+    nonisolated(nonsending) func putValue(rawKey: Substring, _ query: QueryParameters, _ request: Request) async throws(APIError) -> Response {
         let key = try parseKey(rawPath: rawKey, bytesMax: options.keyBytesMax)
         let condition = try writeCondition(query)
         let deadline = try options.deadline(query)
@@ -23,7 +23,7 @@ extension APIResponder {
     }
 
     /// `DELETE /data/{key}`.
-    func deleteValue(rawKey: Substring, _ query: QueryParameters) async throws(APIError) -> Response {
+    nonisolated(nonsending) func deleteValue(rawKey: Substring, _ query: QueryParameters) async throws(APIError) -> Response {
         let key = try parseKey(rawPath: rawKey, bytesMax: options.keyBytesMax)
         let condition = try writeCondition(query)
         let deadline = try options.deadline(query)
@@ -31,7 +31,7 @@ extension APIResponder {
     }
 
     /// `GET /data/{key}`: the raw value, with the index and term that last modified it.
-    func getValue(rawKey: Substring, _ query: QueryParameters) async throws(APIError) -> Response {
+    nonisolated(nonsending) func getValue(rawKey: Substring, _ query: QueryParameters) async throws(APIError) -> Response {
         let key = try parseKey(rawPath: rawKey, bytesMax: options.keyBytesMax)
         let consistency = try readConsistency(query)
         let deadline = try options.deadline(query)
@@ -46,7 +46,7 @@ extension APIResponder {
     }
 
     /// `GET /data?prefix=P&limit=N&cursor=C`.
-    func listValues(_ query: QueryParameters) async throws(APIError) -> Response {
+    nonisolated(nonsending) func listValues(_ query: QueryParameters) async throws(APIError) -> Response {
         let prefix = try query.string("prefix") ?? ""
         guard prefix.utf8.count <= options.keyBytesMax else {
             throw .badKey("the prefix is \(prefix.utf8.count) bytes; keys are at most \(options.keyBytesMax)")
@@ -64,7 +64,7 @@ extension APIResponder {
     }
 
     /// `POST /set`: `{"key": "k", "value": "v"}` puts, `{"key": "k", "delete": true}` deletes.
-    func setValue(_ request: Request) async throws(APIError) -> Response {
+    nonisolated(nonsending) func setValue(_ request: Request) async throws(APIError) -> Response {
         let query = QueryParameters(request.uri.query)
         let deadline = try options.deadline(query)
         let bodyLimit = options.jsonBodyBytesMax
@@ -77,7 +77,7 @@ extension APIResponder {
     }
 
     /// Proposes a write and answers `{"key","index","term"}` (+ `"deleted"` for deletes).
-    private func perform(_ write: WriteRequest, deadline: ContinuousClock.Instant) async throws(APIError) -> Response {
+    private nonisolated(nonsending) func perform(_ write: WriteRequest, deadline: ContinuousClock.Instant) async throws(APIError) -> Response {
         let outcome = try await call { () async throws(NodeError) in
             try await service.write(write, deadline: deadline)
         }

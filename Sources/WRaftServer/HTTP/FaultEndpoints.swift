@@ -6,7 +6,7 @@ import WRaftAPI
 
 extension APIResponder {
     /// Parses the fault named in the path (and its body), injects it, answers `{"op": name, "ok": true}`.
-    func injectFault(named name: Substring, _ request: Request) async throws(APIError) -> Response {
+    nonisolated(nonsending) func injectFault(named name: Substring, _ request: Request) async throws(APIError) -> Response {
         guard let faultName = FaultName(rawValue: String(name)) else {
             throw .node(.notFound(message: "no fault \"\(name.prefix(40))\"; see API.md"))
         }
@@ -15,7 +15,7 @@ extension APIResponder {
         return jsonResponse(.ok, FaultInjectedView(op: faultName, ok: true).encodedJSON())
     }
 
-    private func faultCommand(named name: FaultName, _ request: Request) async throws(APIError) -> FaultCommand {
+    private nonisolated(nonsending) func faultCommand(named name: FaultName, _ request: Request) async throws(APIError) -> FaultCommand {
         switch name {
         case .pause: return .pause
         case .resume: return .resume

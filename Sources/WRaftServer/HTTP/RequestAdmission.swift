@@ -8,7 +8,7 @@ import Hummingbird
 extension APIResponder {
     /// Admits `request` or throws why not. Returns the request's `Origin` when the page it came
     /// from is allowed (the answer then reflects it in `Access-Control-Allow-Origin`).
-    func admit(_ request: Request, _ endpoint: Endpoint) async throws(APIError) -> String? {
+    nonisolated(nonsending) func admit(_ request: Request, _ endpoint: Endpoint) async throws(APIError) -> String? {
         let host = request.head.authority
         guard hostPolicy.admits(host: host, port: boundPort.value) else { throw .misdirected(host: host) }
         let allowedOrigin = try await checkOrigin(request, host: host)
@@ -23,7 +23,7 @@ extension APIResponder {
     /// it is this page's own origin, a member's HTTP address, or configured; a state-changing
     /// request (or its preflight) from any other origin is refused; a read from one is answered
     /// without `Access-Control-Allow-Origin`, so the page cannot see it.
-    private func checkOrigin(_ request: Request, host: String?) async throws(APIError) -> String? {
+    private nonisolated(nonsending) func checkOrigin(_ request: Request, host: String?) async throws(APIError) -> String? {
         guard let origin = request.headers[.origin] else { return nil }
         let normalized = HostPolicy.normalizedOrigin(origin)
         var isAllowed = hostPolicy.isSameOrigin(normalized, host: host) || hostPolicy.configuredOrigins.contains(normalized)

@@ -153,7 +153,7 @@ package func writeCondition(_ query: QueryParameters) throws(APIError) -> WriteR
 /// Reads a request body of at most `limit` bytes. A declared `Content-Length` over the limit is
 /// refused before reading anything; a body that grows past it is refused as soon as it does, so
 /// no request buffers more than `limit` bytes.
-func readBody(_ request: Request, limit: Int, tooLarge: (Int) -> APIError) async throws(APIError) -> ByteBuffer {
+nonisolated(nonsending) func readBody(_ request: Request, limit: Int, tooLarge: (Int) -> APIError) async throws(APIError) -> ByteBuffer {
     if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
         throw tooLarge(declared)
     }
