@@ -25,6 +25,16 @@ extension NodeRuntime {
         Task { self.drive() }
     }
 
+    /// Runs the Ready loop in this turn if there is work and it does not run yet: for callers
+    /// that are already a deferred turn of their own (`kick` defers, so that what arrives in
+    /// the same event-loop turn joins one Ready).
+    func driveNow() {
+        guard !isDriving, lifecycle == .running else { return }
+        guard proposals.hasQueued || core?.hasReady == true else { return }
+        isDriving = true
+        drive()
+    }
+
     /// Takes Readys while the pipeline has room, then hands storage the next write: every Ready
     /// taken here that may share it.
     private func drive() {
@@ -48,7 +58,17 @@ extension NodeRuntime {
         isWriteScheduled = true
         Task {
             self.isWriteScheduled = false
-            self.startNextWrite()
+            guard self.lifecycle == .running else { return }
+            var actions = self.pipeline.startWrite()
+            // The write this task was scheduled for is carried out in it, not in a task of its
+            // own (a write is the last action: it makes the pipeline busy).
+            guard case .write(let write)? = actions.last else {
+                self.perform(actions)
+                return
+            }
+            actions.removeLast()
+            self.perform(actions)
+            await self.carryOut(write)
         }
     }
 
