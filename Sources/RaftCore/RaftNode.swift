@@ -66,6 +66,14 @@ public struct RaftNode {
     /// The last committed entry handed out with that snapshot Ready, counted applied on advance.
     var pendingAppliedIndex: LogIndex?
 
+    // MARK: Events (see `RaftEvent`)
+    var isRecordingEvents = false
+    /// Recorded and not yet taken; at most `bufferedEventsMax`.
+    var events: [RaftEvent] = []
+    var lastRecordedState: RecordedState?
+    /// Events dropped because the buffer was full.
+    public internal(set) var droppedEventCount: UInt64 = 0
+
     // MARK: Construction
 
     /// A node restarting from what it persisted (an empty `PersistentState` for a node that has
@@ -141,6 +149,7 @@ public struct RaftNode {
         case .leader: tickLeader()
         case .follower, .preCandidate, .candidate, .learner: tickElection()
         }
+        recordStateIfChanged()
     }
 
     private mutating func tickElection() {
@@ -175,6 +184,7 @@ public struct RaftNode {
         // Our own bounded draw, not `Int.random(in:using:)`: a seed replays on any Swift version.
         let jitterTicks = random.int(in: 0..<config.electionTimeoutJitterTicks)
         randomizedElectionTimeoutTicks = config.electionTimeoutTicks + jitterTicks
+        record(.electionTimerReset(ticksLeft: randomizedElectionTimeoutTicks))
     }
 
     // MARK: Role transitions
@@ -195,6 +205,7 @@ public struct RaftNode {
         progress = [:]
         heartbeatElapsedTicks = 0
         resetElectionTimeout()
+        recordStateIfChanged()
     }
 
     mutating func becomeLeader() {
@@ -211,6 +222,7 @@ public struct RaftNode {
         for member in membership.members { addProgress(for: member) }
         // Dissertation 6.4: a new leader commits a no-op of its own term before serving reads,
         // and (4.1) before accepting a membership change.
+        recordStateIfChanged()
         appendAsLeader([Entry(term: term, index: .zero, kind: .noop)])
     }
 
@@ -249,6 +261,7 @@ public struct RaftNode {
             if let target = transferee, !newMembership.isVoter(target) { transferee = nil }
         } else if role == .follower || role == .learner {
             role = newMembership.learners.contains(config.id) ? .learner : .follower
+            recordStateIfChanged()
         }
     }
 
