@@ -171,7 +171,8 @@ extension NodeRuntime {
         config.electionTimeoutJitterTicks = options.electionTimeoutJitterTicks
         config.uncommittedBytesMax = options.uncommittedBytesMax
         config.randomSeed = Self.randomNonZero()
-        let node = try RaftNode(config: config, state: state)
+        var node = try RaftNode(config: config, state: state)
+        node.setRecordingEvents(true)
         core = node
         store = restored
         appliedMembership = state.snapshot.membership
