@@ -204,6 +204,11 @@ public final class NodeEventLog: Sendable {
     /// The sequence of the newest event (0 before any).
     var lastSequence: UInt64 { state.withLock { $0.nextSequence - 1 } }
 
+    /// The sequences the ring holds now: (oldest, newest); (1, 0) before any event.
+    var heldSequences: (oldest: UInt64, newest: UInt64) {
+        state.withLock { ($0.nextSequence - UInt64($0.ring.count), $0.nextSequence - 1) }
+    }
+
     private static func append(_ kind: NodeEventKind, at timeMs: Int64, to state: inout State) {
         let event = NodeEvent(sequence: state.nextSequence, timeMs: timeMs, kind: kind)
         state.nextSequence += 1

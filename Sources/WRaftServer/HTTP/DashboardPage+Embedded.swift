@@ -247,7 +247,7 @@ extension DashboardPage {
 <script>
 "use strict";
 // The dashboard is built on every member's GET /events (Server-Sent Events of what the node
-// really did), read with fetch() so the bearer token goes along, one independent stream per
+// really did), read with the fetch API so the bearer token goes along, one independent stream per
 // member with its own timeout (a stopped member stalls only its own column). /state is polled
 // per member, independently, for the cards; /log for the side-by-side logs. Elements are made
 // once per member and updated in place, so a button never disappears under the pointer.

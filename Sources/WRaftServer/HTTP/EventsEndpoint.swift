@@ -16,15 +16,17 @@ struct EventStreamPacing: Sendable {
 
 extension APIResponder {
     /// Opens a stream: first a `timing` event (no id), then every event after `since` still in the
-    /// ring (all of them without `since`, or when `since` is beyond the last: the node restarted),
-    /// then new ones as they happen. A reader the ring laps gets a final `lagged` event and the
-    /// stream ends; more than `NodeEventLog.streamsMax` open streams: `503 overloaded`.
+    /// ring (all of them without `since`, or when `since` is beyond the last: the node restarted;
+    /// from the oldest kept when `since` is older: the ids show the gap), then new ones as they
+    /// happen. A reader the ring laps while streaming gets a final `lagged` event and the stream
+    /// ends; more than `NodeEventLog.streamsMax` open streams: `503 overloaded`.
     func eventsResponse(_ query: QueryParameters) throws(APIError) -> Response {
         guard let log = service.eventStreamSource else { throw .node(.notFound(message: "this node has no event stream")) }
         let since = try query.logIndex("since")?.rawValue
         guard log.openStream() else { throw .node(.overloaded(retryAfterMs: 1_000)) }
-        let last = log.lastSequence
-        let start: UInt64 = since.map { $0 > last ? 0 : $0 } ?? 0
+        let held = log.heldSequences
+        let requested: UInt64 = since.map { $0 > held.newest ? 0 : $0 } ?? 0
+        let start = max(requested, held.oldest - 1)
         let timing = NodeEvent(sequence: 0, timeMs: NodeEventLog.wallClockMs(), kind: log.timing)
         let body = ResponseBody { writer in
             defer { log.closeStream() }
