@@ -205,7 +205,7 @@ let package = Package(
             swiftSettings: strict),
         // testdata/: the data-driven scenario files DataDriven.swift reads from the source tree.
         .testTarget(
-            name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation", "KVStore"], exclude: ["testdata"],
+            name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation", "KVStore", "WRaftSupport"], exclude: ["testdata"],
             swiftSettings: strict),
         .testTarget(name: "RaftPipelineTests", dependencies: ["RaftPipeline", "RaftCore"], swiftSettings: strict),
         .testTarget(

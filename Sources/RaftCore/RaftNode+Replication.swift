@@ -177,6 +177,7 @@ extension RaftNode {
         let previous = log.committedIndex
         guard index > previous else { return }
         log.commit(to: index)
+        if isRecordingEvents { record(.committed(index: index, term: log.term(at: index) ?? term)) }
         guard role == .leader else { return }
         uncommittedBytes = max(0, uncommittedBytes - committedBytes(after: previous, through: index))
         releaseReadsWaitingForTermCommit()
@@ -285,6 +286,8 @@ extension RaftNode {
         }
         withdrawAcknowledgements(from: log.committedIndex.next)
         log.restore(metadata)
+        // The snapshot's last entry is committed (the leader's log holds it committed).
+        record(.committed(index: metadata.index, term: metadata.term))
         pendingSnapshot = metadata
         membership = metadata.membership
         membershipContext = metadata.membershipContext

@@ -30,6 +30,7 @@ extension RaftNode {
         default:
             stepByRole(message)
         }
+        recordStateIfChanged()
     }
 
     /// A message from a higher term. Returns whether to go on handling it.
@@ -42,6 +43,9 @@ extension RaftNode {
             if config.isCheckQuorumEnabled && !request.isLeadershipTransfer && leader != nil
                 && electionElapsedTicks < config.electionTimeoutTicks
             {
+                record(.voteCast(
+                    candidate: message.from, term: message.term, isPreVote: request.isPreVote, isGranted: false,
+                    reason: .leaderLease))
                 return false
             }
             if request.isPreVote { return true }  // a pre-vote never changes our term
@@ -51,6 +55,7 @@ extension RaftNode {
             let elapsedTicks = electionElapsedTicks
             becomeFollower(term: message.term, leader: nil)
             electionElapsedTicks = elapsedTicks
+            record(.electionTimerReset(ticksLeft: max(0, randomizedElectionTimeoutTicks - elapsedTicks)))
             return true
         case .voteResponse(let response) where response.isPreVote && response.isGranted:
             // A granted pre-vote echoes the term we would campaign in; it is not a newer term.
@@ -87,6 +92,7 @@ extension RaftNode {
                 send(.appendResponse(AppendResponse(index: .zero, isRejected: false)), to: message.from)
             }
         case .voteRequest(let request) where request.isPreVote:
+            record(.voteCast(candidate: message.from, term: message.term, isPreVote: true, isGranted: false, reason: .staleTerm))
             send(.voteResponse(VoteResponse(isGranted: false, isPreVote: true)), to: message.from)
         default:
             break
@@ -110,16 +116,20 @@ extension RaftNode {
             || (request.isPreVote && messageTerm > term)
         let isUpToDate = log.isUpToDate(lastIndex: request.lastLogIndex, lastTerm: request.lastLogTerm)
         guard canVote && isUpToDate else {
+            let reason: VoteReason = !canVote ? (votedFor != nil ? .votedForAnother : .hasLeader) : .logBehind
+            record(.voteCast(
+                candidate: candidate, term: messageTerm, isPreVote: request.isPreVote, isGranted: false, reason: reason))
             send(.voteResponse(VoteResponse(isGranted: false, isPreVote: request.isPreVote)), to: candidate)
             return
         }
+        record(.voteCast(candidate: candidate, term: messageTerm, isPreVote: request.isPreVote, isGranted: true, reason: .granted))
         // A granted answer carries the request's term, so the candidate counts it in that term.
         send(.voteResponse(VoteResponse(isGranted: true, isPreVote: request.isPreVote)), to: candidate, term: messageTerm)
         if !request.isPreVote {
             // The vote is part of the hard state of the next `Ready`, made durable before this
             // answer is sent (dissertation 3.8).
             votedFor = candidate
-            electionElapsedTicks = 0
+            restartElectionTimer()
         }
     }
 
@@ -155,6 +165,8 @@ extension RaftNode {
         }
         leader = nil
         votes = [config.id: true]
+        recordStateIfChanged()
+        record(.campaign(term: electionTerm, isPreVote: isPreVote, isTransfer: isTransfer))
         resetElectionTimeout()
         if tallyVotes() { return }
         let request = VoteRequest(
@@ -195,7 +207,15 @@ extension RaftNode {
             stepFollower(message)
         case .voteResponse(let response):
             guard response.isPreVote == (role == .preCandidate), membership.isVoter(message.from) else { return }
-            if votes[message.from] == nil { votes[message.from] = response.isGranted }
+            if votes[message.from] == nil {
+                votes[message.from] = response.isGranted
+                if isRecordingEvents {
+                    let granted = votes.values.count(where: { $0 })
+                    record(.voteReceived(
+                        from: message.from, term: message.term, isPreVote: response.isPreVote,
+                        isGranted: response.isGranted, grantedCount: granted, refusedCount: votes.count - granted))
+                }
+            }
             tallyVotes()
         default:
             break
@@ -205,15 +225,15 @@ extension RaftNode {
     private mutating func stepFollower(_ message: Message) {
         switch message.payload {
         case .append(let request):
-            electionElapsedTicks = 0
+            restartElectionTimer()
             leader = message.from
             handleAppend(request, from: message.from)
         case .heartbeat(let heartbeat):
-            electionElapsedTicks = 0
+            restartElectionTimer()
             leader = message.from
             handleHeartbeat(heartbeat, from: message.from)
         case .installSnapshot(let metadata):
-            electionElapsedTicks = 0
+            restartElectionTimer()
             leader = message.from
             handleSnapshot(metadata, from: message.from)
         case .timeoutNow:

@@ -72,6 +72,14 @@ public struct RaftNode {
     /// The last committed entry handed out with that snapshot Ready, counted applied on advance.
     var pendingAppliedIndex: LogIndex?
 
+    // MARK: Events (see `RaftEvent`)
+    var isRecordingEvents = false
+    /// Recorded and not yet taken; at most `bufferedEventsMax`.
+    var events: [RaftEvent] = []
+    var lastRecordedState: RecordedState?
+    /// Events dropped because the buffer was full.
+    public internal(set) var droppedEventCount: UInt64 = 0
+
     // MARK: Construction
 
     /// A node restarting from what it persisted (an empty `PersistentState` for a node that has
@@ -147,6 +155,7 @@ public struct RaftNode {
         case .leader: tickLeader()
         case .follower, .preCandidate, .candidate, .learner: tickElection()
         }
+        recordStateIfChanged()
     }
 
     private mutating func tickElection() {
@@ -191,6 +200,7 @@ public struct RaftNode {
         // Our own bounded draw, not `Int.random(in:using:)`: a seed replays on any Swift version.
         let jitterTicks = random.int(in: 0..<config.electionTimeoutJitterTicks)
         randomizedElectionTimeoutTicks = config.electionTimeoutTicks + jitterTicks
+        record(.electionTimerReset(ticksLeft: randomizedElectionTimeoutTicks))
     }
 
     // MARK: Role transitions
@@ -211,6 +221,7 @@ public struct RaftNode {
         progress = [:]
         heartbeatElapsedTicks = 0
         resetElectionTimeout()
+        recordStateIfChanged()
     }
 
     mutating func becomeLeader() {
@@ -227,6 +238,7 @@ public struct RaftNode {
         for member in membership.members { addProgress(for: member) }
         // Dissertation 6.4: a new leader commits a no-op of its own term before serving reads,
         // and (4.1) before accepting a membership change.
+        recordStateIfChanged()
         appendAsLeader([Entry(term: term, index: .zero, kind: .noop)])
     }
 
@@ -265,6 +277,7 @@ public struct RaftNode {
             if let target = transferee, !newMembership.isVoter(target) { transferee = nil }
         } else if role == .follower || role == .learner {
             role = newMembership.learners.contains(config.id) ? .learner : .follower
+            recordStateIfChanged()
         }
     }
 

@@ -123,6 +123,8 @@ final class SimulatedNode {
     var proposals: ProposalQueue<UInt64>
     /// The leader last seen, to notice a change (as the runtime's `observeStatus` does).
     var observedLeader: NodeID?
+    /// The core's events and the Readys taken, in order (`SimulationOptions.isRecordingEvents`).
+    var eventTimeline: [EventTimelineItem] = []
 
     init(id: NodeID, config: Config, durable: DurableState, tickRatePermille: Int, proposals: ProposalQueue<UInt64>) {
         self.id = id
@@ -133,4 +135,63 @@ final class SimulatedNode {
     }
 
     var isRunning: Bool { core != nil }
+}
+
+/// One item of a simulated node's event timeline: an event its core recorded, a Ready it took
+/// (what it promised: the hard state to persist, the votes it sends, the commit it applies),
+/// or a restart (a crash lost the core; the hard state restarts from the disk).
+public enum EventTimelineItem: Sendable, Equatable {
+    case event(RaftEvent)
+    case ready(ReadyFacts)
+    /// The hard state the core restarted with (`commit`: its commit index, at least the snapshot's).
+    case restart(HardState)
+}
+
+/// What a Ready shows of votes, terms and commits.
+public struct ReadyFacts: Sendable, Equatable {
+    public var hardState: HardState?
+    /// Granted votes (not pre-votes) this Ready sends: (candidate, term).
+    public var votesGranted: [VoteSent]
+    /// (Pre-)vote requests this Ready sends: (term, isPreVote), once per campaign.
+    public var campaigns: [CampaignSent]
+    /// The last committed entry handed out to be applied.
+    public var lastCommittedIndex: LogIndex?
+
+    public struct VoteSent: Sendable, Equatable {
+        public var candidate: NodeID
+        public var term: Term
+        public init(candidate: NodeID, term: Term) {
+            self.candidate = candidate
+            self.term = term
+        }
+    }
+    public struct CampaignSent: Sendable, Equatable {
+        public var term: Term
+        public var isPreVote: Bool
+    }
+
+    public init(hardState: HardState?, votesGranted: [VoteSent], campaigns: [CampaignSent], lastCommittedIndex: LogIndex?) {
+        self.hardState = hardState
+        self.votesGranted = votesGranted
+        self.campaigns = campaigns
+        self.lastCommittedIndex = lastCommittedIndex
+    }
+
+    init(_ ready: Ready) {
+        hardState = ready.hardState
+        votesGranted = []
+        campaigns = []
+        for message in ready.messages {
+            switch message.payload {
+            case .voteResponse(let response) where response.isGranted && !response.isPreVote:
+                votesGranted.append(VoteSent(candidate: message.to, term: message.term))
+            case .voteRequest(let request):
+                let campaign = CampaignSent(term: message.term, isPreVote: request.isPreVote)
+                if campaigns.last != campaign { campaigns.append(campaign) }
+            default:
+                break
+            }
+        }
+        lastCommittedIndex = ready.committedEntries.last?.index
+    }
 }

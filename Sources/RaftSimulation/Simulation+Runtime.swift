@@ -36,6 +36,13 @@ extension Simulation {
         node.config.randomSeed = random.next()
         do {
             node.core = try RaftNode(config: node.config, state: node.durable.persistentState)
+            if options.isRecordingEvents, let status = node.core?.status {
+                // The core starts committed at least up to its snapshot.
+                var startState = node.durable.hardState
+                startState.commit = status.commitIndex
+                appendToTimeline(.restart(startState), of: node)
+                node.core?.setRecordingEvents(true)
+            }
         } catch {
             fail("Durability", "\(TraceFormat.name(node.id)) cannot restart from its durable state: \(error)")
             return
@@ -96,7 +103,9 @@ extension Simulation {
             }
             if rounds < options.readyRoundsPerStepMax, node.pipeline.canTakeReady, let core = node.core, core.hasReady {
                 rounds += 1
+                drainEvents(of: node)
                 guard var ready = node.core?.ready() else { return }
+                if options.isRecordingEvents { appendToTimeline(.ready(ReadyFacts(ready)), of: node) }
                 canonicalize(&ready)
                 record(.ready(node.id, ReadySummary(ready)))
                 guard perform(node.pipeline.take(ready), on: node, afterWrite: false) else { return }
@@ -111,6 +120,19 @@ extension Simulation {
             guard node.diskOperation == nil, !node.pipeline.isIdle else { return }
             guard perform(node.pipeline.startWrite(), on: node, afterWrite: true) else { return }
         }
+    }
+
+    /// Moves the events the core recorded into the node's timeline.
+    func drainEvents(of node: SimulatedNode) {
+        guard options.isRecordingEvents, node.core?.hasEvents == true, let events = node.core?.takeEvents() else { return }
+        for event in events { appendToTimeline(.event(event), of: node) }
+    }
+
+    private func appendToTimeline(_ item: EventTimelineItem, of node: SimulatedNode) {
+        if node.eventTimeline.count >= options.eventTimelineItemsMax {
+            node.eventTimeline.removeFirst(node.eventTimeline.count / 2)
+        }
+        node.eventTimeline.append(item)
     }
 
     /// Message order within a Ready may follow the core's hash-set iteration, which changes

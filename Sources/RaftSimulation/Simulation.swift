@@ -55,6 +55,10 @@ public struct SimulationOptions: Sendable {
     public var traceCapacity: Int? = 20_000
     /// Receives every trace line as it happens (replaying one seed).
     public var liveTrace: (@Sendable (String) -> Void)?
+    /// Each core records its `RaftEvent`s, kept per node beside its Readys (`eventTimeline(of:)`).
+    public var isRecordingEvents = false
+    /// The most items a node's event timeline keeps (older ones are dropped first).
+    public var eventTimelineItemsMax = 200_000
 
     public init() {}
 }
@@ -181,6 +185,9 @@ public final class Simulation {
     }
 
     public func status(of id: NodeID) -> Status? { node(id)?.core?.status }
+    /// The node's recorded events and the Readys it took, in the order they happened, across
+    /// its crashes (empty unless `options.isRecordingEvents`).
+    public func eventTimeline(of id: NodeID) -> [EventTimelineItem] { node(id)?.eventTimeline ?? [] }
     public func isRunning(_ id: NodeID) -> Bool { node(id)?.isRunning ?? false }
     /// The index the node's state machine has applied (zero while crashed).
     public func appliedIndex(of id: NodeID) -> LogIndex { node(id)?.machine.appliedIndex ?? .zero }

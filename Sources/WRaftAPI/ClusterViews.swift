@@ -262,6 +262,9 @@ public enum FaultName: String, Sendable, Equatable, CaseIterable, Codable {
     case pause, resume, isolate, delay, drop, heal, crash
     case stepDown = "step-down"
     case transfer, snapshot
+    /// Stop this node's Raft clock (no ticks: no heartbeats, no election timeouts) until
+    /// `release`; messages still flow. The dashboard freezes every member to look at one moment.
+    case freeze, release
 }
 
 /// The body of an `/op/...` answer: `{"op": name, "ok": true}`.

@@ -13,6 +13,9 @@ public enum FaultRequest<Member: Sendable & Equatable>: Sendable, Equatable {
     case stepDown
     case transfer(to: Member)
     case snapshot
+    /// Stop ticking (timers stand still; messages still flow) until `release`.
+    case freeze
+    case release
 
     /// The fault's name: the path component under `/op/`.
     public var name: FaultName {
@@ -27,6 +30,8 @@ public enum FaultRequest<Member: Sendable & Equatable>: Sendable, Equatable {
         case .stepDown: .stepDown
         case .transfer: .transfer
         case .snapshot: .snapshot
+        case .freeze: .freeze
+        case .release: .release
         }
     }
 }

@@ -352,7 +352,7 @@ public final class NodeClient: Sendable {
         case .delay(let ms, let jitterMs): return try encodeJSON(DelayBody(ms: Double(ms), jitterMs: Double(jitterMs)))
         case .drop(let rate): return try encodeJSON(DropBody(rate: rate))
         case .transfer(let target): return try encodeJSON(TransferBody(to: target))
-        case .pause, .resume, .heal, .crash, .stepDown, .snapshot: return []
+        case .pause, .resume, .heal, .crash, .stepDown, .snapshot, .freeze, .release: return []
         }
     }
 

@@ -28,6 +28,7 @@ public enum ServeSettings {
             .choice("log-format", "FORMAT", \.logFormat, "Log line format on standard error: text, or json (one object a line, metadata as fields)"),
             .int("election-timeout-ms", timeoutMsRange, \.options.electionTimeoutMs, "Election timeout in milliseconds (a random jitter is added)."),
             .int("heartbeat-ms", timeoutMsRange, \.options.heartbeatMs, "Leader heartbeat interval in milliseconds."),
+            .int("slow-motion", NodeOptions.slowMotionFactorRange, \.options.slowMotionFactor, "Run every timer (tick, heartbeat, election timeout) this many times slower, to watch elections happen (1: normal speed)."),
             .int("snapshot-entries", 1...1_000_000_000, \.options.snapshotEntries, "Take a snapshot every this many applied entries."),
             .int("snapshot-log-bytes", 1...(1 << 40), \.options.snapshotLogBytes, "Take a snapshot once this many bytes of commands were applied since the last."),
             .int("snapshot-retained-entries", 0...10_000_000, \.options.snapshotRetainedEntries, "Log entries kept behind a snapshot for followers that lag a little."),

@@ -35,6 +35,8 @@ public actor LocalCluster {
         public var logLevel: String = "info"
         public var electionTimeoutMs: Int?
         public var heartbeatMs: Int?
+        /// Each node's `--slow-motion` (nil: normal speed).
+        public var slowMotionFactor: Int?
         /// Each node's `--threads` (nil: the machine's cores shared among the nodes, at least 1;
         /// fewer threads than busy processes only adds thread switches).
         public var threadsPerNode: Int?
@@ -406,6 +408,7 @@ public actor LocalCluster {
             arguments += ["--election-timeout-ms", String(electionTimeoutMs)]
         }
         if let heartbeatMs = options.heartbeatMs { arguments += ["--heartbeat-ms", String(heartbeatMs)] }
+        if let factor = options.slowMotionFactor { arguments += ["--slow-motion", String(factor)] }
         let threads = options.threadsPerNode ?? max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, options.nodeCount))
         arguments += ["--threads", String(threads)]
         if options.isPeerTLSEnabled {

@@ -128,6 +128,24 @@ public struct NodeOptions: Sendable, Equatable {
 
     /// etcd's default backend quota.
     public static let quotaBytesDefault = 2 << 30
+
+    /// `--slow-motion N`: every timer of the node runs N times slower (the tick, heartbeats,
+    /// election timeouts and their jitter), so each phase of an election can be watched. 1: off.
+    public var slowMotionFactor = 1
+    public static let slowMotionFactorRange = 1...100
+
+    /// These options with `slowMotionFactor` applied to the timers (and reset to 1). The ticks
+    /// per heartbeat and per election timeout stay the same: only the tick is longer.
+    public func applyingSlowMotion() -> NodeOptions {
+        guard slowMotionFactor > 1 else { return self }
+        var slowed = self
+        slowed.tickMs *= slowMotionFactor
+        slowed.heartbeatMs *= slowMotionFactor
+        slowed.electionTimeoutMs *= slowMotionFactor
+        slowed.electionTimeoutJitterMs *= slowMotionFactor
+        slowed.slowMotionFactor = 1
+        return slowed
+    }
     /// The bounds `--quota-bytes` accepts: room for one largest write, and at most 64 GiB.
     public static let quotaBytesRange = (2 << 20)...(64 << 30)
 
@@ -144,6 +162,9 @@ public struct NodeOptions: Sendable, Equatable {
             throw .invalid("the http port and the raft port must differ (both \(httpPort))")
         }
         guard !dataDirectory.isEmpty else { throw .invalid("data dir must not be empty") }
+        guard Self.slowMotionFactorRange.contains(slowMotionFactor) else {
+            throw .invalid("slowMotionFactor \(slowMotionFactor) is not in \(Self.slowMotionFactorRange)")
+        }
         guard (1...1_000).contains(tickMs) else { throw .invalid("tickMs \(tickMs) is not in 1...1000") }
         guard heartbeatMs >= tickMs else { throw .invalid("heartbeatMs (\(heartbeatMs)) must be >= tickMs (\(tickMs))") }
         guard electionTimeoutMs > heartbeatMs else {

@@ -30,9 +30,14 @@ public protocol NodeService: Sendable {
     func log(from: LogIndex, limit: Int) async -> LogView
     /// `POST /op/...`: inject or clear a fault on this node.
     func inject(_ fault: FaultCommand) async throws(NodeError)
+    /// `GET /events`: what this node did, as the stream serves it (nil: no stream here).
+    var eventStreamSource: NodeEventLog? { get }
 }
 
 extension NodeService {
+    /// No event stream (test fakes).
+    public var eventStreamSource: NodeEventLog? { nil }
+
     /// The first page of keys starting with `prefix`.
     public func list(prefix: String, limit: Int, consistency: ReadConsistency, deadline: ContinuousClock.Instant)
         async throws(NodeError) -> ListOutcome

@@ -14,6 +14,7 @@ import WRaftCertificates
 /// (bad options, an unreadable or foreign data dir, a port in use) or when its storage fails.
 /// The `wraft serve` command calls this; it bootstraps logging and metrics before.
 public func runNode(options: NodeOptions, logger: Logger, metricsText: @escaping @Sendable () -> String) async throws {
+    let options = options.applyingSlowMotion()
     do {
         try options.validate()
     } catch {

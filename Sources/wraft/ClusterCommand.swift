@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WRaftClient
 import WRaftLauncher
+import WRaftServer
 
 struct ClusterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,6 +20,7 @@ struct ClusterCommand: AsyncParsableCommand {
             Examples:
               wraft cluster
               wraft cluster --nodes 5 --base-http-port 8081 --base-raft-port 10002 --dir /tmp/wraft
+              wraft cluster --slow 10      (elections and heartbeats ten times slower, to watch them)
             """)
 
     @Option(help: "The number of nodes (\(LocalCluster.Options.nodeCountRange.lowerBound)...\(LocalCluster.Options.nodeCountRange.upperBound)).")
@@ -33,6 +35,8 @@ struct ClusterCommand: AsyncParsableCommand {
     var seed: UInt64?
     @Option(help: "Election timeout of every node, in milliseconds.") var electionTimeoutMs: Int?
     @Option(help: "Heartbeat interval of every node, in milliseconds.") var heartbeatMs: Int?
+    @Option(help: "Run every timer N times slower (ticks, heartbeats, election timeouts; the dashboard animates in the nodes' time), to watch an election step by step.")
+    var slow: Int?
     @Option(help: "Event-loop threads of every node (default: the cores shared among the nodes, at least 1).")
     var threads: Int?
     @Flag(help: "Run the raft ports in plaintext, without making certificates.") var insecure = false
@@ -45,6 +49,9 @@ struct ClusterCommand: AsyncParsableCommand {
             throw ValidationError("--nodes must be in \(LocalCluster.Options.nodeCountRange)")
         }
         try EventLoopThreads.validate(threads)
+        if let slow, !NodeOptions.slowMotionFactorRange.contains(slow) {
+            throw ValidationError("--slow must be in \(NodeOptions.slowMotionFactorRange)")
+        }
         guard (baseHTTPPort == nil) == (baseRaftPort == nil) else {
             throw ValidationError("give both --base-http-port and --base-raft-port, or neither")
         }
@@ -60,6 +67,9 @@ struct ClusterCommand: AsyncParsableCommand {
         options.connectOrderSeed = seed
         options.electionTimeoutMs = electionTimeoutMs
         options.heartbeatMs = heartbeatMs
+        options.slowMotionFactor = slow
+        // An election in slow motion takes `slow` times as long.
+        options.leaderTimeoutMs *= max(1, slow ?? 1)
         options.threadsPerNode = threads
         options.enableFaults = true
         options.isPeerTLSEnabled = !insecure

@@ -17,6 +17,15 @@ Scenarios:
       a free port) cannot read /state (CORS) and cannot make a JSON write (its preflight is
       refused); its simple text/plain and form POSTs of K are sent (the node must refuse them:
       the Swift test checks K was never written).
+  cluster --url A --members N [--artifacts DIR]
+      A cluster with faults on. The page names a leader; a click on a card's button during
+      constant updates (event streams, polls) is handled every time (the button is the same element
+      throughout); the leader is crashed with its card's own button and a new leader is named
+      within a bound; one follower is partitioned from the others with the page's controls (the
+      nodes report the isolation) and healed. Screenshots go to DIR.
+  forbidden --url A [--artifacts DIR]
+      A node without --enable-faults: the page's crash button is answered 403 and the page shows
+      the action as failed, with the node's error.
 """
 import argparse
 import functools
@@ -31,11 +40,12 @@ BOUND_SECONDS = 20  # every wait in this script is bounded by this
 
 def parse_arguments():
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=["tokens", "origin"])
+    parser.add_argument("scenario", choices=["tokens", "origin", "cluster", "forbidden"])
+    parser.add_argument("--artifacts", default="", help="a folder for screenshots")
     parser.add_argument("--url", required=True, help="the dashboard node's base URL, http://127.0.0.1:PORT")
-    parser.add_argument("--members", type=int, required=True)
+    parser.add_argument("--members", type=int, default=1)
     parser.add_argument("--token", default="")
-    parser.add_argument("--key", required=True)
+    parser.add_argument("--key", default="")
     parser.add_argument("--value", default="")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
@@ -65,6 +75,7 @@ def start_browser(arguments):
         options.add_argument(flag)
     # The page's prompt() is ours to answer, not the driver's to dismiss.
     options.set_capability("unhandledPromptBehavior", "ignore")
+    options.add_argument("--window-size=1400,1000")
     driver = webdriver.Chrome(service=Service(arguments.chromedriver), options=options)
     driver.set_page_load_timeout(BOUND_SECONDS)
     driver.set_script_timeout(BOUND_SECONDS)
@@ -99,9 +110,126 @@ def text_of(driver, element_id):
     return driver.execute_script("const e = document.getElementById(arguments[0]); return e ? e.textContent : null;", element_id)
 
 
-def members_up(driver, count):
+def members_up(driver, count, seconds=BOUND_SECONDS):
     expected = "%d / %d" % (count, count)
-    return wait_for(lambda: text_of(driver, "fact-up") == expected and text_of(driver, "fact-up"))
+    return wait_for(lambda: text_of(driver, "fact-up") == expected and text_of(driver, "fact-up"), seconds=seconds)
+
+
+def screenshot(driver, arguments, name):
+    if arguments.artifacts:
+        import os
+        os.makedirs(arguments.artifacts, exist_ok=True)
+        driver.save_screenshot(os.path.join(arguments.artifacts, name + ".png"))
+
+
+def leader_name(driver):
+    text = text_of(driver, "fact-leader") or ""
+    return None if text.startswith("none") else text
+
+
+def card(driver, name):
+    """The member card whose name is `name` (host:port), or None."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#members .card')].find(c => c.querySelector('.name').textContent === arguments[0]) || null;",
+        name)
+
+
+def card_button(driver, name, op):
+    element = card(driver, name)
+    return element.find_element("css selector", "button[data-op='%s']" % op) if element else None
+
+
+def click(driver, element):
+    # The header is sticky: scroll the element to the middle first, as a user would see it.
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    element.click()
+
+
+def action_text(driver):
+    return text_of(driver, "action-result") or ""
+
+
+def clear_action(driver):
+    driver.execute_script("const e = document.getElementById('action-result'); e.textContent = ''; e.classList.remove('error');")
+
+
+def scenario_cluster(driver, arguments, checks):
+    driver.get(arguments.url + "/")
+    checks.record("every member is shown", members_up(driver, arguments.members), text_of(driver, "fact-up"))
+    first = wait_for(lambda: leader_name(driver))
+    if not checks.record("a leader is named (host:port)", first and ":" in first, text_of(driver, "fact-leader")):
+        return
+    streams = wait_for(lambda: "%d event streams" % arguments.members in (text_of(driver, "live-text") or ""))
+    checks.record("one event stream per member", streams, text_of(driver, "live-text"))
+    messages = wait_for(lambda: driver.execute_script("return document.querySelectorAll('#ring .msg').length > 0;"), seconds=10, poll=0.02)
+    checks.record("messages are drawn in flight", messages)
+    screenshot(driver, arguments, "1-cluster")
+
+    # Clicks during constant updates: the same button element the whole time, every click answered.
+    follower = next(n for n in driver.execute_script(
+        "return [...document.querySelectorAll('#members .card .name')].map(e => e.textContent);") if n != first)
+    button = card_button(driver, follower, "heal")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+    handled = 0
+    for _ in range(12):
+        clear_action(driver)
+        button.click()
+        if wait_for(lambda: action_text(driver).startswith("heal → " + follower), seconds=5, poll=0.02):
+            handled += 1
+        time.sleep(0.15)
+    checks.record("every click during updates is handled (12 of 12)", handled == 12, "%d of 12" % handled)
+    same = driver.execute_script("return document.contains(arguments[0]);", button)
+    checks.record("the button was never rebuilt", same)
+
+    # Partition one follower from the rest with the page's controls, then heal.
+    click(driver, card(driver, follower).find_element("css selector", "input.select"))
+    clear_action(driver)
+    click(driver, driver.find_element("id", "partition-btn"))
+    partitioned = wait_for(lambda: action_text(driver).startswith("partition") and action_text(driver))
+    checks.record("the partition is applied on every member", partitioned and "failed" not in partitioned, action_text(driver))
+    isolated = wait_for(lambda: "isolated" in (card(driver, follower).find_element("css selector", ".faults").text or ""))
+    checks.record("the partitioned member reports its isolation", isolated)
+    screenshot(driver, arguments, "2-partitioned")
+    click(driver, card(driver, follower).find_element("css selector", "input.select"))
+    clear_action(driver)
+    click(driver, driver.find_element("id", "heal-all-btn"))
+    healed = wait_for(lambda: action_text(driver).startswith("heal: ok"))
+    checks.record("heal all succeeds", healed, action_text(driver))
+    cleared = wait_for(lambda: all("isolated" not in (e.text or "") for e in driver.find_elements("css selector", "#members .faults")))
+    checks.record("no member is isolated after the heal", cleared)
+
+    # Crash the leader with its own card's button; a new leader is named within the bound.
+    leader = leader_name(driver)
+    click(driver, card_button(driver, leader, "crash"))
+    confirm = wait_for(lambda: alert_or_none(driver), seconds=5)
+    if confirm is not None:
+        confirm.accept()
+    started = time.monotonic()
+    crashed = wait_for(lambda: "crash → " + leader in action_text(driver) and action_text(driver), seconds=10)
+    checks.record("the crash is reported as done", crashed and "failed" not in crashed, action_text(driver))
+    new_leader = wait_for(lambda: (leader_name(driver) or leader) != leader and leader_name(driver), seconds=30)
+    checks.record("a new leader is named within 30 s", new_leader,
+                  "%s after %.1f s (old %s)" % (text_of(driver, "fact-leader"), time.monotonic() - started, leader))
+    timeline = text_of(driver, "timeline") or ""
+    checks.record("the timeline shows the election", "asks for votes" in timeline and "is leader" in timeline, timeline[:300])
+    screenshot(driver, arguments, "3-failover")
+
+
+def scenario_forbidden(driver, arguments, checks):
+    driver.get(arguments.url + "/")
+    name = wait_for(lambda: leader_name(driver))
+    if not checks.record("the single member leads", name, text_of(driver, "fact-leader")):
+        return
+    click(driver, card_button(driver, name, "crash"))
+    confirm = wait_for(lambda: alert_or_none(driver), seconds=5)
+    if confirm is not None:
+        confirm.accept()
+    failed = wait_for(lambda: "failed" in action_text(driver) and action_text(driver), seconds=10)
+    checks.record("a crash answered 403 is shown as failed, with the error", failed and "403" in failed and "faults_disabled" in failed,
+                  action_text(driver))
+    is_error = driver.execute_script("return document.getElementById('action-result').classList.contains('error');")
+    checks.record("the failure is marked as an error", is_error)
+    screenshot(driver, arguments, "forbidden-crash")
 
 
 def scenario_tokens(driver, arguments, checks):
@@ -115,7 +243,7 @@ def scenario_tokens(driver, arguments, checks):
 
     up = members_up(driver, arguments.members)
     checks.record("every member reachable with the token", up, text_of(driver, "fact-up"))
-    leader = wait_for(lambda: (text_of(driver, "fact-leader") or "").startswith("node :") and text_of(driver, "fact-leader"))
+    leader = wait_for(lambda: leader_name(driver))
     checks.record("a leader is shown", leader, text_of(driver, "fact-leader"))
     stored = driver.execute_script("return sessionStorage.getItem('wraft.token');")
     checks.record("the token is kept in sessionStorage", stored == arguments.token, repr(stored))
@@ -200,10 +328,9 @@ def main():
         print(json.dumps({"error": "cannot start the browser: %s" % error}))
         sys.exit(2)
     try:
-        if arguments.scenario == "tokens":
-            scenario_tokens(driver, arguments, checks)
-        else:
-            scenario_origin(driver, arguments, checks)
+        scenarios = {"tokens": scenario_tokens, "origin": scenario_origin, "cluster": scenario_cluster,
+                     "forbidden": scenario_forbidden}
+        scenarios[arguments.scenario](driver, arguments, checks)
     except Exception as error:
         checks.record("the scenario ran to its end", False, repr(error))
     finally:

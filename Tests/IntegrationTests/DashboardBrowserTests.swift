@@ -43,6 +43,39 @@ import Glibc
         }
     }
 
+    /// Three members with faults on, the page opened on a follower: the page names the leader,
+    /// handles every click during constant updates, partitions a follower and heals with its own
+    /// controls, and after the leader is crashed with its card's button names a new leader within
+    /// 30 s. Screenshots: `BrowserTools.artifactsDirectory` (`.build/test-artifacts/dashboard`).
+    @Test func theDashboardFollowsAFailoverAndDrivesAPartition() async throws {
+        guard let browser = BrowserTools.find() else { return }
+        try await ClusterFixture.withCluster(nodes: 3, name: "browser-cluster") { cluster in
+            let leader = try await cluster.waitForLeader()
+            let page = await cluster.nodes[leader == 0 ? 1 : 0].httpAddress
+            let checks = try await browser.run(
+                scenario: "cluster",
+                ["--url", "http://\(page)", "--members", "3", "--artifacts", BrowserTools.artifactsDirectory + "/cluster"])
+            // The nodes agree: the old leader's process is gone and another member leads.
+            let survivors = await cluster.runningIndexes.filter { $0 != leader }
+            let exited = await eventually(timeoutMs: 10_000) { await !cluster.isRunning(leader) }
+            #expect(exited, "the crashed leader's process is still running: \(checks)")
+            let newLeader = try await cluster.waitForLeader(among: survivors)
+            #expect(newLeader != leader, "\(checks)")
+        }
+    }
+
+    /// A member without `--enable-faults`: the page's crash button is answered 403 and shown as
+    /// failed with the node's error; the node keeps running.
+    @Test func aCrashAnswered403IsShownAsAFailure() async throws {
+        guard let browser = BrowserTools.find() else { return }
+        try await withNodes(count: 1, name: "browser-forbidden", tokens: false) { nodes in
+            _ = try await browser.run(
+                scenario: "forbidden",
+                ["--url", "http://\(nodes[0].http)", "--artifacts", BrowserTools.artifactsDirectory + "/forbidden"])
+            #expect(try await nodes[0].client.state().status == "running")
+        }
+    }
+
     // MARK: Nodes
 
     struct Node {
@@ -130,6 +163,14 @@ struct BrowserTools {
             return nil
         }
         return BrowserTools(python: python, chromium: chromium, chromedriver: chromedriver, script: script)
+    }
+
+    /// Where the browser tests write their screenshots: `WRAFT_TEST_ARTIFACTS`, else
+    /// `.build/test-artifacts/dashboard` in the package.
+    static var artifactsDirectory: String {
+        if let explicit = ProcessInfo.processInfo.environment["WRAFT_TEST_ARTIFACTS"] { return explicit + "/dashboard" }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/test-artifacts/dashboard").path
     }
 
     private static func pathCandidates(_ name: String) -> [String] {

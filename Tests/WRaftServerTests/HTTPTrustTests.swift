@@ -285,7 +285,10 @@ import Testing
             let page = try await client.request("GET", "/").text
             let fetches = page.components(separatedBy: "fetch(").count - 1
             let wrapped = page.components(separatedBy: "fetchWithTimeout(").count - 1
-            #expect(fetches == 1 && wrapped >= 5, "every call goes through fetchWithTimeout, which adds the token: \(fetches) raw fetch, \(wrapped) wrapped")
+            let withToken = page.components(separatedBy: "headers: authHeaders(").count - 1
+            // Two raw fetches: fetchWithTimeout's, and the event streams' (which must not time out
+            // as a whole); both take their headers from authHeaders, which adds the token.
+            #expect(fetches == 2 && withToken == 2 && wrapped >= 5, "every call carries the token: \(fetches) raw fetch, \(withToken) with authHeaders, \(wrapped) wrapped")
             #expect(page.contains(#"headers["Authorization"] = "Bearer " + token"#))
             #expect(page.contains("sessionStorage.setItem(TOKEN_KEY"), "the token is kept for the tab only")
             #expect(page.contains(#"headers: { "Content-Type": "application/json" }"#), "POSTs say JSON")

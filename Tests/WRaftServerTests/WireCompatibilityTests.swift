@@ -78,6 +78,7 @@ import WRaftClient
             let faults: [Fault] = [
                 .pause, .resume, .isolate(peers: ["00000000000000bb"]), .isolate(peers: nil), .delay(ms: 50, jitterMs: 20),
                 .drop(rate: 0.25), .heal, .crash, .stepDown, .transfer(to: "00000000000000bb"), .snapshot,
+                .freeze, .release,
             ]
             #expect(Set(faults.map(\.name)) == Set(FaultName.allCases))
             for fault in faults {

@@ -73,6 +73,8 @@ struct APIResponder<Service: NodeService>: HTTPResponder {
             return try await removeMember(request)
         case .log:
             return try await logResponse(QueryParameters(request.uri.query))
+        case .events:
+            return try eventsResponse(QueryParameters(request.uri.query))
         case .fault(let name):
             return try await injectFault(named: name, request)
         case .unknown:

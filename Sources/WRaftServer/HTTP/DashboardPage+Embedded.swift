@@ -126,6 +126,21 @@ extension DashboardPage {
   #toast.show { opacity: 1; transform: none; }
   .hint { color: var(--muted); font-size: 12.5px; }
   .empty { color: var(--muted); font-style: italic; padding: 8px 0; }
+  #ring .msg { stroke: none; }
+  #ring .timer { fill: none; stroke: var(--candidate); stroke-width: 3; opacity: .8; }
+  #ring .votes { font-size: 10px; fill: var(--candidate); font-weight: 700; }
+  .msg-append, .msg-heartbeat { fill: var(--leader); } .msg-vote, .msg-pre-vote { fill: var(--candidate); }
+  .msg-response { fill: var(--follower); } .msg-other { fill: var(--learner); } .msg-refused { fill: var(--danger); }
+  #timeline { max-height: 300px; overflow: auto; font-size: 12px; font-family: var(--mono); }
+  #timeline div { padding: 1px 4px; border-left: 3px solid var(--line); margin-bottom: 1px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+  #timeline .election { border-color: var(--candidate); } #timeline .leader { border-color: var(--leader); }
+  #timeline .fault { border-color: var(--danger); } #timeline .vote { border-color: var(--learner); }
+  #logs { overflow-x: auto; } #logs table td { text-align: center; font-size: 11px; padding: 1px 3px; min-width: 54px; }
+  #logs td.entry { color: #111; } #logs td.uncommitted { opacity: .55; font-style: italic; }
+  #logs .mark { font-size: 9.5px; font-weight: 700; color: var(--ink); }
+  .tour li { margin-bottom: 6px; } .tour b { color: var(--ink); } .tour .expect { color: var(--muted); }
+  .card .select { width: auto; margin-left: 4px; }
+  .controls .row input { width: 90px; }
 </style>
 </head>
 <body>
@@ -133,21 +148,19 @@ extension DashboardPage {
   <h1>W<span>Raft</span></h1>
   <span class="pill">cluster <b id="cluster-id">–</b></span>
   <span class="pill">this node <b id="self-name">–</b></span>
+  <span class="pill">clock <b id="clock-speed">–</b></span>
   <div class="spacer"></div>
+  <button id="freeze-btn" title="POST /op/freeze to every member: no node ticks (no heartbeats, no timeouts) until released">Freeze</button>
+  <button id="release-btn" title="POST /op/release to every member">Release</button>
   <span class="pill"><span class="live-dot" id="live-dot"></span><span id="live-text">connecting…</span></span>
 </header>
 
 <main>
   <div>
     <section class="panel">
-      <h2>Recent events</h2>
-      <div id="events"><span class="empty">Watching the cluster; leader and term changes appear here.</span></div>
-    </section>
-
-    <section class="panel">
       <h2>Cluster</h2>
       <div class="overview">
-        <svg id="ring" viewBox="0 0 300 260" role="img" aria-label="cluster members and who leads"></svg>
+        <svg id="ring" viewBox="0 0 300 260" role="img" aria-label="members, messages in flight and election timers"></svg>
         <div class="facts">
           <div class="fact"><div class="label">Leader</div><div class="value small" id="fact-leader">none</div></div>
           <div class="fact"><div class="label">Term</div><div class="value" id="fact-term">0</div></div>
@@ -157,6 +170,8 @@ extension DashboardPage {
           <div class="fact"><div class="label">Keys</div><div class="value" id="fact-keys">0</div></div>
         </div>
       </div>
+      <div class="hint">Dots are real messages from the nodes' event streams (green: appends and heartbeats, orange: votes,
+        blue: answers, red: refusals). The orange arc around a node is its election timer running down.</div>
       <div id="setup" class="form" style="display:none; margin-top: 14px">
         <div class="hint">This node is <b>initial</b>: connect it to the other nodes (their raft addresses), then start the cluster.</div>
         <div class="row"><input id="peer" placeholder="peer raft address, e.g. 127.0.0.1:10003" style="flex:1">
@@ -166,31 +181,64 @@ extension DashboardPage {
 
     <section class="panel">
       <h2>Members</h2>
-      <div id="members"><div class="empty">Loading…</div></div>
+      <div id="members"></div>
+    </section>
+
+    <section class="panel controls">
+      <h2>Network and membership</h2>
+      <div class="form">
+        <div class="hint">Tick members in their cards, then partition them from all the others (both sides stop hearing each other).</div>
+        <div class="row"><button id="partition-btn">Partition ticked members from the rest</button><button id="heal-all-btn">Heal all</button></div>
+        <div class="row">delay <input id="delay-ms" type="number" min="0" max="60000" value="200"> ms ±
+          <input id="delay-jitter" type="number" min="0" max="60000" value="50"> ms <button id="delay-btn">Delay ticked</button></div>
+        <div class="row">drop <input id="drop-rate" type="number" min="0" max="1" step="0.05" value="0.3"> of messages <button id="drop-btn">Drop on ticked</button></div>
+        <div class="row"><input id="add-http" placeholder="a new empty node's HTTP address, e.g. 127.0.0.1:8085" style="flex:1"><button id="add-btn">Add member</button></div>
+        <div class="result" id="action-result">Every action's answer shows here, failures with the node's error.</div>
+      </div>
+    </section>
+
+    <section class="panel">
+      <h2>Logs side by side</h2>
+      <div class="hint">Each column is a member's log (newest first), coloured by term. C: commit index; M/N: the leader's match and next index for that member.</div>
+      <div id="logs"></div>
     </section>
   </div>
 
   <div>
     <section class="panel">
+      <h2>Try this</h2>
+      <ol class="tour">
+        <li><b>Kill the leader</b> (its card's <i>crash</i>). <span class="expect">Within an election timeout a follower's timer runs out: it asks for pre-votes, then votes, and becomes leader of a higher term.</span></li>
+        <li><b>Partition a minority</b>: tick one follower, <i>Partition</i>. <span class="expect">The majority keeps committing; the cut-off node's timer keeps running out, but its pre-votes are refused, so its term does not grow. <i>Heal all</i>: it catches up.</span></li>
+        <li><b>Partition the leader with a minority</b>: tick the leader (and one follower of five). <span class="expect">The old leader loses its quorum and steps down (check-quorum); the majority elects a new leader. Writes to the old side fail.</span></li>
+        <li><b>Read stale data</b>: during that partition, write a key on the majority, then tick <i>local read</i> and read it on the cut-off node. <span class="expect">It answers the old value: <code>consistency=local</code> reads that node's state machine as it is. Untick: the read fails without a quorum.</span></li>
+        <li><b>Add a fifth node</b>: start <code>wraft serve --http-port P --raft-port R --data-dir D --cors-allowed-origins http://THIS_PAGE</code> and give its HTTP address above. <span class="expect">It joins as a learner, catches up (by snapshot after <i>snapshot</i> on the leader), and is promoted.</span></li>
+        <li>Slow it down: <code>wraft cluster --slow 10</code>, or <b>Freeze</b> to stop every clock and look.</li>
+      </ol>
+    </section>
+
+    <section class="panel">
       <h2>Key-value</h2>
       <div class="form">
         <input id="kv-key" placeholder="key" autocomplete="off">
         <textarea id="kv-value" placeholder="value (for put)"></textarea>
+        <input id="kv-prev" placeholder="compare-and-set: only if the current value is… (optional)" autocomplete="off">
         <div class="row">
           <button class="primary" id="kv-put">Put</button>
+          <button id="kv-cas">CAS</button>
           <button id="kv-get">Get</button>
           <button id="kv-delete">Delete</button>
           <button id="kv-list">List prefix</button>
           <label class="check"><input type="checkbox" id="kv-local"> local read</label>
+          <select id="kv-node" style="width:auto"></select>
         </div>
         <div class="result" id="kv-result">Writes go through the leader and return once committed; reads are linearizable unless "local read" is ticked.</div>
       </div>
     </section>
 
     <section class="panel">
-      <h2>Raft log <select id="log-source" style="width:auto; float:right; padding:1px 4px; font-size:12px"></select></h2>
-      <div id="log-meta" class="hint"></div>
-      <table><thead><tr><th>index</th><th>term</th><th>type</th><th>command</th></tr></thead><tbody id="log-rows"></tbody></table>
+      <h2>Timeline <span class="hint" id="timeline-count"></span></h2>
+      <div id="timeline"></div>
     </section>
   </div>
 </main>
@@ -198,17 +246,19 @@ extension DashboardPage {
 
 <script>
 "use strict";
-// The dashboard polls /state of this node and of every member it learns of (their httpAddress;
-// each member allows the other members' origins), derives events from what changed between
-// polls, and sends /op requests to the member a button belongs to. It uses no library and no
-// network besides the nodes' APIs. When the nodes ask for a bearer token (401), it asks for one
-// once and keeps it in sessionStorage for this tab; it sends it on every call, to every member.
+// The dashboard is built on every member's GET /events (Server-Sent Events of what the node
+// really did), read with the fetch API so the bearer token goes along, one independent stream per
+// member with its own timeout (a stopped member stalls only its own column). /state is polled
+// per member, independently, for the cards; /log for the side-by-side logs. Elements are made
+// once per member and updated in place, so a button never disappears under the pointer.
+// Names are host:port. When the nodes ask for a bearer token (401), the page asks once and
+// keeps it in sessionStorage for this tab.
 
-const POLL_MS = 500, FETCH_TIMEOUT_MS = 1500, LOG_POLL_MS = 1500, EVENTS_MAX = 60;
-const nodes = new Map();   // id -> {id, httpAddress, raftAddress, state, reachable, lastSeen, inFlight}
-let selfState = null, events = [], maxTermSeen = 0, lastLeaderId = null, lastPollOk = 0;
-// Events start after the first full round of polls, so loading the page is not reported as changes.
-let primed = false;
+const POLL_MS = 700, FETCH_TIMEOUT_MS = 1500, LOG_POLL_MS = 1200, STREAM_SILENCE_MS = 15000;
+const TIMELINE_MAX = 400, FLIGHTS_MAX = 60;
+const nodes = new Map();   // id -> member (see member())
+let selfState = null, lastPollOk = 0, timeline = [];
+let timing = { tickMs: 10, heartbeatMs: 100, electionTimeoutMs: 300 };
 
 const $ = (id) => document.getElementById(id);
 function h(tag, attrs, ...children) {
@@ -221,15 +271,13 @@ function h(tag, attrs, ...children) {
   for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : String(c));
   return el;
 }
-function svg(tag, attrs, ...children) {
+function svg(tag, attrs) {
   const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
   for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, v);
-  for (const c of children) el.append(c instanceof Node ? c : String(c));
   return el;
 }
+function setText(el, text) { if (el.textContent !== String(text)) el.textContent = text; }
 
-// Addresses a node advertises may be a wildcard; reach it through the host this page came from,
-// and with this page's scheme (a cluster serving HTTPS serves it on every member).
 function baseURL(httpAddress) {
   const scheme = location.protocol === "https:" ? "https://" : "http://";
   if (!httpAddress) return "";
@@ -240,15 +288,13 @@ function baseURL(httpAddress) {
   return scheme + host + ":" + m[2];
 }
 function urlFor(node, path) {
-  if (selfState && node.id === selfState.id) return path;   // same origin
+  if (selfState && node.id === selfState.id) return path;
   return baseURL(node.httpAddress) + path;
 }
-// ---- bearer token (nodes started with --auth-token-file) --------------------------------------
+// ---- bearer token --------------------------------------------------------------------------
 const TOKEN_KEY = "wraft.token";
 let tokenAskedAt = 0;
 function bearerToken() { try { return sessionStorage.getItem(TOKEN_KEY) || ""; } catch (e) { return ""; } }
-// Asks once for a token after a 401 (again only after a while, so a cancelled prompt does not
-// come back on every poll); an empty answer forgets the token.
 function askForToken(rejected) {
   if (Date.now() - tokenAskedAt < 30000) return;
   tokenAskedAt = Date.now();
@@ -256,36 +302,30 @@ function askForToken(rejected) {
   if (answer === null) return;
   try {
     if (answer.trim()) sessionStorage.setItem(TOKEN_KEY, answer.trim()); else sessionStorage.removeItem(TOKEN_KEY);
-  } catch (e) { /* storage disabled: the token lasts until the page is reloaded */ }
+  } catch (e) { /* storage disabled */ }
+}
+function authHeaders(extra) {
+  const headers = { ...(extra || {}) };
+  const token = bearerToken();
+  if (token) headers["Authorization"] = "Bearer " + token;
+  return headers;
 }
 async function fetchWithTimeout(url, options = {}, timeoutMs = FETCH_TIMEOUT_MS) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const headers = { ...(options.headers || {}) };
-  const token = bearerToken();
-  if (token) headers["Authorization"] = "Bearer " + token;
   try {
-    const response = await fetch(url, { ...options, headers, signal: controller.signal, cache: "no-store" });
-    if (response.status === 401) askForToken(!!token);
+    const response = await fetch(url, { ...options, headers: authHeaders(options.headers), signal: controller.signal, cache: "no-store" });
+    if (response.status === 401) askForToken(!!bearerToken());
     return response;
-  }
-  finally { clearTimeout(timer); }
+  } finally { clearTimeout(timer); }
 }
 function nameOf(id) {
   const node = nodes.get(id);
-  const port = node && node.httpAddress && node.httpAddress.split(":").pop();
-  return port ? "node :" + port : "node " + String(id).slice(-4);
+  return node && node.httpAddress ? node.httpAddress : "node " + String(id).slice(-4);
 }
-function time() {
-  const d = new Date();
+function clock(ms) {
+  const d = ms ? new Date(ms) : new Date();
   return d.toLocaleTimeString([], { hour12: false }) + "." + String(d.getMilliseconds()).padStart(3, "0");
-}
-function addEvent(kind, text) {
-  if (!primed) return;
-  events.unshift({ kind, text, at: time() });
-  events = events.slice(0, EVENTS_MAX);
-  const strip = $("events");
-  strip.replaceChildren(...events.map(e => h("div", { class: "event " + e.kind }, h("time", {}, e.at), e.text)));
 }
 function toast(text, isError) {
   const t = $("toast");
@@ -295,231 +335,495 @@ function toast(text, isError) {
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => t.classList.remove("show"), 3200);
 }
+function showAction(text, isError) {
+  const el = $("action-result");
+  el.textContent = text;
+  el.classList.toggle("error", !!isError);
+  toast(text, isError);
+}
 
-// ---- polling -------------------------------------------------------------------------------
-async function pollSelf() {
-  try {
-    const response = await fetchWithTimeout("/state");
-    if (!response.ok) return;   // 401: askForToken prompted; shown as stale meanwhile
-    selfState = await response.json();
-    lastPollOk = Date.now();
-    learnMembers(selfState);
-    observe(selfState.id, selfState, true);
-  } catch (e) { /* shown as stale by the live indicator */ }
-}
-function learnMembers(state) {
-  remember(state.id, state.httpAddress, state.raftAddress);
-  for (const m of state.members || []) remember(m.id, m.httpAddress, m.raftAddress);
-  if (state.leader) remember(state.leader.id, state.leader.httpAddress, state.leader.raftAddress);
-}
-function remember(id, httpAddress, raftAddress) {
-  if (!id) return;
-  const node = nodes.get(id) || { id, state: null, reachable: null, inFlight: false };
+// ---- members -------------------------------------------------------------------------------
+// A member is made once (its card, its ring elements, its stream) and updated in place.
+function member(id, httpAddress, raftAddress) {
+  let node = nodes.get(id);
+  if (!node) {
+    node = { id, httpAddress, raftAddress, state: null, reachable: null, polling: false, lastSeen: 0,
+             timerDeadline: 0, timerSpan: 1, votes: null, seenSeq: 0, stream: null, log: null, removed: false };
+    nodes.set(id, node);
+    makeCard(node);
+    makeRingNode(node);
+    pollLoop(node);
+    streamLoop(node);
+    layout();
+  }
   if (httpAddress) node.httpAddress = httpAddress;
   if (raftAddress) node.raftAddress = raftAddress;
-  nodes.set(id, node);
+  return node;
 }
-async function pollMember(node) {
-  if (node.inFlight || (selfState && node.id === selfState.id)) return;
-  node.inFlight = true;
-  try {
-    const response = await fetchWithTimeout(urlFor(node, "/state"));
-    if (!response.ok) throw new Error("HTTP " + response.status);
-    const state = await response.json();
-    learnMembers(state);
-    observe(node.id, state, true);
-  } catch (e) {
-    observe(node.id, null, false);
-  } finally { node.inFlight = false; }
+function learnMembers(state) {
+  member(state.id, state.httpAddress, state.raftAddress);
+  for (const m of state.members || []) member(m.id, m.httpAddress, m.raftAddress);
 }
-// Compares a node's new state with its previous one and records what changed.
-function observe(id, state, reachable) {
-  const node = nodes.get(id);
-  if (!node) return;
-  const before = node.state;
-  if (node.reachable === true && !reachable) addEvent("fault", nameOf(id) + " is unreachable");
-  if (node.reachable === false && reachable) addEvent("info", nameOf(id) + " answers again");
-  node.reachable = reachable;
-  if (!reachable) { render(); return; }
-  node.state = state;
-  node.lastSeen = Date.now();
-  if (state.term > maxTermSeen) {
-    if (maxTermSeen > 0) addEvent("election", "term " + state.term + " begins: " + nameOf(id) + " is " + (state.role || "?"));
-    maxTermSeen = state.term;
+// Members are what the freshest view of the configuration says (the highest term's reachable
+// node): a removed member leaves the page.
+function dropRemovedMembers() {
+  let best = null;
+  for (const n of nodes.values()) {
+    const s = n.state;
+    if (n.reachable && s && s.status === "running" && (s.members || []).length && (!best || s.term > best.term || (s.term === best.term && s.role === "leader"))) best = s;
   }
-  if (before && before.role !== state.role && state.role) {
-    const kind = state.role === "leader" ? "leader" : (state.role.includes("candidate") ? "election" : "info");
-    addEvent(kind, nameOf(id) + ": " + (before.role || "initial") + " → " + state.role + " (term " + state.term + ")");
+  if (!best) return;
+  const ids = new Set(best.members.map(m => m.id));
+  for (const n of [...nodes.values()]) {
+    if (ids.has(n.id)) continue;
+    n.removed = true;
+    if (n.stream) n.stream.abort();
+    n.card.remove();
+    n.ring.remove();
+    nodes.delete(n.id);
+    addTimeline("fault", null, nameOf(n.id) + " is no longer a member: removed from the page");
+    layout();
   }
-  if (before && before.status !== state.status) addEvent("info", nameOf(id) + " is now " + state.status);
-  const beforeFaults = before ? (before.faults || []).join(", ") : "";
-  const nowFaults = (state.faults || []).join(", ");
-  if (before && beforeFaults !== nowFaults) addEvent(nowFaults ? "fault" : "info", nameOf(id) + (nowFaults ? " faults: " + nowFaults : " healed"));
-  const leaderId = clusterLeader();
-  if (leaderId !== lastLeaderId) {
-    if (leaderId) addEvent("leader", nameOf(leaderId) + " leads term " + (nodes.get(leaderId)?.state?.term ?? "?"));
-    else if (lastLeaderId) addEvent("election", "no leader: an election is under way");
-    lastLeaderId = leaderId;
+}
+async function pollLoop(node) {
+  while (!node.removed) {
+    const started = Date.now();
+    try {
+      const response = await fetchWithTimeout(urlFor(node, "/state"));
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      const state = await response.json();
+      node.state = state;
+      node.reachable = true;
+      node.lastSeen = Date.now();
+      if (selfState && node.id === selfState.id) { selfState = state; lastPollOk = Date.now(); }
+      learnMembers(state);
+    } catch (e) {
+      if (node.reachable) addTimeline("fault", node.id, nameOf(node.id) + " does not answer");
+      node.reachable = false;
+    }
+    dropRemovedMembers();
+    render();
+    await new Promise(r => setTimeout(r, Math.max(100, POLL_MS - (Date.now() - started))));
   }
-  render();
 }
-// The leader of the current term: a reachable node that claims leadership in the highest term
-// any reachable node has seen. A leader of an older term (paused, partitioned) is stale.
-function clusterLeader() {
-  const term = currentTerm();
-  for (const node of nodes.values()) {
-    const s = node.state;
-    if (node.reachable && s && s.role === "leader" && s.term === term) return node.id;
+async function pollSelf() {
+  for (;;) {
+    try {
+      const response = await fetchWithTimeout("/state");
+      if (response.ok) {
+        selfState = await response.json();
+        lastPollOk = Date.now();
+        learnMembers(selfState);
+        render();
+        return;
+      }
+    } catch (e) { /* retried */ }
+    await new Promise(r => setTimeout(r, 1000));
   }
-  return null;
 }
-function currentTerm() {
-  return Math.max(0, ...[...nodes.values()].filter(n => n.reachable && n.state).map(n => n.state.term));
-}
-function isStaleLeader(node) { return node.reachable && node.state?.role === "leader" && node.state.term < currentTerm(); }
 
-// ---- rendering -----------------------------------------------------------------------------
-function render() {
-  const leaderId = clusterLeader();
-  const leader = leaderId ? nodes.get(leaderId).state : null;
-  const list = [...nodes.values()].sort((a, b) => (a.httpAddress || "").localeCompare(b.httpAddress || "", undefined, { numeric: true }));
-  const up = list.filter(n => n.reachable).length;
-  const voters = (selfState?.members || []).filter(m => m.voter).length || list.length;
-  $("cluster-id").textContent = selfState?.clusterID || "–";
-  const self = selfState && nodes.get(selfState.id);
-  $("self-name").textContent = selfState
-    ? nameOf(selfState.id) + " · " + (self && isStaleLeader(self) ? "stale leader" : (selfState.role || selfState.status)) : "–";
-  $("fact-leader").textContent = leaderId ? nameOf(leaderId) : "none · electing";
-  $("fact-term").textContent = currentTerm();
-  $("fact-commit").textContent = leader ? leader.commitIndex : Math.max(0, ...list.map(n => n.state?.commitIndex || 0));
-  $("fact-up").textContent = up + " / " + list.length;
-  const quorum = Math.floor(voters / 2) + 1;
-  $("fact-quorum").textContent = quorum + " of " + voters + (up >= quorum ? " ✓" : " ✗");
-  $("fact-keys").textContent = leader ? leader.keys : (selfState?.keys ?? 0);
-  $("setup").style.display = selfState && selfState.status === "initial" ? "" : "none";
-  renderRing(list, leaderId);
-  $("members").replaceChildren(...(list.length ? list.map(n => memberCard(n, leader, leaderId)) : [h("div", { class: "empty" }, "No members yet.")]));
-  renderLogSources(list);
+// ---- event streams -------------------------------------------------------------------------
+// One stream per member, read with fetch (headers, abort); silence past STREAM_SILENCE_MS (the
+// node sends a keepalive every 10 s) aborts it; it reconnects with ?since= the last id seen.
+// A page that loads asks each node for its whole ring (since=0), so the timeline survives a
+// reload; events older than the page are shown in the timeline, not animated.
+const PAGE_LOADED_MS = Date.now();
+async function streamLoop(node) {
+  while (!node.removed) {
+    const controller = new AbortController();
+    node.stream = controller;
+    let silence = setTimeout(() => controller.abort(), STREAM_SILENCE_MS);
+    try {
+      const since = node.seenSeq;
+      let firstOfConnection = true;
+      const response = await fetch(urlFor(node, "/events?since=" + since), { headers: authHeaders(), signal: controller.signal, cache: "no-store" });
+      if (response.status === 401) askForToken(!!bearerToken());
+      if (!response.ok || !response.body) throw new Error("HTTP " + response.status);
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        clearTimeout(silence);
+        silence = setTimeout(() => controller.abort(), STREAM_SILENCE_MS);
+        buffer += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = block.split("\n").filter(l => l.startsWith("data: ")).map(l => l.slice(6)).join("\n");
+          if (!data) continue;
+          let event;
+          try { event = JSON.parse(data); } catch (e) { continue; }
+          // A node that restarted numbers from 1 again: it replays its ring from the start.
+          if (firstOfConnection && event.seq > 0 && since > 0 && event.seq <= since) node.seenSeq = 0;
+          if (event.seq > 0) firstOfConnection = false;
+          onEvent(node, event, event.timeMs < PAGE_LOADED_MS - 500);
+        }
+      }
+    } catch (e) { /* reconnects below */ }
+    clearTimeout(silence);
+    await new Promise(r => setTimeout(r, 1000));
+  }
 }
-function roleOf(node) {
-  if (!node.reachable) return "down";
-  return node.state?.role || node.state?.status || "unknown";
+function onEvent(node, e, isReplay) {
+  if (e.type === "timing") {
+    timing = { tickMs: e.tickMs, heartbeatMs: e.heartbeatMs, electionTimeoutMs: e.electionTimeoutMs };
+    setText($("clock-speed"), "tick " + e.tickMs + " ms" + (e.tickMs > 10 ? " · ×" + Math.round(e.tickMs / 10) + " slow" : ""));
+    return;
+  }
+  if (e.type === "lagged") { addTimeline("fault", node.id, nameOf(node.id) + ": the page fell behind the stream; reconnecting"); return; }
+  if (e.seq <= node.seenSeq) return;
+  node.seenSeq = e.seq;
+  const fresh = Date.now() - e.timeMs < 3000;
+  const who = nameOf(node.id);
+  switch (e.type) {
+    case "state":
+      addTimeline(e.role === "leader" ? "leader" : e.role.includes("candidate") ? "election" : "", node.id,
+        who + " is " + e.role + " in term " + e.term + (e.leader ? ", leader " + nameOf(e.leader) : ""), e.timeMs);
+      if (e.role !== "candidate" && e.role !== "pre-candidate") node.votes = null;
+      break;
+    case "campaign":
+      node.votes = { term: e.term, preVote: e.preVote, granted: 1, refused: 0 };
+      addTimeline("election", node.id, who + " asks for " + (e.preVote ? "pre-votes" : "votes") + " for term " + e.term, e.timeMs);
+      break;
+    case "vote-cast":
+      addTimeline("vote", node.id, who + (e.granted ? " grants " : " refuses ") + (e.preVote ? "pre-vote" : "vote") + " to " + nameOf(e.candidate) + " (term " + e.term + (e.granted ? "" : ", " + e.reason) + ")", e.timeMs);
+      break;
+    case "vote-received":
+      if (node.votes) { node.votes.granted = e.grantedCount; node.votes.refused = e.refusedCount; }
+      addTimeline("vote", node.id, who + " counts " + (e.granted ? "a yes" : "a no") + " from " + nameOf(e.from) + ": " + e.grantedCount + " yes, " + e.refusedCount + " no", e.timeMs);
+      break;
+    case "timer-reset":
+      if (fresh) { node.timerSpan = e.ticksLeft * timing.tickMs; node.timerDeadline = e.timeMs + node.timerSpan; }
+      break;
+    case "sent":
+      if (fresh && !isReplay) fly(node.id, e.peer, e);
+      break;
+    case "commit":
+      if (!isReplay || timeline.length < 50) addTimeline("", node.id, who + " commits up to " + e.index, e.timeMs, true);
+      break;
+    case "snapshot":
+      addTimeline("", node.id, who + (e.received ? " installs a snapshot from the leader at " : " takes a snapshot at ") + e.index, e.timeMs);
+      break;
+    case "membership":
+      addTimeline("leader", node.id, who + " appends a configuration: voters " + e.voters.map(nameOf).join(", ") + (e.learners.length ? "; learners " + e.learners.map(nameOf).join(", ") : ""), e.timeMs);
+      break;
+    case "fault":
+      addTimeline("fault", node.id, who + ": " + e.fault + (e.active.length ? " (active: " + e.active.join(", ") + ")" : " (no faults)"), e.timeMs);
+      break;
+    default:
+      break;
+  }
 }
-function renderRing(list, leaderId) {
-  const ring = $("ring");
-  const cx = 150, cy = 128, r = list.length > 1 ? 92 : 0;
-  const pos = new Map(list.map((n, i) => {
+// The timeline: newest first, merged from every member's stream by the node's time.
+function addTimeline(kind, id, text, timeMs, isFrequent) {
+  const item = { kind, text, at: timeMs || Date.now() };
+  // Consecutive commit lines of one node collapse into the latest.
+  if (isFrequent && timeline.length && timeline[0].frequentOf === id) timeline.shift();
+  item.frequentOf = isFrequent ? id : null;
+  let i = 0;
+  while (i < timeline.length && timeline[i].at > item.at) i++;
+  timeline.splice(i, 0, item);
+  if (timeline.length > TIMELINE_MAX) timeline.length = TIMELINE_MAX;
+  scheduleTimeline();
+}
+function scheduleTimeline() {
+  if (scheduleTimeline.pending) return;
+  scheduleTimeline.pending = true;
+  requestAnimationFrame(() => {
+    scheduleTimeline.pending = false;
+    $("timeline").replaceChildren(...timeline.slice(0, 150).map(t => h("div", { class: t.kind, title: t.text }, clock(t.at) + "  " + t.text)));
+    setText($("timeline-count"), timeline.length + " events");
+  });
+}
+
+// ---- the ring: members, messages in flight, timers -------------------------------------------
+const RING = { cx: 150, cy: 128, r: 92 };
+function makeRingNode(node) {
+  const g = svg("g", {});
+  node.timerArc = svg("path", { class: "timer" });
+  node.circle = svg("circle", { r: 24, class: "node", fill: "var(--panel)" });
+  node.label = svg("text", { "font-size": 9, "font-weight": 700 });
+  node.roleText = svg("text", { "font-size": 9 });
+  node.termText = svg("text", { "font-size": 9.5, fill: "var(--muted)" });
+  node.votesText = svg("text", { class: "votes" });
+  g.append(node.timerArc, node.circle, node.label, node.roleText, node.termText, node.votesText);
+  node.ring = g;
+  $("ring").append(g);
+}
+function layout() {
+  const list = sortedMembers();
+  list.forEach((n, i) => {
     const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(1, list.length);
-    return [n.id, { x: cx + r * Math.cos(a), y: cy + r * Math.sin(a) }];
-  }));
-  const parts = [];
-  if (leaderId) {
-    for (const n of list) {
-      if (n.id === leaderId) continue;
-      const p = pos.get(leaderId), q = pos.get(n.id);
-      const follows = n.reachable && n.state?.leader?.id === leaderId && !(n.state.faults || []).length;
-      parts.push(svg("line", { x1: p.x, y1: p.y, x2: q.x, y2: q.y, class: "link" + (follows ? "" : " cut") }));
+    const r = list.length > 1 ? RING.r : 0;
+    n.x = RING.cx + r * Math.cos(a); n.y = RING.cy + r * Math.sin(a);
+    n.circle.setAttribute("cx", n.x); n.circle.setAttribute("cy", n.y);
+    for (const [el, dy] of [[n.label, -3], [n.roleText, 9], [n.termText, 38], [n.votesText, -30]]) {
+      el.setAttribute("x", n.x); el.setAttribute("y", n.y + dy);
+    }
+  });
+}
+function sortedMembers() {
+  return [...nodes.values()].sort((a, b) => (a.httpAddress || "").localeCompare(b.httpAddress || "", undefined, { numeric: true }));
+}
+// A message drawn from sender to receiver; its flight lasts a share of the heartbeat interval,
+// so it slows with --slow.
+const flights = [];
+function fly(from, to, e) {
+  const a = nodes.get(from), b = nodes.get(to);
+  if (!a || !b || a.x === undefined || flights.length >= FLIGHTS_MAX) return;
+  const kind = e.message === "append" || e.message === "heartbeat" ? "msg-append"
+    : e.message === "vote" || e.message === "pre-vote" ? "msg-vote"
+    : (e.rejected || e.granted === false) ? "msg-refused"
+    : e.message.endsWith("response") ? "msg-response" : "msg-other";
+  const dot = svg("circle", { r: e.entries > 0 ? 5 : 3.5, class: "msg " + kind });
+  $("ring").append(dot);
+  flights.push({ dot, a, b, start: performance.now(), ms: Math.max(250, Math.min(4000, timing.heartbeatMs * 0.8)) });
+}
+function animate(now) {
+  for (let i = flights.length - 1; i >= 0; i--) {
+    const f = flights[i], t = (now - f.start) / f.ms;
+    if (t >= 1 || f.a.x === undefined || f.b.x === undefined) { f.dot.remove(); flights.splice(i, 1); continue; }
+    f.dot.setAttribute("cx", f.a.x + (f.b.x - f.a.x) * t);
+    f.dot.setAttribute("cy", f.a.y + (f.b.y - f.a.y) * t);
+  }
+  const wall = Date.now();
+  for (const n of nodes.values()) {
+    const role = roleOf(n);
+    const left = n.timerDeadline - wall;
+    if (role === "leader" || role === "down" || !n.timerDeadline || left <= 0 || frozen) { n.timerArc.setAttribute("d", ""); }
+    else {
+      const fraction = Math.min(1, left / Math.max(1, n.timerSpan));
+      n.timerArc.setAttribute("d", arc(n.x, n.y, 29, fraction));
     }
   }
+  requestAnimationFrame(animate);
+}
+function arc(x, y, r, fraction) {
+  if (fraction >= 0.999) return "M " + x + " " + (y - r) + " a " + r + " " + r + " 0 1 1 -0.01 0";
+  const angle = fraction * 2 * Math.PI;
+  const ex = x + r * Math.sin(angle), ey = y - r * Math.cos(angle);
+  return "M " + x + " " + (y - r) + " A " + r + " " + r + " 0 " + (fraction > 0.5 ? 1 : 0) + " 1 " + ex + " " + ey;
+}
+let frozen = false;
+
+// ---- cards (made once, updated in place) ----------------------------------------------------
+function makeCard(node) {
+  const field = (cls) => h("span", { class: cls });
+  node.el = {
+    name: field("name"), badge: field("badge"), addr: h("div", { class: "addr" }),
+    term: h("div", { class: "value" }), commit: h("div", { class: "value" }), applied: h("div", { class: "value" }), last: h("div", { class: "value" }),
+    faults: h("div", { class: "faults" }), note: h("div", { class: "lagline" }),
+    select: h("input", { type: "checkbox", class: "select", title: "tick for partition, delay and drop" }),
+  };
+  const stat = (label, el) => h("div", { class: "stat" }, h("div", { class: "label" }, label), el);
+  const op = (name, label, cls) => h("button", { class: cls || "", "data-op": name, title: "POST /op/" + name, onclick: () => runOp(node, name) }, label);
+  node.pauseButton = op("pause", "pause");
+  node.card = h("div", { class: "card", "data-id": node.id },
+    h("div", { class: "top" }, node.el.name, h("label", { class: "check" }, node.el.select, "tick"), node.el.badge),
+    node.el.addr,
+    h("div", { class: "stats" }, stat("term", node.el.term), stat("commit", node.el.commit), stat("applied", node.el.applied), stat("last log", node.el.last)),
+    node.el.note, node.el.faults,
+    h("div", { class: "ops" }, node.pauseButton, op("heal", "heal"), op("step-down", "step down"), op("snapshot", "snapshot"),
+      h("button", { "data-op": "transfer", onclick: () => transferTo(node) }, "make leader"),
+      h("button", { "data-op": "remove", class: "danger", onclick: () => removeMember(node) }, "remove"),
+      op("crash", "crash", "danger")));
+  $("members").append(node.card);
+}
+function roleOf(node) {
+  if (!node.reachable) return node.reachable === null ? "unknown" : "down";
+  return node.state?.role || node.state?.status || "unknown";
+}
+function clusterLeader() {
+  const term = currentTerm();
+  for (const n of nodes.values()) if (n.reachable && n.state?.role === "leader" && n.state.term === term) return n.id;
+  return null;
+}
+function currentTerm() { return Math.max(0, ...[...nodes.values()].filter(n => n.reachable && n.state).map(n => n.state.term)); }
+
+function render() {
+  if (render.pending) return;
+  render.pending = true;
+  requestAnimationFrame(() => { render.pending = false; renderNow(); });
+}
+function renderNow() {
+  const leaderId = clusterLeader();
+  const leader = leaderId ? nodes.get(leaderId).state : null;
+  const list = sortedMembers();
+  const up = list.filter(n => n.reachable).length;
+  const voters = (leader?.members || selfState?.members || []).filter(m => m.voter).length || list.length;
+  setText($("cluster-id"), selfState?.clusterID || "–");
+  setText($("self-name"), selfState ? nameOf(selfState.id) + " · " + (selfState.role || selfState.status) : "–");
+  setText($("fact-leader"), leaderId ? nameOf(leaderId) : "none · electing");
+  setText($("fact-term"), currentTerm());
+  setText($("fact-commit"), leader ? leader.commitIndex : Math.max(0, ...list.map(n => n.state?.commitIndex || 0)));
+  setText($("fact-up"), up + " / " + list.length);
+  const quorum = Math.floor(voters / 2) + 1;
+  setText($("fact-quorum"), quorum + " of " + voters + (up >= quorum ? " ✓" : " ✗"));
+  setText($("fact-keys"), leader ? leader.keys : (selfState?.keys ?? 0));
+  $("setup").style.display = selfState && selfState.status === "initial" ? "" : "none";
+  frozen = list.length > 0 && list.every(n => (n.state?.faults || []).includes("frozen"));
   const colors = { leader: "--leader", candidate: "--candidate", "pre-candidate": "--candidate", follower: "--follower", learner: "--learner" };
   for (const n of list) {
-    const p = pos.get(n.id), role = roleOf(n), stale = isStaleLeader(n);
+    const s = n.state, role = roleOf(n), stale = role === "leader" && n.id !== leaderId;
     const color = "var(" + (stale ? "--down" : (colors[role] || "--down")) + ")";
-    const size = role === "leader" ? 30 : 24;
-    if (role === "candidate" || role === "pre-candidate") parts.push(svg("circle", { cx: p.x, cy: p.y, r: size, class: "candidate-ring" }));
-    parts.push(svg("circle", { cx: p.x, cy: p.y, r: size, class: "node", fill: "var(--panel)", stroke: color,
-      "stroke-dasharray": n.reachable && !stale ? "none" : "4 4" }));
-    parts.push(svg("text", { x: p.x, y: p.y - 2, "font-size": 11, "font-weight": 700 }, nameOf(n.id).replace("node ", "")));
-    parts.push(svg("text", { x: p.x, y: p.y + 11, "font-size": 9, fill: color }, role === "leader" ? (stale ? "stale" : "★ leader") : role));
-    if (n.state && n.reachable) parts.push(svg("text", { x: p.x, y: p.y + size + 13, "font-size": 9.5, fill: "var(--muted)" }, "t" + n.state.term + " · c" + n.state.commitIndex));
+    n.circle.setAttribute("stroke", color);
+    n.circle.setAttribute("r", role === "leader" ? 28 : 24);
+    n.circle.setAttribute("stroke-dasharray", n.reachable && !stale ? "none" : "4 4");
+    setText(n.label, nameOf(n.id).replace(/^127\.0\.0\.1:|^localhost:/, ":"));
+    n.roleText.setAttribute("fill", color);
+    setText(n.roleText, role === "leader" ? (stale ? "stale" : "★ leader") : role);
+    setText(n.termText, s && n.reachable ? "t" + s.term + " · c" + s.commitIndex : "");
+    setText(n.votesText, n.votes && (role === "candidate" || role === "pre-candidate") ? (n.votes.preVote ? "pre-votes " : "votes ") + n.votes.granted + "/" + voters : "");
+    n.card.className = "card " + role + (stale ? " stale" : "");
+    setText(n.el.name, nameOf(n.id));
+    setText(n.el.badge, role === "leader" ? (stale ? "stale leader" : "★ leader") : role);
+    n.el.badge.className = "badge " + role;
+    setText(n.el.addr, "id " + n.id + " · raft " + (n.raftAddress || "?"));
+    setText(n.el.term, s ? s.term : "–"); setText(n.el.commit, s ? s.commitIndex : "–");
+    setText(n.el.applied, s ? s.appliedIndex : "–"); setText(n.el.last, s ? s.lastLogIndex : "–");
+    const view = leader?.members?.find(m => m.id === n.id);
+    setText(n.el.note, !n.reachable ? "not answering (crashed, stopped, or cut off from this browser)"
+      : view && view.matchIndex !== undefined ? "match " + view.matchIndex + " · next " + view.nextIndex + (view.lastContactMs !== undefined ? " · contact " + view.lastContactMs + " ms ago" : "")
+      : s?.votedFor ? "voted for " + nameOf(s.votedFor) + " in term " + s.term : "");
+    const faults = (s?.faults || []).join(" · ");
+    setText(n.el.faults, faults ? "faults: " + faults : "");
+    const paused = (s?.faults || []).includes("paused");
+    if (n.pauseButton.dataset.op !== (paused ? "resume" : "pause")) {
+      // Same button, new meaning: its label and the op it sends change in place.
+      n.pauseButton.dataset.op = paused ? "resume" : "pause";
+      n.pauseButton.textContent = paused ? "resume" : "pause";
+    }
   }
-  ring.replaceChildren(...parts);
+  renderKVNodes(list);
+  const fresh = Date.now() - lastPollOk < 3 * POLL_MS + FETCH_TIMEOUT_MS;
+  $("live-dot").classList.toggle("stale", !fresh);
+  setText($("live-text"), fresh ? "live · " + list.filter(n => n.stream).length + " event streams" : "this node is not answering");
 }
-function stat(label, value) { return h("div", { class: "stat" }, h("div", { class: "label" }, label), h("div", { class: "value" }, value)); }
-function memberCard(node, leader, leaderId) {
-  const s = node.state, role = roleOf(node);
-  const stale = isStaleLeader(node);
-  const card = h("div", { class: "card " + role + (stale ? " stale" : "") });
-  const leaderView = leader?.members?.find(m => m.id === node.id);
-  card.append(h("div", { class: "top" }, h("span", { class: "name" }, nameOf(node.id)),
-    h("span", { class: "badge " + role }, role === "leader" ? (stale ? "stale leader" : "★ leader") : role)));
-  card.append(h("div", { class: "addr" }, h("span", { class: "id" }, "id " + node.id), h("br"),
-    "http " + (node.httpAddress || "?") + " · raft " + (node.raftAddress || "?")));
-  if (!node.reachable || !s) {
-    card.append(h("div", { class: "empty" }, node.reachable === null ? "polling…" : "not answering (crashed, stopped or partitioned from this browser)"));
-    return card;
-  }
-  card.append(h("div", { class: "stats" }, stat("term", s.term), stat("commit", s.commitIndex), stat("applied", s.appliedIndex), stat("last log", s.lastLogIndex)));
-  const target = leader ? leader.lastLogIndex : s.lastLogIndex;
-  const lag = Math.max(0, (leader ? leader.commitIndex : s.commitIndex) - s.appliedIndex);
-  const fraction = target > 0 ? Math.min(1, s.appliedIndex / target) : 1;
-  card.append(h("div", { class: "bar" }, h("div", { style: "width:" + (fraction * 100).toFixed(1) + "%" })));
-  const contact = leaderView && leaderView.lastContactMs !== undefined ? " · contact " + leaderView.lastContactMs + " ms ago" : "";
-  const match = leaderView && leaderView.matchIndex !== undefined ? "match " + leaderView.matchIndex + contact : (s.snapshotIndex ? "snapshot @" + s.snapshotIndex : "");
-  const lagText = lag === 0 ? "up to date" : leader ? lag + " behind the leader's commit" : lag + " committed, not applied yet";
-  card.append(h("div", { class: "lagline" }, h("span", {}, lagText), h("span", {}, match)));
-  const faults = s.faults || [];
-  card.append(h("div", { class: "faults" }, faults.length ? faults.map(f => h("span", { class: "chip" }, f)) : h("span", { class: "chip ok" }, "no faults"),
-    stale ? h("span", { class: "chip" }, "term " + s.term + " is over: it does not know yet") : null,
-    s.votedFor && role !== "leader" ? h("span", { class: "chip ok" }, "voted " + nameOf(s.votedFor)) : null));
-  const op = (name, label, cls) => h("button", { class: cls || "", title: "POST /op/" + name + " on " + nameOf(node.id), onclick: () => runOp(node, name) }, label);
-  const ops = h("div", { class: "ops" },
-    faults.includes("paused") ? op("resume", "resume") : op("pause", "pause"),
-    op("isolate", "isolate"), op("heal", "heal"),
-    role === "leader" ? op("step-down", "step down") : null,
-    role !== "leader" && leaderId ? h("button", { title: "leadership transfer to this member", onclick: () => transferTo(node, leaderId) }, "make leader") : null,
-    op("snapshot", "snapshot"), op("crash", "crash", "danger"));
-  card.append(ops);
-  return card;
+function renderKVNodes(list) {
+  const select = $("kv-node");
+  const wanted = list.map(n => n.id);
+  if (wanted.join() === [...select.options].map(o => o.value).join()) return;
+  const current = select.value;
+  select.replaceChildren(...list.map(n => h("option", { value: n.id }, "via " + nameOf(n.id))));
+  select.value = wanted.includes(current) ? current : (selfState?.id || wanted[0] || "");
 }
 
-// ---- actions -------------------------------------------------------------------------------
-async function postJSON(url, body) {
-  // The nodes take JSON only as application/json (a page's text/plain POST is refused), so a
-  // cross-origin call is preflighted; the members answer preflights from each other's pages.
+// ---- logs side by side ---------------------------------------------------------------------
+async function pollLogs() {
+  await Promise.all([...nodes.values()].map(async (n) => {
+    if (!n.reachable) return;
+    try {
+      const response = await fetchWithTimeout(urlFor(n, "/log?limit=16"));
+      if (response.ok) n.log = await response.json();
+    } catch (e) { /* kept from before */ }
+  }));
+  renderLogs();
+}
+function termColor(term) { return "hsl(" + ((term * 67) % 360) + " 70% 78%)"; }
+function renderLogs() {
+  const list = sortedMembers();
+  const leaderId = clusterLeader();
+  const leader = leaderId ? nodes.get(leaderId).state : null;
+  const top = Math.max(0, ...list.map(n => n.log?.entries?.length ? n.log.entries[n.log.entries.length - 1].index : 0));
+  const rows = [];
+  for (let index = top; index > Math.max(0, top - 16); index--) {
+    const cells = list.map(n => {
+      const entry = n.log?.entries?.find(e => e.index === index);
+      const marks = [];
+      if (n.state?.commitIndex === index) marks.push("C");
+      const view = leader?.members?.find(m => m.id === n.id);
+      if (view?.matchIndex === index) marks.push("M");
+      if (view?.nextIndex === index) marks.push("N");
+      const mark = marks.length ? h("span", { class: "mark" }, " " + marks.join("")) : null;
+      if (!entry) return h("td", {}, n.log && index <= n.log.snapshotIndex ? "snap" : "", mark);
+      return h("td", { class: "entry" + (index > (n.state?.commitIndex ?? 0) ? " uncommitted" : ""), style: "background:" + termColor(entry.term),
+        title: entry.type + ": " + entry.summary }, "t" + entry.term, mark);
+    });
+    rows.push(h("tr", {}, h("td", {}, index), ...cells));
+  }
+  $("logs").replaceChildren(h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "index"), ...list.map(n => h("th", {}, nameOf(n.id))))), h("tbody", {}, ...rows)));
+}
+
+// ---- actions: every failure is shown as one, with the node's error ---------------------------
+async function post(node, path, body) {
   const init = { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body === undefined ? {} : body) };
-  const response = await fetchWithTimeout(url, init, 8000);
+  const response = await fetchWithTimeout(node ? urlFor(node, path) : path, init, 8000);
   let json = null;
-  try { json = await response.json(); } catch (e) { /* an empty or non-JSON body */ }
-  if (!response.ok) throw new Error((json && (json.error + ": " + json.message)) || ("HTTP " + response.status));
+  try { json = await response.json(); } catch (e) { /* empty or not JSON */ }
+  if (!response.ok) throw new Error(response.status + " " + ((json && (json.error + ": " + json.message)) || response.statusText));
   return json;
 }
 async function runOp(node, name) {
-  if (name === "crash" && !confirm("Crash " + nameOf(node.id) + "? The process exits at once; restart it to bring it back.")) return;
+  const op = name === "pause" ? node.pauseButton.dataset.op : name;
+  if (op === "crash" && !window.WRAFT_NO_CONFIRM && !confirm("Crash " + nameOf(node.id) + "? The process exits at once.")) return;
   try {
-    await postJSON(urlFor(node, "/op/" + name));
-    toast(name + " → " + nameOf(node.id));
-    addEvent(name === "heal" || name === "resume" ? "info" : "fault", "you: " + name + " " + nameOf(node.id));
+    await post(node, "/op/" + op);
+    showAction(op + " → " + nameOf(node.id) + ": ok");
   } catch (e) {
-    if (name === "crash") { toast(nameOf(node.id) + " crashed"); addEvent("fault", "you: crash " + nameOf(node.id)); }
-    else toast(name + " failed: " + e.message, true);
+    // A crash that worked closes the connection without an answer (a network error); any
+    // answer with an error status is a failure, 403 faults_disabled included.
+    if (op === "crash" && !(e.message || "").match(/^\d{3} /)) showAction("crash → " + nameOf(node.id) + ": the process exited");
+    else showAction(op + " on " + nameOf(node.id) + " failed: " + e.message, true);
   }
 }
-async function transferTo(node, leaderId) {
-  try {
-    await postJSON(urlFor(nodes.get(leaderId), "/op/transfer"), { to: node.id });
-    toast("leadership transfer to " + nameOf(node.id) + " requested");
-    addEvent("election", "you: transfer leadership to " + nameOf(node.id));
-  } catch (e) { toast("transfer failed: " + e.message, true); }
+async function transferTo(node) {
+  const leaderId = clusterLeader();
+  if (!leaderId) { showAction("make leader failed: no leader to hand over", true); return; }
+  try { await post(nodes.get(leaderId), "/op/transfer", { to: node.id }); showAction("leadership transfer to " + nameOf(node.id) + " requested"); }
+  catch (e) { showAction("transfer failed: " + e.message, true); }
 }
+async function removeMember(node) {
+  const via = [...nodes.values()].find(n => n.reachable && n.id !== node.id);
+  if (!via) { showAction("remove failed: no other member answers", true); return; }
+  try { await post(via, "/members/remove", { id: node.id }); showAction(nameOf(node.id) + " removed"); }
+  catch (e) { showAction("remove " + nameOf(node.id) + " failed: " + e.message, true); }
+}
+function ticked() { return [...nodes.values()].filter(n => n.el.select.checked); }
+async function onAll(targets, label, action) {
+  const results = await Promise.allSettled(targets.map(action));
+  const failed = results.map((r, i) => r.status === "rejected" ? nameOf(targets[i].id) + ": " + r.reason.message : null).filter(Boolean);
+  if (failed.length) showAction(label + " failed on " + failed.join("; "), true);
+  else showAction(label + ": ok on " + targets.map(n => nameOf(n.id)).join(", "));
+  return failed.length === 0;
+}
+async function partition() {
+  const inside = ticked(), outside = [...nodes.values()].filter(n => !inside.includes(n));
+  if (!inside.length || !outside.length) { showAction("partition failed: tick some members, not all", true); return; }
+  await onAll([...inside, ...outside], "partition " + inside.map(n => nameOf(n.id)).join(", ") + " | " + outside.map(n => nameOf(n.id)).join(", "),
+    (n) => post(n, "/op/isolate", { peers: (inside.includes(n) ? outside : inside).map(o => o.id) }));
+}
+async function addMember() {
+  const address = $("add-http").value.trim();
+  const target = [...nodes.values()].find(n => n.reachable && n.state?.role === "leader") || [...nodes.values()].find(n => n.reachable);
+  if (!address || !target) { showAction("add failed: give the new node's HTTP address (and have a member answer)", true); return; }
+  try {
+    const r = await post({ id: "new", httpAddress: address }, "/connect", { peer: target.raftAddress });
+    showAction("add " + address + ": " + (r?.result || "ok"));
+  } catch (e) { showAction("add " + address + " failed: " + e.message, true); }
+}
+
+// ---- key-value -----------------------------------------------------------------------------
 function showResult(text, isError) {
   const el = $("kv-result");
   el.textContent = text;
   el.classList.toggle("error", !!isError);
 }
-function keyPath() {
+function kvNode() { return nodes.get($("kv-node").value) || null; }
+async function kv(method, isCAS) {
   const key = $("kv-key").value;
-  if (!key) { showResult("Enter a key first.", true); return null; }
-  return "/data/" + encodeURIComponent(key);
-}
-async function kv(method) {
-  const path = keyPath();
-  if (!path) return;
-  const query = method === "GET" && $("kv-local").checked ? "?consistency=local" : "";
+  if (!key) { showResult("Enter a key first.", true); return; }
+  const params = new URLSearchParams();
+  if (method === "GET" && $("kv-local").checked) params.set("consistency", "local");
+  if (isCAS) params.set("prevValue", $("kv-prev").value);
+  const path = "/data/" + encodeURIComponent(key) + (params.toString() ? "?" + params : "");
+  const node = kvNode();
   const started = performance.now();
   try {
     const init = method === "PUT" ? { method, headers: { "Content-Type": "application/octet-stream" }, body: $("kv-value").value } : { method };
-    const response = await fetchWithTimeout(path + query, init, 8000);
+    const response = await fetchWithTimeout(node ? urlFor(node, path) : path, init, 8000);
     const ms = (performance.now() - started).toFixed(1);
     const text = await response.text();
     if (method === "GET" && response.ok) {
@@ -532,8 +836,10 @@ async function kv(method) {
 async function listPrefix() {
   const prefix = $("kv-key").value;
   const local = $("kv-local").checked ? "&consistency=local" : "";
+  const node = kvNode();
+  const path = "/data?limit=50&prefix=" + encodeURIComponent(prefix) + local;
   try {
-    const response = await fetchWithTimeout("/data?limit=50&prefix=" + encodeURIComponent(prefix) + local, {}, 8000);
+    const response = await fetchWithTimeout(node ? urlFor(node, path) : path, {}, 8000);
     const json = await response.json();
     if (!response.ok) { showResult(response.status + " " + json.error + ": " + json.message, true); return; }
     const lines = json.items.map(i => i.key + " = " + (i.encoding === "base64" ? "base64:" : "") + i.value + "   @" + i.index);
@@ -542,63 +848,33 @@ async function listPrefix() {
 }
 function prettyJSON(text) { try { return JSON.stringify(JSON.parse(text), null, 1); } catch (e) { return text; } }
 
-// ---- log -----------------------------------------------------------------------------------
-function renderLogSources(list) {
-  const select = $("log-source");
-  const current = select.value;
-  const wanted = list.filter(n => n.reachable).map(n => n.id);
-  if (wanted.join() === [...select.options].map(o => o.value).join()) return;
-  select.replaceChildren(...wanted.map(id => h("option", { value: id }, nameOf(id) + (id === selfState?.id ? " (this)" : ""))));
-  select.value = wanted.includes(current) ? current : (selfState?.id || wanted[0] || "");
-}
-async function pollLog() {
-  const id = $("log-source").value || selfState?.id;
-  const node = id && nodes.get(id);
-  if (!node) return;
-  try {
-    const response = await fetchWithTimeout(urlFor(node, "/log?limit=15"));
-    const log = await response.json();
-    const commit = node.state?.commitIndex ?? Infinity;
-    $("log-meta").textContent = "snapshot at index " + log.snapshotIndex + " (term " + log.snapshotTerm + "); grey entries are not yet committed";
-    const rows = log.entries.slice().reverse().map(e => h("tr", { class: e.index > commit ? "uncommitted" : "" },
-      h("td", {}, e.index), h("td", {}, e.term), h("td", {}, h("span", { class: "type " + e.type }, e.type)), h("td", { class: "summary" }, e.summary)));
-    $("log-rows").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 4, class: "summary" }, "no entries after the snapshot"))]));
-  } catch (e) { $("log-meta").textContent = "log unavailable from " + nameOf(id); }
-}
-
 // ---- wiring --------------------------------------------------------------------------------
-$("kv-put").addEventListener("click", () => kv("PUT"));
-$("kv-get").addEventListener("click", () => kv("GET"));
-$("kv-delete").addEventListener("click", () => kv("DELETE"));
+$("kv-put").addEventListener("click", () => kv("PUT", false));
+$("kv-cas").addEventListener("click", () => kv("PUT", true));
+$("kv-get").addEventListener("click", () => kv("GET", false));
+$("kv-delete").addEventListener("click", () => kv("DELETE", false));
 $("kv-list").addEventListener("click", listPrefix);
-$("kv-key").addEventListener("keydown", (e) => { if (e.key === "Enter") kv("GET"); });
-$("log-source").addEventListener("change", pollLog);
+$("kv-key").addEventListener("keydown", (e) => { if (e.key === "Enter") kv("GET", false); });
+$("partition-btn").addEventListener("click", partition);
+$("heal-all-btn").addEventListener("click", () => onAll([...nodes.values()], "heal", (n) => post(n, "/op/heal")));
+$("delay-btn").addEventListener("click", () => onAll(ticked(), "delay", (n) => post(n, "/op/delay", { ms: Number($("delay-ms").value), jitterMs: Number($("delay-jitter").value) })));
+$("drop-btn").addEventListener("click", () => onAll(ticked(), "drop", (n) => post(n, "/op/drop", { rate: Number($("drop-rate").value) })));
+$("add-btn").addEventListener("click", addMember);
+$("freeze-btn").addEventListener("click", () => onAll([...nodes.values()], "freeze", (n) => post(n, "/op/freeze")));
+$("release-btn").addEventListener("click", () => onAll([...nodes.values()], "release", (n) => post(n, "/op/release")));
 $("connect-btn").addEventListener("click", async () => {
-  try { const r = await postJSON("/connect", { peer: $("peer").value.trim() }); toast("connected: " + r.result); $("peer").value = ""; }
+  try { const r = await post(null, "/connect", { peer: $("peer").value.trim() }); toast("connected: " + r.result); $("peer").value = ""; }
   catch (e) { toast("connect failed: " + e.message, true); }
 });
 $("start-btn").addEventListener("click", async () => {
-  try { await postJSON("/start"); toast("cluster starting"); addEvent("election", "you: start the cluster"); }
+  try { await post(null, "/start"); toast("cluster starting"); }
   catch (e) { toast("start failed: " + e.message, true); }
 });
 
-async function tick() {
-  await pollSelf();
-  await Promise.all([...nodes.values()].map(pollMember));
-  if (!primed && selfState) {
-    primed = true;
-    const leaderId = clusterLeader();
-    addEvent(leaderId ? "leader" : "info", "watching " + nodes.size + " member(s); " +
-      (leaderId ? nameOf(leaderId) + " leads term " + currentTerm() : "no leader yet"));
-  }
-  const fresh = Date.now() - lastPollOk < 3 * POLL_MS + FETCH_TIMEOUT_MS;
-  $("live-dot").classList.toggle("stale", !fresh);
-  $("live-text").textContent = fresh ? "live · every " + POLL_MS + " ms" : "this node is not answering";
-}
-async function loop() { for (;;) { const started = Date.now(); await tick(); await new Promise(r => setTimeout(r, Math.max(50, POLL_MS - (Date.now() - started)))); } }
-loop();
-pollLog();
-setInterval(pollLog, LOG_POLL_MS);
+pollSelf();
+requestAnimationFrame(animate);
+setInterval(pollLogs, LOG_POLL_MS);
+setInterval(render, 1000);
 </script>
 </body>
 </html>

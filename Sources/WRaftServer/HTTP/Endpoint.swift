@@ -17,6 +17,8 @@ enum Endpoint: Equatable {
     case removeMember
     case set
     case log
+    /// `GET /events?since=`: Server-Sent Events of what the node did.
+    case events
     /// `GET /data?prefix=&limit=`.
     case list
     /// `/data/{key}`; the key is still percent-encoded.
@@ -36,6 +38,7 @@ enum Endpoint: Equatable {
         case "/members/remove": self = .removeMember
         case "/set": self = .set
         case "/log": self = .log
+        case "/events": self = .events
         case "/data": self = .list
         default:
             if path.hasPrefix("/data/") {
@@ -56,6 +59,7 @@ enum Endpoint: Equatable {
         case .key: return Self.keyMethods
         case .list, .state, .health, .metrics, .dashboard, .log: return Self.readMethods
         case .set, .connect, .start, .removeMember, .fault: return Self.actionMethods
+        case .events: return Self.streamMethods
         case .unknown: return []
         }
     }
@@ -64,6 +68,7 @@ enum Endpoint: Equatable {
     private static let keyMethods: [HTTPRequest.Method] = [.get, .head, .put, .delete]
     private static let readMethods: [HTTPRequest.Method] = [.get, .head]
     private static let actionMethods: [HTTPRequest.Method] = [.post]
+    private static let streamMethods: [HTTPRequest.Method] = [.get]
 
     /// The least role a bearer token needs for `method` on this endpoint when tokens are
     /// configured; nil: open to all (`/health`, and the dashboard page, which holds no data).
@@ -71,7 +76,7 @@ enum Endpoint: Equatable {
         switch self {
         case .health, .dashboard: return nil
         case .key: return method == .get || method == .head ? .read : .write
-        case .list, .state, .log, .metrics, .unknown: return .read
+        case .list, .state, .log, .metrics, .events, .unknown: return .read
         case .set: return .write
         case .connect, .start, .removeMember, .fault: return .admin
         }
@@ -82,7 +87,7 @@ enum Endpoint: Equatable {
     var takesJSONBody: Bool {
         switch self {
         case .set, .connect, .start, .removeMember, .fault: return true
-        case .key, .list, .state, .health, .metrics, .dashboard, .log, .unknown: return false
+        case .key, .list, .state, .health, .metrics, .dashboard, .log, .events, .unknown: return false
         }
     }
 
@@ -98,6 +103,7 @@ enum Endpoint: Equatable {
         case .removeMember: return "members_remove"
         case .set: return "set"
         case .log: return "log"
+        case .events: return "events"
         case .list: return "list"
         case .key: return "data"
         case .fault: return "op"
@@ -107,7 +113,7 @@ enum Endpoint: Equatable {
 
     /// One of each kind of endpoint, for making their metrics up front.
     static let allKinds: [Endpoint] = [
-        .dashboard, .health, .metrics, .state, .connect, .start, .removeMember, .set, .log, .list, .key(""), .fault(""),
+        .dashboard, .health, .metrics, .state, .connect, .start, .removeMember, .set, .log, .events, .list, .key(""), .fault(""),
         .unknown,
     ]
 }

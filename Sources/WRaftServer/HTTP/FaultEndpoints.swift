@@ -2,7 +2,7 @@ import Hummingbird
 import RaftCore
 import WRaftAPI
 
-// POST /op/{pause,resume,isolate,delay,drop,heal,crash,step-down,transfer,snapshot}.
+// POST /op/{pause,resume,isolate,delay,drop,heal,crash,step-down,transfer,snapshot,freeze,release}.
 
 extension APIResponder {
     /// Parses the fault named in the path (and its body), injects it, answers `{"op": name, "ok": true}`.
@@ -23,6 +23,8 @@ extension APIResponder {
         case .crash: return .crash
         case .stepDown: return .stepDown
         case .snapshot: return .snapshot
+        case .freeze: return .freeze
+        case .release: return .release
         case .isolate:
             let body = try await readJSON(IsolateBody.self, request)
             guard let ids = body.peers else { return .isolate(peers: nil) }

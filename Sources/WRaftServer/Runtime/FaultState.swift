@@ -17,6 +17,8 @@ struct FaultState: Sendable {
     static let delayMsMax = 60_000
 
     private(set) var isPaused = false
+    /// The Raft clock stands still (`/op/freeze`); traffic flows.
+    private(set) var isFrozen = false
     private(set) var isolation = Isolation.none
     private(set) var delayMs = 0
     private(set) var delayJitterMs = 0
@@ -27,10 +29,12 @@ struct FaultState: Sendable {
         self.generator = SplitMix64(seed: seed)
     }
 
-    var isEmpty: Bool { !isPaused && isolation == .none && delayMs == 0 && delayJitterMs == 0 && dropRate == 0 }
+    var isEmpty: Bool { !isPaused && !isFrozen && isolation == .none && delayMs == 0 && delayJitterMs == 0 && dropRate == 0 }
 
     mutating func pause() { isPaused = true }
     mutating func resume() { isPaused = false }
+    mutating func freeze() { isFrozen = true }
+    mutating func release() { isFrozen = false }
 
     /// Cuts traffic with `peers` (nil: with everyone). Isolating more peers adds to the set.
     mutating func isolate(_ peers: [NodeID]?) {
@@ -59,6 +63,7 @@ struct FaultState: Sendable {
     /// Clears every fault (but not the generator: a replay stays one sequence).
     mutating func heal() {
         isPaused = false
+        isFrozen = false
         isolation = .none
         delayMs = 0
         delayJitterMs = 0
@@ -96,6 +101,7 @@ struct FaultState: Sendable {
     var descriptions: [String] {
         var result: [String] = []
         if isPaused { result.append("paused") }
+        if isFrozen { result.append("frozen") }
         switch isolation {
         case .none: break
         case .all: result.append("isolated:all")

@@ -172,7 +172,8 @@ extension NodeRuntime {
         config.uncommittedBytesMax = options.uncommittedBytesMax
         config.commitBroadcastDelayTicks = min(Self.commitBroadcastDelayTicks, options.heartbeatTicks)
         config.randomSeed = Self.randomNonZero()
-        let node = try RaftNode(config: config, state: state)
+        var node = try RaftNode(config: config, state: state)
+        node.setRecordingEvents(true)
         core = node
         store = restored
         appliedMembership = state.snapshot.membership

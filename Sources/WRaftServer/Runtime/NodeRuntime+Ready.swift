@@ -17,6 +17,7 @@ extension NodeRuntime {
 
     /// Makes sure the Ready loop runs if there is work. Cheap when it already runs.
     func kick() {
+        publishCoreEvents()
         guard !isDriving, lifecycle == .running else { return }
         guard proposals.hasQueued || core?.hasReady == true else { return }
         isDriving = true
@@ -40,6 +41,7 @@ extension NodeRuntime {
     private func drive() {
         while lifecycle == .running {
             flushProposals()
+            publishCoreEvents()
             guard pipeline.canTakeReady, core?.hasReady == true, let ready = core?.ready() else { break }
             metrics.readyBatches.increment()
             if !ready.entries.isEmpty { metrics.readyEntries.record(ready.entries.count) }
@@ -129,6 +131,7 @@ extension NodeRuntime {
         metrics.persistTime.recordNanoseconds(RuntimeMetrics.nanoseconds(since: started))
         metrics.persistReadys.record(write.readyCount)
         guard lifecycle == .running else { return }
+        if let last = write.entries.last { eventLog.recordFrequent(.persisted(lastIndex: last.index, entryCount: write.entries.count)) }
         perform(pipeline.writeFinished(write.id))
         updateIndexMetrics(observeStatus())
         maybeTakeSnapshot()
@@ -150,6 +153,7 @@ extension NodeRuntime {
             metadata: [
                 "raft.snapshot_index": "\(metadata.index)", "raft.snapshot_term": "\(metadata.term)", "bytes": "\(data.count)",
             ])
+        eventLog.record(.snapshot(index: metadata.index, term: metadata.term, isReceived: false))
         perform(pipeline.snapshotSaved(id))
         startNextWrite()
         kick()
@@ -162,6 +166,7 @@ extension NodeRuntime {
         var plain: [Message] = []
         plain.reserveCapacity(messages.count)
         for message in messages {
+            eventLog.recordMessage(message, isSent: true)
             if case .installSnapshot = message.payload {
                 sendSnapshot(message)
             } else {
@@ -245,6 +250,7 @@ extension NodeRuntime {
         adoptMembershipContext(metadata.membershipContext, membership: metadata.membership)
         completeMembershipWaiters(metadata.membership)
         metrics.snapshotsInstalled.increment()
+        eventLog.record(.snapshot(index: metadata.index, term: metadata.term, isReceived: true))
         logger.notice(
             "snapshot installed",
             metadata: [
@@ -253,9 +259,10 @@ extension NodeRuntime {
     }
 
     private func apply(_ entries: [Entry]) {
-        guard !entries.isEmpty else { return }
+        guard let last = entries.last else { return }
         let started = ContinuousClock.now
         defer { metrics.applyTime.recordNanoseconds(RuntimeMetrics.nanoseconds(since: started)) }
+        eventLog.recordFrequent(.applied(index: last.index))
         for entry in entries {
             // After a snapshot install the core may still hand entries the snapshot covers.
             guard entry.index > store.appliedIndex else { continue }
@@ -276,6 +283,8 @@ extension NodeRuntime {
             guard let change = try? MembershipChange(decoding: entry.data),
                 let addresses = try? AddressBook(decoding: change.context)
             else { continue }
+            eventLog.record(.membership(
+                index: entry.index, voters: change.membership.voters.sorted(), learners: change.membership.learners.sorted()))
             for (id, address) in addresses.addresses where id != localID && book[id] != address {
                 book.set(id, address)
                 transport.setPeer(id, address)

@@ -146,6 +146,10 @@ extension NodeRuntime: NodeService {
             faults.drop(rate: rate)
         case .heal:
             faults.heal()
+        case .freeze:
+            faults.freeze()
+        case .release:
+            faults.release()
         case .crash:
             logger.warning("fault injected: crash (exit at once, no cleanup)")
             _exit(1)
@@ -162,6 +166,7 @@ extension NodeRuntime: NodeService {
             await waitForSnapshotInProgress()
         }
         logger.notice("fault injected", metadata: ["fault": "\(fault)", "faults_active": "\(faults.descriptions)"])
+        eventLog.record(.fault(name: fault.name.rawValue, active: faults.descriptions))
         kick()
     }
 

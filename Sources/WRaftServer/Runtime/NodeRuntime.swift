@@ -55,6 +55,8 @@ actor NodeRuntime {
     let localID: NodeID
     let selfAddress: MemberAddress
     let metrics = RuntimeMetrics()
+    /// What this node did, for `GET /events` (NodeRuntime+Events.swift).
+    nonisolated let eventLog: NodeEventLog
     /// The time every timer of the node runs on (ticks, deadlines, retries, `lastContact`).
     let clock: any RuntimeClock
     /// This process's request-id space: the high bits of every client id this incarnation uses.
@@ -153,6 +155,8 @@ actor NodeRuntime {
         self.localID = localID
         self.selfAddress = selfAddress
         self.clock = clock
+        self.eventLog = NodeEventLog(
+            tickMs: options.tickMs, heartbeatMs: options.heartbeatMs, electionTimeoutMs: options.electionTimeoutMs)
         self.onFatalError = onFatalError
         var generator = SystemRandomNumberGenerator()
         self.incarnation = generator.next() & ~(Self.requestLanes - 1)
@@ -252,8 +256,8 @@ actor NodeRuntime {
     func tick() {
         guard lifecycle == .running, core != nil else { return }
         tickCount &+= 1
-        // A paused node's Raft clock stands still; its requests still time out.
-        if !faults.isPaused {
+        // A paused or frozen node's Raft clock stands still; its requests still time out.
+        if !faults.isPaused && !faults.isFrozen {
             core?.tick()
             observeStatus()
         }
@@ -265,6 +269,7 @@ actor NodeRuntime {
     /// A message from a peer (a snapshot's message only counts with its bytes: `receiveSnapshot`).
     func receive(_ message: Message) {
         guard admit(message) else { return }
+        eventLog.recordMessage(message, isSent: false)
         if case .heartbeatResponse = message.payload, isLeader { noteHeartbeatResponse(from: message.from) }
         switch pipeline.arrived(message) {
         case .step:

@@ -1,0 +1,72 @@
+import Hummingbird
+import NIOCore
+
+// GET /events?since=SEQ: Server-Sent Events of what the node did (README, "GET /events").
+
+/// How a stream reads the node's event log. Pure numbers, validated once.
+struct EventStreamPacing: Sendable {
+    /// How often an idle stream looks for new events.
+    static let pollMs = 50
+    /// An idle stream writes an SSE comment this often, so proxies and the idle timeout keep it
+    /// open and a closed client is noticed.
+    static let keepaliveMs = 10_000
+    /// Events written in one batch at most.
+    static let batchEventsMax = 256
+}
+
+extension APIResponder {
+    /// Opens a stream: first a `timing` event (no id), then every event after `since` still in the
+    /// ring (all of them without `since`, or when `since` is beyond the last: the node restarted;
+    /// from the oldest kept when `since` is older: the ids show the gap), then new ones as they
+    /// happen. A reader the ring laps while streaming gets a final `lagged` event and the stream
+    /// ends; more than `NodeEventLog.streamsMax` open streams: `503 overloaded`.
+    func eventsResponse(_ query: QueryParameters) throws(APIError) -> Response {
+        guard let log = service.eventStreamSource else { throw .node(.notFound(message: "this node has no event stream")) }
+        let since = try query.logIndex("since")?.rawValue
+        guard log.openStream() else { throw .node(.overloaded(retryAfterMs: 1_000)) }
+        let held = log.heldSequences
+        let requested: UInt64 = since.map { $0 > held.newest ? 0 : $0 } ?? 0
+        let start = max(requested, held.oldest - 1)
+        let timing = NodeEvent(sequence: 0, timeMs: NodeEventLog.wallClockMs(), kind: log.timing)
+        let body = ResponseBody { writer in
+            defer { log.closeStream() }
+            var cursor = start
+            var buffer = ByteBuffer()
+            buffer.writeString("event: timing\ndata: \(timing.jsonText)\n\n")
+            try await writer.write(buffer)
+            var idleMs = 0
+            while !Task.isCancelled {
+                let (events, isLapped, newest) = log.events(after: cursor, limit: EventStreamPacing.batchEventsMax)
+                if isLapped {
+                    buffer.clear()
+                    buffer.writeString("event: lagged\ndata: {\"type\":\"lagged\",\"after\":\(cursor),\"last\":\(newest)}\n\n")
+                    try await writer.write(buffer)
+                    break
+                }
+                guard let lastEvent = events.last else {
+                    try await Task.sleep(for: .milliseconds(EventStreamPacing.pollMs))
+                    idleMs += EventStreamPacing.pollMs
+                    if idleMs >= EventStreamPacing.keepaliveMs {
+                        idleMs = 0
+                        buffer.clear()
+                        buffer.writeString(": keepalive\n\n")
+                        try await writer.write(buffer)
+                    }
+                    continue
+                }
+                idleMs = 0
+                buffer.clear()
+                for event in events {
+                    buffer.writeString("id: \(event.sequence)\ndata: \(event.jsonText)\n\n")
+                }
+                try await writer.write(buffer)
+                cursor = lastEvent.sequence
+            }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
+            body: body)
+    }
+}
