@@ -71,5 +71,5 @@ extension NodeRuntime {
         }
     }
 
-    func currentRevision() -> UInt64 { store.revision }
+    func currentRevision() async -> UInt64 { store.revision }
 }
