@@ -57,14 +57,14 @@ package enum ControlHarness: FuzzHarness {
         switch request {
         case .merge(let members), .start(_, let members): return members
         case .join(let member, _, _): return [member]
-        case .invite, .removeMember, .transferLeadership: return nil
+        case .invite, .removeMember, .transferLeadership, .lease: return nil
         }
     }
 
     static func records(in response: ControlResponse) -> [MemberRecord]? {
         switch response {
         case .members(let members), .running(_, let members), .joined(_, let members): return members
-        case .done, .failure: return nil
+        case .done, .failure, .lease: return nil
         }
     }
 

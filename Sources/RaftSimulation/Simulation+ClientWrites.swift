@@ -86,7 +86,7 @@ extension Simulation {
         guard var record = proposals[ticket] else { return }
         let isExecution: Bool
         switch result {
-        case .put, .deleted, .compareFailed: isExecution = true
+        case .put, .deleted, .compareFailed, .txn, .compacted, .leaseGranted, .leaseRevoked, .rejected: isExecution = true
         case .sessionExpired, .undecodable: isExecution = false
         }
         if isExecution && !record.isExecuted {

@@ -513,21 +513,35 @@ extension Simulation {
     static let clientLanes: UInt64 = 64
 
     /// The key-value command a proposal's ticket stands for: a put, a delete or a
-    /// compare-and-set on one of a few keys, drawn from the ticket (so a seed replays), with a
+    /// compare-and-set on one of a few keys, and now and then a lease grant or revoke, a put on a
+    /// lease, a transaction or a compaction (issue 12: every member must reach the same
+    /// revisions, history and leases), drawn from the ticket (so a seed replays), with a
     /// request id the ticket can be read back from.
     static func command(ticket: UInt64) -> [UInt8] {
         let draw = SplitMix64.mixed(ticket)
         let key = Array("k\(draw % 8)".utf8)
+        let otherKey = Array("k\((draw >> 24) % 8)".utf8)
         let value = (0..<8).map { UInt8(truncatingIfNeeded: ticket >> (8 * UInt64($0))) }
-        let operation: KVOperation
-        switch (draw >> 8) % 10 {
-        case 0, 1: operation = .delete(key: key, condition: .none)
-        case 2: operation = .put(key: key, value: value, condition: .indexEquals(.zero))
-        case 3: operation = .put(key: key, value: value, condition: .valueEquals(Array(value.reversed())))
-        default: operation = .put(key: key, value: value, condition: .none)
+        let lease = Int64((draw >> 16) % 4 + 1)
+        let request: KVRequest
+        switch (draw >> 8) % 16 {
+        case 0, 1: request = .delete(key: key, condition: .none)
+        case 2: request = .put(key: key, value: value, condition: .indexEquals(.zero), lease: 0)
+        case 3: request = .put(key: key, value: value, condition: .valueEquals(Array(value.reversed())), lease: 0)
+        case 4: request = .leaseGrant(id: lease, ttlSeconds: 10)
+        case 5: request = .leaseRevoke(id: lease)
+        case 6: request = .put(key: key, value: value, condition: .none, lease: lease)
+        case 7:
+            request = .txn(
+                KVTxn(
+                    compares: [KVCompare(key: key, target: .version(1), comparison: .greater)],
+                    success: [.put(key: key, value: value, lease: 0), .delete(key: otherKey, rangeEnd: [])],
+                    failure: [.range(key: Array("k".utf8), rangeEnd: Array("l".utf8), limit: 0)]))
+        case 8: request = .compact(revision: (draw >> 32) % 64)
+        default: request = .put(key: key, value: value, condition: .none, lease: 0)
         }
         let id = ClientRequestID(client: ticket % clientLanes + 1, sequence: ticket / clientLanes + 1)
-        return KVCommand(id: id, operation: operation).encoded()
+        return KVCommand(id: id, request: request).encoded()
     }
 
     /// The ticket of the proposal an entry carries, if it carries one.

@@ -31,20 +31,24 @@ public struct WriteOutcome: Sendable, Equatable, Codable {
     public var term: UInt64
     /// For deletes: whether the key existed. Nil for puts.
     public var deleted: Bool?
+    /// The store's revision after the write (nil from nodes before revisions).
+    public var revision: UInt64?
 
-    public init(key: String, index: UInt64, term: UInt64, deleted: Bool? = nil) {
+    public init(key: String, index: UInt64, term: UInt64, deleted: Bool? = nil, revision: UInt64? = nil) {
         self.key = key
         self.index = index
         self.term = term
         self.deleted = deleted
+        self.revision = revision
     }
 
-    /// `{"key","index","term"}`, and `"deleted"` for deletes.
+    /// `{"key","index","term","revision"}`, and `"deleted"` for deletes.
     package func encodedJSON() -> ByteBuffer {
-        JSONWriter.object(capacity: 64 + key.utf8.count) { writer in
+        JSONWriter.object(capacity: 80 + key.utf8.count) { writer in
             writer.field(CodingKeys.key, key)
             writer.field(CodingKeys.index, index)
             writer.field(CodingKeys.term, term)
+            if let revision { writer.field(CodingKeys.revision, revision) }
             if let deleted { writer.field(CodingKeys.deleted, deleted) }
         }
     }
@@ -77,6 +81,11 @@ public struct ListView: Sendable, Equatable, Codable {
         public var index: UInt64
         /// `base64` for a value that is not valid UTF-8; nil for text.
         public var encoding: String?
+        /// The key's revision fields (nil from nodes before revisions).
+        public var createRevision: UInt64?
+        public var modRevision: UInt64?
+        public var version: UInt64?
+        public var lease: Int64?
 
         public init(key: String, value: String, index: UInt64, encoding: String? = nil) {
             self.key = key
@@ -96,8 +105,11 @@ public struct ListView: Sendable, Equatable, Codable {
 
         /// An item from the value's bytes: valid UTF-8 is a JSON string as is; any other value is
         /// base64 with `"encoding": "base64"` beside it.
-        package static func encodedJSON(key: String, value: [UInt8], index: UInt64) -> ByteBuffer {
-            JSONWriter.object(capacity: key.utf8.count + value.count + 64) { writer in
+        package static func encodedJSON(
+            key: String, value: [UInt8], index: UInt64,
+            revisions: (create: UInt64, mod: UInt64, version: UInt64, lease: Int64)? = nil
+        ) -> ByteBuffer {
+            JSONWriter.object(capacity: key.utf8.count + value.count + 128) { writer in
                 writer.field(CodingKeys.key, key)
                 writer.key(CodingKeys.value)
                 if String(validating: value, as: UTF8.self) != nil {
@@ -107,6 +119,12 @@ public struct ListView: Sendable, Equatable, Codable {
                     writer.field(CodingKeys.encoding, base64)
                 }
                 writer.field(CodingKeys.index, index)
+                if let revisions {
+                    writer.field(CodingKeys.createRevision, revisions.create)
+                    writer.field(CodingKeys.modRevision, revisions.mod)
+                    writer.field(CodingKeys.version, revisions.version)
+                    writer.field(CodingKeys.lease, Int(revisions.lease))
+                }
             }
         }
     }
@@ -116,6 +134,8 @@ public struct ListView: Sendable, Equatable, Codable {
     public var more: Bool
     /// With `more`: the opaque continuation cursor of the next page (`?cursor=`).
     public var next: String?
+    /// The store's revision the page was read at (nil from nodes before revisions).
+    public var revision: UInt64?
 
     public init(items: [Item], more: Bool, next: String? = nil) {
         self.items = items
@@ -125,7 +145,9 @@ public struct ListView: Sendable, Equatable, Codable {
 
     /// The body from items already encoded by `Item.encodedJSON(key:value:index:)` (the server
     /// sizes the page by their encoded length).
-    package static func encodedJSON(encodedItems: [ByteBuffer], more: Bool, next: String?) -> ByteBuffer {
+    package static func encodedJSON(encodedItems: [ByteBuffer], more: Bool, next: String?, revision: UInt64? = nil)
+        -> ByteBuffer
+    {
         JSONWriter.object(capacity: 64 + encodedItems.reduce(0) { $0 + $1.readableBytes + 1 }) { writer in
             writer.key(CodingKeys.items)
             writer.beginArray()
@@ -133,6 +155,7 @@ public struct ListView: Sendable, Equatable, Codable {
             writer.endArray()
             writer.field(CodingKeys.more, more)
             if let next { writer.field(CodingKeys.next, next) }
+            if let revision { writer.field(CodingKeys.revision, revision) }
         }
     }
 }

@@ -14,6 +14,13 @@ public enum ErrorCode: String, Sendable, Equatable, Hashable, CaseIterable, Coda
     case badPeer = "bad_peer"
     /// A control request (join, merge) from a key that is not the member's own.
     case forbiddenPeer = "forbidden_peer"
+    /// A lease id or TTL out of range.
+    case badLease = "bad_lease"
+    /// A revision out of range, or a read at a revision above the current one.
+    case badRevision = "bad_revision"
+    case futureRevision = "future_revision"
+    /// A transaction writes one key twice.
+    case duplicateKey = "duplicate_key"
     // 401, 403: who may ask.
     case unauthenticated
     case forbidden
@@ -21,6 +28,7 @@ public enum ErrorCode: String, Sendable, Equatable, Hashable, CaseIterable, Coda
     case faultsDisabled = "faults_disabled"
     // 404, 405.
     case notFound = "not_found"
+    case leaseNotFound = "lease_not_found"
     case methodNotAllowed = "method_not_allowed"
     // 409: the node or cluster is in a state that refuses the call.
     case clusterConflict = "cluster_conflict"
@@ -33,6 +41,11 @@ public enum ErrorCode: String, Sendable, Equatable, Hashable, CaseIterable, Coda
     case starting
     /// The node stopped while a control request was in flight.
     case stopped
+    /// A grant names a lease id in use, or would pass the bound on leases.
+    case leaseExists = "lease_exists"
+    case tooManyLeases = "too_many_leases"
+    // 410: the history asked for is compacted.
+    case compacted
     // 412, 413, 415, 421.
     case compareFailed = "compare_failed"
     case valueTooLarge = "value_too_large"
@@ -48,6 +61,8 @@ public enum ErrorCode: String, Sendable, Equatable, Hashable, CaseIterable, Coda
     case notServing = "not_serving"
     case unknownOutcome = "unknown_outcome"
     case quotaExceeded = "quota_exceeded"
+    /// The node serves as many watches as it may (`--watchers-max`).
+    case tooManyWatchers = "too_many_watchers"
 
     /// The wire string (`"error"` of a JSON error body).
     public var wireString: String { rawValue }
@@ -55,21 +70,24 @@ public enum ErrorCode: String, Sendable, Equatable, Hashable, CaseIterable, Coda
     /// The HTTP status a response with this code carries.
     public var httpStatus: Int {
         switch self {
-        case .badRequest, .badKey, .badJSON, .badID, .badPeer, .forbiddenPeer: 400
+        case .badRequest, .badKey, .badJSON, .badID, .badPeer, .forbiddenPeer, .badLease, .badRevision,
+            .futureRevision, .duplicateKey:
+            400
         case .unauthenticated: 401
         case .forbidden, .forbiddenOrigin, .faultsDisabled: 403
-        case .notFound: 404
+        case .notFound, .leaseNotFound: 404
         case .methodNotAllowed: 405
         case .clusterConflict, .notInitial, .notRunning, .notMember, .notLeader, .noPeer, .nothingToSnapshot, .starting,
-            .stopped:
+            .stopped, .leaseExists, .tooManyLeases:
             409
+        case .compacted: 410
         case .compareFailed: 412
         case .valueTooLarge, .bodyTooLarge: 413
         case .unsupportedMediaType: 415
         case .misdirectedRequest: 421
         case .internal: 500
         case .peerUnreachable: 502
-        case .noLeader, .overloaded, .notServing: 503
+        case .noLeader, .overloaded, .notServing, .tooManyWatchers: 503
         case .unknownOutcome: 504
         case .quotaExceeded: 507
         }

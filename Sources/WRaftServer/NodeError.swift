@@ -1,3 +1,4 @@
+import KVStore
 import WRaftAPI
 
 /// Why a node could not do what was asked. Each case answers with its `code` (whose
@@ -31,11 +32,15 @@ public enum NodeError: Error, Sendable, Equatable {
     /// 507 quota_exceeded: the write would grow the store to `bytes`, past `--quota-bytes`
     /// (`limit`); deletes still work.
     case quotaExceeded(bytes: Int, limit: Int)
+    /// What revisions, leases and transactions refuse: `code` is `lease_not_found`,
+    /// `lease_exists`, `too_many_leases`, `compacted`, `future_revision`, `duplicate_key`,
+    /// `bad_lease`, `bad_revision` or `too_many_watchers`.
+    case refused(code: ErrorCode, message: String)
 
     /// The code the error answers with.
     public var code: ErrorCode {
         switch self {
-        case .badRequest(let code, _), .wrongState(let code, _): code
+        case .badRequest(let code, _), .wrongState(let code, _), .refused(let code, _): code
         case .valueTooLarge: .valueTooLarge
         case .notFound: .notFound
         case .compareFailed: .compareFailed
@@ -55,7 +60,7 @@ public enum NodeError: Error, Sendable, Equatable {
         switch self {
         case .badRequest(_, let message), .notFound(let message), .compareFailed(let message),
             .clusterConflict(let message), .wrongState(_, let message), .unknownOutcome(let message),
-            .peerUnreachable(let message), .internalError(let message):
+            .peerUnreachable(let message), .internalError(let message), .refused(_, let message):
             return message
         case .valueTooLarge(let bytes, let limit):
             let size = bytes > limit ? "\(bytes) bytes" : "more than \(limit) bytes"
@@ -96,6 +101,9 @@ public enum NodeError: Error, Sendable, Equatable {
             self = .badRequest(code: code, message: message)
         case .notInitial, .notRunning, .notMember, .notLeader, .noPeer, .nothingToSnapshot, .starting, .stopped:
             self = .wrongState(code: code, message: message)
+        case .leaseNotFound, .leaseExists, .tooManyLeases, .compacted, .futureRevision, .duplicateKey, .badLease,
+            .badRevision, .tooManyWatchers:
+            self = .refused(code: code, message: message)
         case .unauthenticated, .forbidden, .forbiddenOrigin, .methodNotAllowed, .bodyTooLarge, .unsupportedMediaType,
             .misdirectedRequest, .notServing:
             self = .internalError(message: "a peer answered \(code.wireString): \(message)")
@@ -107,6 +115,32 @@ public enum NodeError: Error, Sendable, Equatable {
         switch self {
         case .valueTooLarge(let bytes, let limit), .quotaExceeded(let bytes, let limit): (bytes, limit)
         default: nil
+        }
+    }
+}
+
+extension NodeError {
+    /// The error of a command the store refused.
+    init(_ rejection: KVRejection) {
+        let code: ErrorCode
+        switch rejection {
+        case .leaseNotFound: code = .leaseNotFound
+        case .leaseExists: code = .leaseExists
+        case .tooManyLeases: code = .tooManyLeases
+        case .futureRevision: code = .futureRevision
+        case .compacted: code = .compacted
+        case .duplicateKey: code = .duplicateKey
+        }
+        self = .refused(code: code, message: rejection.description)
+    }
+
+    /// The error of a read at a revision the store cannot serve.
+    init(_ error: KVReadError) {
+        switch error {
+        case .compacted(let compactRevision):
+            self = .refused(code: .compacted, message: "the revision is compacted: history starts above \(compactRevision)")
+        case .futureRevision(let currentRevision):
+            self = .refused(code: .futureRevision, message: "the revision is above the current revision \(currentRevision)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import KVStore
 import RaftCore
 import WRaftAPI
 
@@ -32,6 +33,74 @@ public protocol NodeService: Sendable {
     func inject(_ fault: FaultCommand) async throws(NodeError)
     /// `GET /events`: what this node did, as the stream serves it (nil: no stream here).
     var eventStreamSource: NodeEventLog? { get }
+
+    /// `GET /data/{key}?revision=N`: the key at a revision (nil: now), and the store's revision.
+    func readEntry(key: [UInt8], revision: UInt64?, consistency: ReadConsistency, deadline: ContinuousClock.Instant)
+        async throws(NodeError) -> EntryOutcome
+    /// `GET /data?prefix=|start=&end=&revision=&limit=&cursor=`: a page of a key range.
+    func readRange(
+        _ range: KVKeyRange, after: [UInt8]?, revision: UInt64?, limit: Int, consistency: ReadConsistency,
+        deadline: ContinuousClock.Instant
+    ) async throws(NodeError) -> RangeOutcome
+    /// `POST /txn`, `POST /lease`, `DELETE /lease/{id}`, `POST /compact`: a command through
+    /// consensus, answered with the state machine's result once applied.
+    func execute(_ request: KVRequest, deadline: ContinuousClock.Instant) async throws(NodeError) -> KVResult
+    /// `GET /lease/{id}` and, with `renew`, `POST /lease/{id}/keepalive` (the leader answers).
+    func lease(_ id: Int64, renew: Bool, deadline: ContinuousClock.Instant) async throws(NodeError) -> LeaseStatus
+    /// `GET /leases`: every lease id and TTL, ascending.
+    func leases(consistency: ReadConsistency, deadline: ContinuousClock.Instant) async throws(NodeError)
+        -> [LeaseStatus]
+    /// The store's current revision (the `X-WRaft-Revision` header of every KV answer).
+    func currentRevision() async -> UInt64
+}
+
+/// A key at a revision, and the store's revision when it was read.
+public struct EntryOutcome: Sendable, Equatable {
+    public var entry: KVEntry?
+    public var revision: UInt64
+    public init(entry: KVEntry?, revision: UInt64) {
+        self.entry = entry
+        self.revision = revision
+    }
+}
+
+/// A page of a key range, and the store's revision when it was read.
+public struct RangeOutcome: Sendable, Equatable {
+    public var entries: [KVEntry]
+    public var hasMore: Bool
+    public var revision: UInt64
+    public init(entries: [KVEntry], hasMore: Bool, revision: UInt64) {
+        self.entries = entries
+        self.hasMore = hasMore
+        self.revision = revision
+    }
+}
+
+extension NodeService {
+    // Services without revisions (the HTTP tests' in-memory fake) answer these as unsupported.
+    public func readEntry(
+        key: [UInt8], revision: UInt64?, consistency: ReadConsistency, deadline: ContinuousClock.Instant
+    ) async throws(NodeError) -> EntryOutcome {
+        throw .internalError(message: "this service keeps no revisions")
+    }
+    public func readRange(
+        _ range: KVKeyRange, after: [UInt8]?, revision: UInt64?, limit: Int, consistency: ReadConsistency,
+        deadline: ContinuousClock.Instant
+    ) async throws(NodeError) -> RangeOutcome {
+        throw .internalError(message: "this service keeps no revisions")
+    }
+    public func execute(_ request: KVRequest, deadline: ContinuousClock.Instant) async throws(NodeError) -> KVResult {
+        throw .internalError(message: "this service keeps no revisions")
+    }
+    public func lease(_ id: Int64, renew: Bool, deadline: ContinuousClock.Instant) async throws(NodeError) -> LeaseStatus {
+        throw .internalError(message: "this service keeps no leases")
+    }
+    public func leases(consistency: ReadConsistency, deadline: ContinuousClock.Instant) async throws(NodeError)
+        -> [LeaseStatus]
+    {
+        throw .internalError(message: "this service keeps no leases")
+    }
+    public func currentRevision() async -> UInt64 { 0 }
 }
 
 extension NodeService {
@@ -63,11 +132,14 @@ public struct WriteRequest: Sendable, Equatable {
     public var key: String
     public var operation: Operation
     public var condition: Condition
+    /// `?lease=ID` on a put: the lease the key is attached to (0: none).
+    public var lease: Int64
 
-    public init(key: String, operation: Operation, condition: Condition = .none) {
+    public init(key: String, operation: Operation, condition: Condition = .none, lease: Int64 = 0) {
         self.key = key
         self.operation = operation
         self.condition = condition
+        self.lease = lease
     }
 }
 

@@ -63,13 +63,14 @@ import WRaftSupport
 
     @Test func badVersionAndTagsThrow() {
         var bytes = Self.samples[0].encoded()
-        bytes[0] = 2
-        #expect(throws: KVCodecError.unsupportedVersion(2)) { try KVCommand(decoding: bytes) }
+        bytes[0] = 3
+        #expect(throws: KVCodecError.unsupportedVersion(3)) { try KVCommand(decoding: bytes) }
         bytes = Self.samples[0].encoded()
         bytes[17] = 9
-        #expect(throws: KVCodecError.unknownTag(field: "operation", tag: 9)) { try KVCommand(decoding: bytes) }
+        #expect(throws: KVCodecError.unknownTag(field: "request", tag: 9)) { try KVCommand(decoding: bytes) }
         bytes = Self.samples[0].encoded()
-        bytes[bytes.count - 1] = 3
+        // A put ends with its condition tag, then the lease id (8 bytes).
+        bytes[bytes.count - 9] = 3
         #expect(throws: KVCodecError.unknownTag(field: "condition", tag: 3)) { try KVCommand(decoding: bytes) }
     }
 

@@ -8,14 +8,19 @@ import WRaftSupport
 struct ReferenceStore {
     var values: [[UInt8]: (value: [UInt8], index: LogIndex, term: Term)] = [:]
     var results: [ClientRequestID: KVResult] = [:]
+    /// The store's revision; nil until the first command (which starts it at its index - 1).
+    var revision: UInt64? = nil
 
     mutating func apply(_ command: KVCommand, index: LogIndex, term: Term) -> KVResult {
         // The random streams below never exceed the session window, so every retry is remembered.
         if let first = results[command.id] { return first }
-        let key = command.operation.key
+        var revision = self.revision ?? index.rawValue - 1
+        defer { self.revision = revision }
+        guard let operation = command.operation else { return .rejected(.leaseNotFound) }
+        let key = operation.key
         let current = values[key]
         let holds: Bool
-        switch command.operation.condition {
+        switch operation.condition {
         case .none: holds = true
         case .valueEquals(let expected): holds = current?.value == expected
         case .indexEquals(let expected): holds = (current?.index ?? .zero) == expected
@@ -24,12 +29,15 @@ struct ReferenceStore {
         if !holds {
             result = .compareFailed(currentIndex: current?.index)
         } else {
-            switch command.operation {
+            switch operation {
             case .put(_, let value, _):
                 values[key] = (value, index, term)
-                result = .put(index: index, term: term)
+                revision += 1
+                result = .put(index: index, term: term, revision: revision)
             case .delete:
-                result = .deleted(index: index, term: term, existed: values.removeValue(forKey: key) != nil)
+                let existed = values.removeValue(forKey: key) != nil
+                if existed { revision += 1 }
+                result = .deleted(index: index, term: term, revision: revision, existed: existed)
             }
         }
         results[command.id] = result
@@ -154,7 +162,7 @@ struct RandomCommands {
         #expect(restored.appliedIndex == 2)
         let retry = restored.apply(feeder.command(.put(key: bytes("k"), value: bytes("w"), condition: .none), id: .init(client: 1, sequence: 1)))
         // The session came through the snapshot: the retry is answered, not applied.
-        #expect(retry?.1 == .put(index: 1, term: 1))
+        #expect(retry?.1 == .put(index: 1, term: 1, revision: 1))
         #expect(restored.get(bytes("k"))?.value == bytes("v"))
     }
 

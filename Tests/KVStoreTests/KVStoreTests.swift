@@ -34,17 +34,17 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         var store = KVStore()
         var feeder = EntryFeeder()
         let put = store.apply(feeder.command(.put(key: bytes("a"), value: bytes("1"), condition: .none)))
-        #expect(put?.1 == .put(index: 1, term: 1))
+        #expect(put?.1 == .put(index: 1, term: 1, revision: 1))
         feeder.term = 3
         _ = store.apply(feeder.command(.put(key: bytes("a"), value: bytes("22"), condition: .none)))
         let value = try #require(store.get(bytes("a")))
         #expect(value.value == bytes("22") && value.index == 2 && value.term == 3)
         #expect(store.count == 1)
         let deleted = store.apply(feeder.command(.delete(key: bytes("a"), condition: .none)))
-        #expect(deleted?.1 == .deleted(index: 3, term: 3, existed: true))
+        #expect(deleted?.1 == .deleted(index: 3, term: 3, revision: 3, existed: true))
         #expect(store.get(bytes("a")) == nil)
         let again = store.apply(feeder.command(.delete(key: bytes("a"), condition: .none)))
-        #expect(again?.1 == .deleted(index: 4, term: 3, existed: false))
+        #expect(again?.1 == .deleted(index: 4, term: 3, revision: 3, existed: false))
         #expect(store.appliedIndex == 4)
         #expect(store.count == 0)
     }
@@ -96,14 +96,14 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
                 == .compareFailed(currentIndex: 2))
         #expect(
             store.apply(feeder.command(.put(key: key, value: bytes("v2"), condition: .valueEquals(bytes("v1")))))?.1
-                == .put(index: 4, term: 1))
+                == .put(index: 4, term: 1, revision: 2))
         #expect(store.get(key)?.value == bytes("v2"))
         #expect(
             store.apply(feeder.command(.delete(key: key, condition: .valueEquals(bytes("v1")))))?.1
                 == .compareFailed(currentIndex: 4))
         #expect(
             store.apply(feeder.command(.delete(key: key, condition: .valueEquals(bytes("v2")))))?.1
-                == .deleted(index: 6, term: 1, existed: true))
+                == .deleted(index: 6, term: 1, revision: 3, existed: true))
         #expect(store.get(key) == nil)
     }
 
@@ -117,23 +117,23 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         // indexEquals(0): create only if absent.
         #expect(
             store.apply(feeder.command(.put(key: key, value: bytes("a"), condition: .indexEquals(.zero))))?.1
-                == .put(index: 2, term: 1))
+                == .put(index: 2, term: 1, revision: 1))
         #expect(
             store.apply(feeder.command(.put(key: key, value: bytes("b"), condition: .indexEquals(.zero))))?.1
                 == .compareFailed(currentIndex: 2))
         #expect(
             store.apply(feeder.command(.put(key: key, value: bytes("b"), condition: .indexEquals(2))))?.1
-                == .put(index: 4, term: 1))
+                == .put(index: 4, term: 1, revision: 2))
         #expect(
             store.apply(feeder.command(.delete(key: key, condition: .indexEquals(2))))?.1
                 == .compareFailed(currentIndex: 4))
         #expect(
             store.apply(feeder.command(.delete(key: key, condition: .indexEquals(4))))?.1
-                == .deleted(index: 6, term: 1, existed: true))
+                == .deleted(index: 6, term: 1, revision: 3, existed: true))
         // Deleting an absent key under indexEquals(0) holds and deletes nothing.
         #expect(
             store.apply(feeder.command(.delete(key: key, condition: .indexEquals(.zero))))?.1
-                == .deleted(index: 7, term: 1, existed: false))
+                == .deleted(index: 7, term: 1, revision: 3, existed: false))
         #expect(store.get(key) == nil)
     }
 
@@ -226,9 +226,9 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         _ = store.apply(feeder.command(.put(key: bytes("k"), value: bytes("b"), condition: .none)))
         // The retry of `id` arrives later (a re-forwarded proposal): it must not overwrite "b".
         let retry = store.apply(feeder.command(.put(key: bytes("k"), value: bytes("a"), condition: .none), id: id))
-        #expect(first?.1 == .put(index: 1, term: 1))
+        #expect(first?.1 == .put(index: 1, term: 1, revision: 1))
         #expect(retry?.0 == id)
-        #expect(retry?.1 == .put(index: 1, term: 1))
+        #expect(retry?.1 == .put(index: 1, term: 1, revision: 1))
         #expect(store.get(bytes("k"))?.value == bytes("b"))
         #expect(store.appliedIndex == 3)
     }
@@ -251,17 +251,17 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         for sequence: UInt64 in [3, 1, 2, 5, 4] {
             let id = ClientRequestID(client: 1, sequence: sequence)
             let result = store.apply(feeder.command(.put(key: bytes("s\(sequence)"), value: [], condition: .none), id: id))
-            #expect(result?.1 == .put(index: feeder.nextIndex.previous, term: 1))
+            #expect(result?.1 == .put(index: feeder.nextIndex.previous, term: 1, revision: feeder.nextIndex.previous.rawValue))
         }
         // Sequences 2...5 are remembered; 1 was dropped from the window of 4.
         let retry4 = store.apply(feeder.command(.delete(key: bytes("s4"), condition: .none), id: .init(client: 1, sequence: 4)))
-        #expect(retry4?.1 == .put(index: 5, term: 1))
+        #expect(retry4?.1 == .put(index: 5, term: 1, revision: 5))
         let retry1 = store.apply(feeder.command(.delete(key: bytes("s1"), condition: .none), id: .init(client: 1, sequence: 1)))
         #expect(retry1?.1 == .sessionExpired)
         #expect(store.count == 5)
         // A new, higher sequence still applies.
         let fresh = store.apply(feeder.command(.delete(key: bytes("s1"), condition: .none), id: .init(client: 1, sequence: 6)))
-        #expect(fresh?.1 == .deleted(index: 8, term: 1, existed: true))
+        #expect(fresh?.1 == .deleted(index: 8, term: 1, revision: 6, existed: true))
     }
 
     @Test func sessionsAreEvictedLeastRecentlyUsedFirst() {
@@ -277,15 +277,15 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         _ = put(1, 1)  // index 1
         _ = put(2, 1)  // index 2
         _ = put(3, 1)  // index 3
-        #expect(put(1, 1) == .put(index: 1, term: 1))  // duplicate; client 1 now used at index 4
+        #expect(put(1, 1) == .put(index: 1, term: 1, revision: 1))  // duplicate; client 1 now used at index 4
         _ = put(4, 1)  // evicts client 2, the least recently used
         #expect(store.sessionCount == 3)
-        #expect(put(1, 1) == .put(index: 1, term: 1))  // still remembered
-        #expect(put(3, 1) == .put(index: 3, term: 1))  // still remembered
+        #expect(put(1, 1) == .put(index: 1, term: 1, revision: 1))  // still remembered
+        #expect(put(3, 1) == .put(index: 3, term: 1, revision: 3))  // still remembered
         // Client 2 was forgotten, so its retry applies again (the documented cost of eviction).
-        #expect(put(2, 1) == .put(index: 8, term: 1))
+        #expect(put(2, 1) == .put(index: 8, term: 1, revision: 5))
         // That evicted client 4 (used at 5, older than 1's use at 6 and 3's at 7).
-        #expect(put(4, 1) == .put(index: 9, term: 1))
+        #expect(put(4, 1) == .put(index: 9, term: 1, revision: 6))
     }
 
     /// Two replicas fed the same entries evict identically and end byte-identical, whatever

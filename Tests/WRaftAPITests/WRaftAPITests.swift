@@ -58,6 +58,32 @@ import WRaftAPI
         }
     }
 
+    @Test func theCodesOfRevisionsLeasesAndTransactionsDecodeWithTheirStatuses() throws {
+        let promised: [(ErrorCode, Int)] = [
+            (.badLease, 400), (.badRevision, 400), (.futureRevision, 400), (.duplicateKey, 400), (.leaseNotFound, 404),
+            (.leaseExists, 409), (.tooManyLeases, 409), (.compacted, 410), (.tooManyWatchers, 503),
+        ]
+        for (code, status) in promised {
+            #expect(code.httpStatus == status, "\(code)")
+            let decoded = try JSONDecoder().decode(
+                ErrorBody.self, from: Data(ErrorBody(code: code, message: "m").encodedJSON().readableBytesView))
+            #expect(decoded.code == code)
+        }
+        #expect(ErrorCode(rawValue: "lease_not_found") == .leaseNotFound && ErrorCode(rawValue: "compacted") == .compacted)
+    }
+
+    @Test func writeAnswersAndListsCarryRevisionsWhenTheNodeSendsThem() throws {
+        let outcome = WriteOutcome(key: "k", index: 7, term: 2, deleted: nil, revision: 5)
+        let decoded = try JSONDecoder().decode(WriteOutcome.self, from: Data(outcome.encodedJSON().readableBytesView))
+        #expect(decoded == outcome)
+        let old = try JSONDecoder().decode(WriteOutcome.self, from: Data(#"{"key":"k","index":7,"term":2}"#.utf8))
+        #expect(old.revision == nil)
+        let item = ListView.Item.encodedJSON(key: "k", value: [1], index: 3, revisions: (2, 3, 2, 9))
+        let decodedItem = try JSONDecoder().decode(ListView.Item.self, from: Data(item.readableBytesView))
+        #expect(decodedItem.createRevision == 2 && decodedItem.modRevision == 3 && decodedItem.version == 2)
+        #expect(decodedItem.lease == 9)
+    }
+
     @Test func anErrorBodyWithAnUnknownCodeStillDecodes() throws {
         let body = try JSONDecoder().decode(ErrorBody.self, from: Data(#"{"error":"from_the_future","message":"m"}"#.utf8))
         #expect(body.code == nil)

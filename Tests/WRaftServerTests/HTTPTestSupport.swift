@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import KVStore
 import RaftCore
 import ServiceLifecycle
 import Testing
@@ -126,6 +127,37 @@ actor FakeNodeService: NodeService {
             store[key].map { ListOutcome.Item(key: key, value: $0.value, index: $0.index) }
         }
         return ListOutcome(items: items, hasMore: keys.count > limit)
+    }
+
+    // Revisions, as the fake keeps them: a key's create and mod revision are its index.
+    func readEntry(key: [UInt8], revision: UInt64?, consistency: ReadConsistency, deadline: ContinuousClock.Instant)
+        async throws(NodeError) -> EntryOutcome
+    {
+        let text = String(decoding: key, as: UTF8.self)
+        guard let found = try await read(key: text, consistency: consistency, deadline: deadline) else {
+            return EntryOutcome(entry: nil, revision: lastIndex)
+        }
+        return EntryOutcome(entry: Self.entry(key: key, value: found.value, index: found.index), revision: lastIndex)
+    }
+
+    func readRange(
+        _ range: KVKeyRange, after: [UInt8]?, revision: UInt64?, limit: Int, consistency: ReadConsistency,
+        deadline: ContinuousClock.Instant
+    ) async throws(NodeError) -> RangeOutcome {
+        let prefix = String(decoding: range.start, as: UTF8.self)
+        let listed = try await list(
+            prefix: prefix, after: after.map { String(decoding: $0, as: UTF8.self) }, limit: limit, consistency: consistency,
+            deadline: deadline)
+        let entries = listed.items.map { Self.entry(key: Array($0.key.utf8), value: $0.value, index: $0.index) }
+        return RangeOutcome(entries: entries, hasMore: listed.hasMore, revision: lastIndex)
+    }
+
+    func currentRevision() async -> UInt64 { lastIndex }
+
+    private static func entry(key: [UInt8], value: [UInt8], index: UInt64) -> KVEntry {
+        KVEntry(
+            key: key, value: value, createRevision: index, modRevision: index, version: 1, lease: 0, index: LogIndex(index),
+            term: Term(3))
     }
 
     func log(from: LogIndex, limit: Int) async -> LogView {

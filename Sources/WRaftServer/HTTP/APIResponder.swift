@@ -34,11 +34,14 @@ struct APIResponder<Service: NodeService>: HTTPResponder {
             response = errorResponse(for: error)
             record(error, endpoint: endpoint, method: request.method)
         }
+        if endpoint.carriesRevision, response.headers[HTTPHeader.revision] == nil {
+            response.headers[HTTPHeader.revision] = String(await service.currentRevision())
+        }
         // The answer depends on the request's Origin: shared caches must not mix them up.
         response.headers[.vary] = "Origin"
         if let allowedOrigin {
             response.headers[.accessControlAllowOrigin] = allowedOrigin
-            response.headers[.accessControlExposeHeaders] = "X-Raft-Index, X-Raft-Term, Retry-After"
+            response.headers[.accessControlExposeHeaders] = "X-Raft-Index, X-Raft-Term, X-WRaft-Revision, Retry-After"
         }
         if request.method == .head {
             // The GET answer's status and headers (its Content-Length included), without a body.
@@ -77,6 +80,18 @@ struct APIResponder<Service: NodeService>: HTTPResponder {
             return try eventsResponse(QueryParameters(request.uri.query))
         case .fault(let name):
             return try await injectFault(named: name, request)
+        case .txn:
+            return try await transaction(request)
+        case .compact:
+            return try await compact(request)
+        case .leaseGrant:
+            return try await grantLease(request)
+        case .leases:
+            return try await listLeases(QueryParameters(request.uri.query))
+        case .lease(let rest):
+            return try await handleLease(rest, request)
+        case .watch:
+            return try await watch(request)
         case .unknown:
             throw .node(.notFound(message: "no endpoint \(request.uri.path.prefix(200)); see API.md"))
         }

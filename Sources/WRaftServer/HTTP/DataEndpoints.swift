@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import HTTPTypes
+import KVStore
 import Hummingbird
 import RaftCore
 import WRaftAPI
@@ -18,7 +19,9 @@ extension APIResponder {
         let deadline = try options.deadline(query)
         let limit = options.valueBytesMax
         let body = try await readBody(request, limit: limit) { bytes in .node(.valueTooLarge(bytes: bytes, limit: limit)) }
-        let write = WriteRequest(key: key, operation: .put(value: Array(body.readableBytesView)), condition: condition)
+        let lease = try query.leaseID("lease") ?? 0
+        let write = WriteRequest(
+            key: key, operation: .put(value: Array(body.readableBytesView)), condition: condition, lease: lease)
         return try await perform(write, deadline: deadline)
     }
 
@@ -30,37 +33,69 @@ extension APIResponder {
         return try await perform(WriteRequest(key: key, operation: .delete, condition: condition), deadline: deadline)
     }
 
-    /// `GET /data/{key}`: the raw value, with the index and term that last modified it.
+    /// `GET /data/{key}?revision=N`: the raw value, with the index and term that last modified
+    /// it and its revision fields in headers.
     nonisolated(nonsending) func getValue(rawKey: Substring, _ query: QueryParameters) async throws(APIError) -> Response {
         let key = try parseKey(rawPath: rawKey, bytesMax: options.keyBytesMax)
+        let revision = try query.revision("revision")
         let consistency = try readConsistency(query)
         let deadline = try options.deadline(query)
         let found = try await call { () async throws(NodeError) in
-            try await service.read(key: key, consistency: consistency, deadline: deadline)
+            try await service.readEntry(key: Array(key.utf8), revision: revision, consistency: consistency, deadline: deadline)
         }
-        guard let found else { throw .node(.notFound(message: "no key \"\(key.prefix(100))\"")) }
+        guard let entry = found.entry else {
+            var response = errorResponse(for: .node(.notFound(message: "no key \"\(key.prefix(100))\"")))
+            response.headers[HTTPHeader.revision] = String(found.revision)
+            return response
+        }
         var headers: HTTPFields = [.contentType: "application/octet-stream"]
-        headers[HTTPHeader.raftIndex] = String(found.index)
-        headers[HTTPHeader.raftTerm] = String(found.term)
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: found.value)))
+        headers[HTTPHeader.raftIndex] = String(entry.index.rawValue)
+        headers[HTTPHeader.raftTerm] = String(entry.term.rawValue)
+        headers[HTTPHeader.revision] = String(found.revision)
+        headers[HTTPHeader.createRevision] = String(entry.createRevision)
+        headers[HTTPHeader.modRevision] = String(entry.modRevision)
+        headers[HTTPHeader.version] = String(entry.version)
+        headers[HTTPHeader.lease] = String(entry.lease)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: entry.value)))
     }
 
-    /// `GET /data?prefix=P&limit=N&cursor=C`.
+    /// `GET /data?prefix=P` or `?start=S&end=E` (end exclusive, absent: to the last key), with
+    /// `limit`, `cursor` (the `next` of the previous page) and `revision` (to page through one
+    /// revision, pass the `revision` of the first page).
     nonisolated(nonsending) func listValues(_ query: QueryParameters) async throws(APIError) -> Response {
-        let prefix = try query.string("prefix") ?? ""
-        guard prefix.utf8.count <= options.keyBytesMax else {
-            throw .badKey("the prefix is \(prefix.utf8.count) bytes; keys are at most \(options.keyBytesMax)")
+        let prefix = try query.string("prefix")
+        let start = try query.string("start")
+        let end = try query.string("end")
+        for (name, text) in [("prefix", prefix), ("start", start), ("end", end)] {
+            guard let text, text.utf8.count > options.keyBytesMax else { continue }
+            throw .badKey("\(name) is \(text.utf8.count) bytes; keys are at most \(options.keyBytesMax)")
+        }
+        let range: KVKeyRange
+        switch (prefix, start) {
+        case (let prefix?, nil):
+            guard end == nil else { throw .badRequest("give prefix, or start and end, not both") }
+            range = .prefix(Array(prefix.utf8))
+        case (nil, let start):
+            range = KVKeyRange(start: Array((start ?? "").utf8), end: end.map { Array($0.utf8) })
+        case (.some, .some):
+            throw .badRequest("give prefix, or start and end, not both")
         }
         let limit = try query.integer("limit", in: 1...options.listLimitMax) ?? options.listLimitDefault
         let after = try query.string("cursor").map { cursor throws(APIError) in
-            try ListCursor.key(decoding: cursor, prefix: prefix, keyBytesMax: options.keyBytesMax)
+            let key = try ListCursor.key(decoding: cursor, prefix: prefix ?? "", keyBytesMax: options.keyBytesMax)
+            guard range.contains(Array(key.utf8)) else { throw .badRequest("cursor does not name a key of this range") }
+            return Array(key.utf8)
         }
+        let revision = try query.revision("revision")
         let consistency = try readConsistency(query)
         let deadline = try options.deadline(query)
         let outcome = try await call { () async throws(NodeError) in
-            try await service.list(prefix: prefix, after: after, limit: limit, consistency: consistency, deadline: deadline)
+            try await service.readRange(
+                range, after: after, revision: revision, limit: limit, consistency: consistency, deadline: deadline)
         }
-        return jsonResponse(.ok, listJSON(outcome, bytesMax: options.listBytesMax))
+        var response = jsonResponse(.ok, listJSON(outcome, bytesMax: options.listBytesMax))
+        response.headers[HTTPHeader.revision] = String(outcome.revision)
+        return response
     }
 
     /// `POST /set`: `{"key": "k", "value": "v"}` puts, `{"key": "k", "delete": true}` deletes.
@@ -81,7 +116,9 @@ extension APIResponder {
         let outcome = try await call { () async throws(NodeError) in
             try await service.write(write, deadline: deadline)
         }
-        return jsonResponse(.ok, outcome.encodedJSON())
+        var response = jsonResponse(.ok, outcome.encodedJSON())
+        if let revision = outcome.revision { response.headers[HTTPHeader.revision] = String(revision) }
+        return response
     }
 }
 
@@ -89,6 +126,11 @@ extension APIResponder {
 enum HTTPHeader {
     static let raftIndex = headerName(RaftHeader.index)
     static let raftTerm = headerName(RaftHeader.term)
+    static let revision = headerName(RevisionHeader.revision)
+    static let createRevision = headerName(RevisionHeader.createRevision)
+    static let modRevision = headerName(RevisionHeader.modRevision)
+    static let version = headerName(RevisionHeader.version)
+    static let lease = headerName(RevisionHeader.lease)
 
     private static func headerName(_ name: String) -> HTTPField.Name {
         guard let field = HTTPField.Name(name) else {
@@ -102,14 +144,17 @@ enum HTTPHeader {
 /// before the JSON would pass `bytesMax` bytes (the first item always goes in, so a client
 /// paging with `next` always progresses); `more` is then true, and `next` names the last key
 /// written.
-func listJSON(_ outcome: ListOutcome, bytesMax: Int) -> ByteBuffer {
+func listJSON(_ outcome: RangeOutcome, bytesMax: Int) -> ByteBuffer {
     var encodedItems: [ByteBuffer] = []
     // 64: the object's own keys and brackets.
     var bytes = 64
     var lastKey: String?
     var isCut = false
-    for item in outcome.items {
-        let encoded = ListView.Item.encodedJSON(key: item.key, value: item.value, index: item.index)
+    for entry in outcome.entries {
+        let key = String(decoding: entry.key, as: UTF8.self)
+        let encoded = ListView.Item.encodedJSON(
+            key: key, value: entry.value, index: entry.index.rawValue,
+            revisions: (entry.createRevision, entry.modRevision, entry.version, entry.lease))
         // 300: room for the closing fields and a cursor of the longest key.
         if lastKey != nil, bytes + encoded.readableBytes + 300 > bytesMax {
             isCut = true
@@ -117,11 +162,11 @@ func listJSON(_ outcome: ListOutcome, bytesMax: Int) -> ByteBuffer {
         }
         encodedItems.append(encoded)
         bytes += encoded.readableBytes + 1
-        lastKey = item.key
+        lastKey = key
     }
     let hasMore = isCut || outcome.hasMore
     let next = hasMore ? lastKey.map { ListCursor.encode(key: $0) } : nil
-    return ListView.encodedJSON(encodedItems: encodedItems, more: hasMore, next: next)
+    return ListView.encodedJSON(encodedItems: encodedItems, more: hasMore, next: next, revision: outcome.revision)
 }
 
 /// The `next` cursor of a list answer: the last key returned, base64url without padding (URL-safe

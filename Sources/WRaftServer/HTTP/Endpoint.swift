@@ -25,6 +25,18 @@ enum Endpoint: Equatable {
     case key(Substring)
     /// `/op/{name}`.
     case fault(Substring)
+    /// `POST /txn`.
+    case txn
+    /// `POST /compact`.
+    case compact
+    /// `POST /lease` (grant).
+    case leaseGrant
+    /// `GET /leases`.
+    case leases
+    /// `/lease/{id}` and `/lease/{id}/keepalive`; the rest of the path as is.
+    case lease(Substring)
+    /// `GET /watch`.
+    case watch
     case unknown
 
     init(path: String) {
@@ -40,9 +52,16 @@ enum Endpoint: Equatable {
         case "/log": self = .log
         case "/events": self = .events
         case "/data": self = .list
+        case "/txn": self = .txn
+        case "/compact": self = .compact
+        case "/lease": self = .leaseGrant
+        case "/leases": self = .leases
+        case "/watch": self = .watch
         default:
             if path.hasPrefix("/data/") {
                 self = .key(path.dropFirst("/data/".count))
+            } else if path.hasPrefix("/lease/") {
+                self = .lease(path.dropFirst("/lease/".count))
             } else if path.hasPrefix("/op/") {
                 self = .fault(path.dropFirst("/op/".count))
             } else {
@@ -57,8 +76,9 @@ enum Endpoint: Equatable {
     var methods: [HTTPRequest.Method] {
         switch self {
         case .key: return Self.keyMethods
-        case .list, .state, .health, .metrics, .dashboard, .log: return Self.readMethods
-        case .set, .connect, .start, .removeMember, .fault: return Self.actionMethods
+        case .list, .state, .health, .metrics, .dashboard, .log, .leases, .watch: return Self.readMethods
+        case .set, .connect, .start, .removeMember, .fault, .txn, .compact, .leaseGrant: return Self.actionMethods
+        case .lease(let rest): return rest.hasSuffix("/keepalive") ? Self.actionMethods : Self.leaseMethods
         case .events: return Self.streamMethods
         case .unknown: return []
         }
@@ -69,15 +89,16 @@ enum Endpoint: Equatable {
     private static let readMethods: [HTTPRequest.Method] = [.get, .head]
     private static let actionMethods: [HTTPRequest.Method] = [.post]
     private static let streamMethods: [HTTPRequest.Method] = [.get]
+    private static let leaseMethods: [HTTPRequest.Method] = [.get, .head, .delete]
 
     /// The least role a bearer token needs for `method` on this endpoint when tokens are
     /// configured; nil: open to all (`/health`, and the dashboard page, which holds no data).
     func requiredRole(for method: HTTPRequest.Method) -> AccessRole? {
         switch self {
         case .health, .dashboard: return nil
-        case .key: return method == .get || method == .head ? .read : .write
-        case .list, .state, .log, .metrics, .events, .unknown: return .read
-        case .set: return .write
+        case .key, .lease: return method == .get || method == .head ? .read : .write
+        case .list, .state, .log, .metrics, .events, .unknown, .leases, .watch: return .read
+        case .set, .txn, .compact, .leaseGrant: return .write
         case .connect, .start, .removeMember, .fault: return .admin
         }
     }
@@ -86,8 +107,8 @@ enum Endpoint: Equatable {
     /// `Content-Type`; `/start` and most `/op/...` take none, and may carry none other).
     var takesJSONBody: Bool {
         switch self {
-        case .set, .connect, .start, .removeMember, .fault: return true
-        case .key, .list, .state, .health, .metrics, .dashboard, .log, .events, .unknown: return false
+        case .set, .connect, .start, .removeMember, .fault, .txn, .compact, .leaseGrant: return true
+        case .key, .list, .state, .health, .metrics, .dashboard, .log, .events, .unknown, .leases, .lease, .watch: return false
         }
     }
 
@@ -107,6 +128,11 @@ enum Endpoint: Equatable {
         case .list: return "list"
         case .key: return "data"
         case .fault: return "op"
+        case .txn: return "txn"
+        case .compact: return "compact"
+        case .leaseGrant, .lease: return "lease"
+        case .leases: return "leases"
+        case .watch: return "watch"
         case .unknown: return "unknown"
         }
     }
@@ -114,6 +140,17 @@ enum Endpoint: Equatable {
     /// One of each kind of endpoint, for making their metrics up front.
     static let allKinds: [Endpoint] = [
         .dashboard, .health, .metrics, .state, .connect, .start, .removeMember, .set, .log, .events, .list, .key(""), .fault(""),
-        .unknown,
+        .txn, .compact, .leaseGrant, .leases, .lease(""), .watch, .unknown,
     ]
+}
+
+extension Endpoint {
+    /// Whether answers carry the store's revision (`X-WRaft-Revision`): every key-value answer.
+    var carriesRevision: Bool {
+        switch self {
+        case .key, .list, .set, .txn, .compact, .leaseGrant, .leases, .lease: return true
+        case .dashboard, .health, .metrics, .state, .connect, .start, .removeMember, .log, .events, .fault, .watch, .unknown:
+            return false
+        }
+    }
 }

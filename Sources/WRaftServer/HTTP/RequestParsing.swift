@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import Hummingbird
+import KVStore
 import RaftCore
 import WRaftAPI
 import WRaftSupport
@@ -216,4 +217,26 @@ package func parseNodeID(_ text: String, field: String) throws(APIError) -> Node
         throw .badRequest("\(field) must be a member id (1 to 16 hex digits), not \"\(text.prefix(40))\"")
     }
     return id
+}
+
+extension QueryParameters {
+    /// A revision parameter in `0...KVStore.revisionMax` (0: the current revision); nil when
+    /// absent.
+    package func revision(_ name: String) throws(APIError) -> UInt64? {
+        guard let text = try string(name) else { return nil }
+        guard let value = UInt64(text), value <= KVStore.revisionMax else {
+            throw .node(
+                .refused(code: .badRevision, message: "\(name) must be an integer in 0...\(KVStore.revisionMax), not \"\(text.prefix(40))\""))
+        }
+        return value
+    }
+
+    /// A lease id parameter in `0...Int64.max` (0: no lease); nil when absent.
+    package func leaseID(_ name: String) throws(APIError) -> Int64? {
+        guard let text = try string(name) else { return nil }
+        guard let value = Int64(text), value >= 0 else {
+            throw .node(.refused(code: .badLease, message: "\(name) must be a lease id in 0...\(Int64.max), not \"\(text.prefix(40))\""))
+        }
+        return value
+    }
 }

@@ -73,6 +73,9 @@ package enum ControlRequest: Codable, Sendable, Equatable {
     case removeMember(id: String, timeoutMs: Int, isForwarded: Bool)
     /// `/op/transfer` forwarded to the leader.
     case transferLeadership(to: String, isForwarded: Bool)
+    /// A lease's time to live, asked of the leader (it alone keeps lease deadlines); with
+    /// `renew`, a keep-alive.
+    case lease(id: Int64, renew: Bool, timeoutMs: Int, isForwarded: Bool)
 }
 
 /// The answer to a `ControlRequest`.
@@ -87,6 +90,8 @@ package enum ControlResponse: Codable, Sendable, Equatable {
     case joined(clusterID: String, members: [MemberRecord])
     /// The request failed; the `NodeError` it maps to.
     case failure(ControlFailure)
+    /// A lease as its leader sees it.
+    case lease(ttlSeconds: Int64, remainingMs: Int64, keys: [String])
 }
 
 /// A `NodeError` that crossed the wire: its code, message, and numbers; `nodeError` is the

@@ -93,6 +93,11 @@ extension NodeRuntime {
             try requireMemberKey(requester, for: "a forwarded transfer")
             try await transferLeadership(to: try Self.parseMember(idText), isForwarded: isForwarded)
             return .done
+        case .lease(let id, let renew, let timeoutMs, let isForwarded):
+            try requireMemberKey(requester, for: "a forwarded lease request")
+            let status = try await leaseStatus(
+                id, renew: renew, deadline: clock.now + Self.boundedTimeout(timeoutMs), isForwarded: isForwarded)
+            return .lease(ttlSeconds: status.ttlSeconds, remainingMs: status.remainingMs, keys: status.keys)
         }
     }
 

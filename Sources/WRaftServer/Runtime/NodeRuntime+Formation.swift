@@ -60,7 +60,7 @@ extension NodeRuntime {
             let action = formation.peerIsRunning()
             guard case .sendJoin(let attempt) = action else { throw unexpected(action) }
             return try await join(via: peer, attempt: attempt)
-        case .done, .joined, .failure:
+        case .done, .joined, .failure, .lease:
             throw .internalError(message: "\(peer) answered a merge with something else")
         }
     }
@@ -157,7 +157,7 @@ extension NodeRuntime {
                 throw .clusterConflict(message: "\(peer) belongs to cluster \(theirs), this node to \(ours)")
             }
             return .joined(clusterID: ours, members: memberViews())
-        case .members, .done, .failure:
+        case .members, .done, .failure, .lease:
             throw .internalError(message: "\(peer) answered an invitation with something else")
         }
     }

@@ -34,20 +34,35 @@ extension NodeRuntime {
         // A paused (frozen) node takes no part in Raft: the write could not commit, and refusing
         // it now says so plainly, where accepting it would end in 504 unknown_outcome.
         guard !faults.isPaused else { throw .noLeader(retryAfterMs: Self.retryAfterMs) }
+        guard request.lease >= 0 else { throw .badRequest(code: .badLease, message: "a lease id is positive") }
         let operation = Self.operation(of: request)
         try checkQuota(operation)
+        var command = KVCommand(id: .unidentified, operation: operation)
+        if case .put(let key, let value, let condition, _) = command.request, request.lease != 0 {
+            command.request = .put(key: key, value: value, condition: condition, lease: request.lease)
+        }
+        let result = try await propose(command.request, deadline: deadline)
+        return try Self.outcome(of: result, key: request.key).get()
+    }
+
+    /// Proposes one command and waits for the state machine's result (or the proposal queue's
+    /// answer that it was not, or may not have been, applied). The caller checked its bounds.
+    func propose(_ request: KVRequest, deadline: ContinuousClock.Instant) async throws(NodeError) -> KVResult {
+        guard lifecycle == .running, core != nil else { throw notRunningError() }
+        guard !faults.isPaused else { throw .noLeader(retryAfterMs: Self.retryAfterMs) }
         let sequence = nextWriteSequence
-        let command = KVCommand(id: requestID(forWrite: sequence), operation: operation).encoded()
+        let command = KVCommand(id: requestID(forWrite: sequence), request: request)
+        precondition(command.isWithinBounds, "NodeRuntime: a command is checked against its bounds before it is proposed")
         do throws(ProposalQueueFull) {
-            try proposals.enqueue(ProposalID(sequence), command: command, deadline: deadline)
+            try proposals.enqueue(ProposalID(sequence), command: command.encoded(), deadline: deadline)
         } catch {
             throw .overloaded(retryAfterMs: Self.retryAfterMs)
         }
         nextWriteSequence += 1
         let started = ContinuousClock.now
         defer { metrics.writeTime.recordNanoseconds(RuntimeMetrics.nanoseconds(since: started)) }
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<WriteOutcome, NodeError>, Never>) in
-            writeWaiters[sequence] = WriteWaiter(key: request.key, continuation: continuation)
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<KVResult, NodeError>, Never>) in
+            writeWaiters[sequence] = WriteWaiter(continuation: continuation)
             scheduleFlush()
             kick()
         }
@@ -55,7 +70,9 @@ extension NodeRuntime {
     }
 
     /// Refuses a write that would grow the store past `options.quotaBytes` (`--quota-bytes`).
-    /// Deletes, and writes that do not grow the store, always pass, so room can be freed.
+    /// The store's size counts its retained history (`KVStore.quotaByteCount`): a put adds its
+    /// value to the history too, so room comes back with a delete and a compaction. Deletes
+    /// always pass, so room can be freed.
     ///
     /// The node that receives the write decides, from the state it has applied, before anything
     /// is proposed (a follower then forwards what passed). Applied state trails the log by what
@@ -63,8 +80,8 @@ extension NodeRuntime {
     /// meanwhile (bounded by the pending-write and uncommitted-bytes limits), never by more.
     func checkQuota(_ operation: KVOperation) throws(NodeError) {
         guard case .put = operation else { return }
-        let after = store.byteCount(afterApplying: operation)
-        guard after <= options.quotaBytes || after <= store.byteCount else {
+        let after = store.quotaByteCount(afterApplying: operation)
+        guard after <= options.quotaBytes else {
             throw .quotaExceeded(bytes: after, limit: options.quotaBytes)
         }
     }
@@ -209,15 +226,17 @@ extension NodeRuntime {
         guard let waiter = writeWaiters.removeValue(forKey: sequence) else {
             preconditionFailure("NodeRuntime: every write the proposal queue holds has a waiter")
         }
-        waiter.continuation.resume(returning: Self.outcome(of: result, key: waiter.key))
+        waiter.continuation.resume(returning: .success(result))
     }
 
     static func outcome(of result: KVResult, key: String) -> Result<WriteOutcome, NodeError> {
         switch result {
-        case .put(let index, let term):
-            return .success(WriteOutcome(key: key, index: index.rawValue, term: term.rawValue, deleted: nil))
-        case .deleted(let index, let term, let existed):
-            return .success(WriteOutcome(key: key, index: index.rawValue, term: term.rawValue, deleted: existed))
+        case .put(let index, let term, let revision):
+            return .success(
+                WriteOutcome(key: key, index: index.rawValue, term: term.rawValue, deleted: nil, revision: revision))
+        case .deleted(let index, let term, let revision, let existed):
+            return .success(
+                WriteOutcome(key: key, index: index.rawValue, term: term.rawValue, deleted: existed, revision: revision))
         case .compareFailed(let currentIndex):
             let state = currentIndex.map { "the key was last modified at index \($0)" } ?? "the key does not exist"
             return .failure(.compareFailed(message: "the condition does not hold: \(state)"))
@@ -225,6 +244,10 @@ extension NodeRuntime {
             return .failure(.unknownOutcome(message: "the write was retried too late to know whether it applied"))
         case .undecodable(let error):
             return .failure(.internalError(message: "the command could not be decoded: \(error)"))
+        case .rejected(let rejection):
+            return .failure(NodeError(rejection))
+        case .txn, .compacted, .leaseGranted, .leaseRevoked:
+            return .failure(.internalError(message: "a put or delete was answered with \(result)"))
         }
     }
 
@@ -253,7 +276,7 @@ extension NodeRuntime {
 
     /// Local reads go at once (even with no leader, even before `/start`); linearizable reads
     /// wait for a ReadIndex confirmed by the leader and for this node to have applied it.
-    private func waitUntilReadable(consistency: ReadConsistency, deadline: ContinuousClock.Instant)
+    func waitUntilReadable(consistency: ReadConsistency, deadline: ContinuousClock.Instant)
         async throws(NodeError)
     {
         switch consistency {
@@ -350,6 +373,7 @@ extension NodeRuntime {
         retryStalledRequests(now: now)
         expireMembershipWaiters(now: now)
         promoteCaughtUpLearner()
+        expireLeases(now: now)
         metrics.pendingWrites.record(proposals.count)
         metrics.pendingReads.record(reads.count)
     }

@@ -126,6 +126,8 @@ actor NodeRuntime {
     var appliedMembershipIndex = LogIndex.zero
     var membershipWaiters: [UInt64: MembershipWaiter] = [:]
     var nextWaiterID: UInt64 = 1
+    /// The leader's lease deadlines (empty on other nodes).
+    var leaseTimers = LeaseTimers<ContinuousClock.Instant>(revokeRetryInterval: .seconds(2))
 
     // MARK: Faults, time, peers
 

@@ -1,10 +1,10 @@
+import KVStore
 import RaftCore
 import WRaftAPI
 
-/// The client of a write the proposal queue holds, waiting for its answer.
+/// The client of a write the proposal queue holds, waiting for the state machine's result.
 struct WriteWaiter {
-    let key: String
-    let continuation: CheckedContinuation<Result<WriteOutcome, NodeError>, Never>
+    let continuation: CheckedContinuation<Result<KVResult, NodeError>, Never>
 }
 
 /// A linearizable read waiting for its read index, then for the state machine to reach it.
