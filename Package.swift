@@ -29,7 +29,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         // Configuration files and environment variables of `wraft serve` (its default trait: JSON).
-        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
+        // YAML files for `wraft serve --config` (the trait brings Yams).
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // What several modules need, written once: SplitMix64 and its bounded draw, the
@@ -142,6 +144,7 @@ let package = Package(
             dependencies: [
                 "WRaftServer", "WRaftSupport",
                 .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

@@ -4,8 +4,7 @@ extension RaftNode {
     /// barrier: nothing more is handed out until it is advanced (it replaces the state machine).
     public var hasReady: Bool {
         guard !isSnapshotReadyOutstanding else { return false }
-        let isCommitDue = isCommitBroadcastPending && config.commitBroadcastDelayTicks == 0
-        return (reads.needsBroadcast || isAppendBroadcastPending || isCommitDue) && role == .leader
+        return (reads.needsBroadcast || isAppendBroadcastPending || isCommitBroadcastDue) && role == .leader
             || !outbox.isEmpty
             || !readStates.isEmpty
             || pendingSnapshot != nil

@@ -22,11 +22,15 @@ extension RaftNode {
     /// Sends the appends deferred since the last `ready()`, and an empty one to tell a commit
     /// when it may not wait (`Config.commitBroadcastDelayTicks`).
     mutating func flushPendingAppends() {
-        let isCommitDue = isCommitBroadcastPending && config.commitBroadcastDelayTicks == 0
+        let isCommitDue = isCommitBroadcastDue
         guard role == .leader, isAppendBroadcastPending || isCommitDue else { return }
         let isEveryFollowerTold = broadcastAppend(sendIfEmpty: isCommitDue)
         isAppendBroadcastPending = false
-        if isCommitDue || isEveryFollowerTold { isCommitBroadcastPending = false }
+        if isCommitDue || isEveryFollowerTold {
+            isCommitBroadcastPending = false
+            let committed = log.committedIndex
+            forwardedThrough = forwardedThrough.filter { $0.value > committed }
+        }
     }
 
     /// Whether appending these entries keeps the leader within `uncommittedBytesMax`, and the

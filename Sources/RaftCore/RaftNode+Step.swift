@@ -264,6 +264,9 @@ extension RaftNode {
             let commands = entries.filter { $0.kind == .command }
             guard !commands.isEmpty, fitsUncommittedBudget(commands) else { return }
             appendAsLeader(commands.map { Entry(term: term, index: .zero, kind: .command, data: $0.data) })
+            // The follower answers its clients once it applies these: it hears of their commit
+            // at once, not after `commitBroadcastDelayTicks`.
+            if message.from != config.id { forwardedThrough[message.from] = log.lastIndex }
         case .readIndexRequest(let id):
             if role == .leader {
                 enqueueRead(id, requester: message.from)

@@ -56,6 +56,15 @@ public struct RaftNode {
     }
     /// Ticks `isCommitBroadcastPending` has been true (at most `commitBroadcastDelayTicks`).
     var commitBroadcastWaitedTicks = 0
+    /// The last index of entries each follower forwarded (`propose`) that it may still wait to
+    /// see committed; at most one per member. A commit reaching one is told at once.
+    var forwardedThrough: [NodeID: LogIndex] = [:]
+    /// Whether the pending commit must go out at the next `ready()`: no delay is configured, or
+    /// a follower waits for entries it forwarded.
+    var isCommitBroadcastDue: Bool {
+        guard isCommitBroadcastPending else { return false }
+        return config.commitBroadcastDelayTicks == 0 || forwardedThrough.values.contains { $0 <= log.committedIndex }
+    }
 
     // MARK: Output, drained by `ready()`
     var outbox: [Message] = []
@@ -191,6 +200,8 @@ public struct RaftNode {
             if commitBroadcastWaitedTicks >= config.commitBroadcastDelayTicks {
                 broadcastAppend(sendIfEmpty: true)
                 isCommitBroadcastPending = false
+                let committed = log.committedIndex
+                forwardedThrough = forwardedThrough.filter { $0.value > committed }
             }
         }
     }
@@ -217,6 +228,7 @@ public struct RaftNode {
         transferee = nil
         isAppendBroadcastPending = false
         isCommitBroadcastPending = false
+        forwardedThrough = [:]
         votes = [:]
         progress = [:]
         heartbeatElapsedTicks = 0
@@ -233,6 +245,7 @@ public struct RaftNode {
         heartbeatElapsedTicks = 0
         electionElapsedTicks = 0
         uncommittedBytes = 0
+        forwardedThrough = [:]
         reads = ReadIndexQueue()
         progress = [:]
         for member in membership.members { addProgress(for: member) }

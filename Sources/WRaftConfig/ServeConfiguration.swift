@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import Yams
 import WRaftServer
 
 /// How `wraft serve` writes its log lines to standard error.
@@ -131,9 +132,11 @@ public struct ServeConfiguration: Sendable, Equatable {
     }
 
     static func fileLayer(path: String) throws(ServeConfigurationError) -> [(ServeSetting, SettingInput, SettingSource)] {
-        guard path.lowercased().hasSuffix(".json") else {
+        let lowercased = path.lowercased()
+        let isYAML = lowercased.hasSuffix(".yaml") || lowercased.hasSuffix(".yml")
+        guard isYAML || lowercased.hasSuffix(".json") else {
             throw ServeConfigurationError(
-                "\(path): only JSON configuration files (.json) are read; write the settings as {\"http-port\": 8081, ...}")
+                "\(path): configuration files are YAML (.yaml, .yml: `http-port: 8081`) or JSON (.json: {\"http-port\": 8081})")
         }
         let data: Data
         do {
@@ -146,25 +149,19 @@ public struct ServeConfiguration: Sendable, Equatable {
         guard data.count <= fileBytesMax else {
             throw ServeConfigurationError("\(path): larger than \(fileBytesMax) bytes")
         }
-        let keys: [String]
-        do {
-            guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw ServeConfigurationError("\(path): the file must hold one JSON object of settings")
-            }
-            keys = Array(object.keys)
-        } catch let error as ServeConfigurationError {
-            throw error
-        } catch {
-            throw ServeConfigurationError("\(path): not valid JSON: \(error.localizedDescription)")
-        }
+        let keys = isYAML ? try yamlKeys(data, path: path) : try jsonKeys(data, path: path)
         let table = ServeSettings.all
         for key in keys.sorted() where !table.contains(where: { $0.name == key }) {
             throw ServeConfigurationError("\(path): unknown key \"\(key)\"\(suggestion(for: key, prefix: ""))")
         }
-        let snapshot: JSONSnapshot
+        let snapshot: any ConfigSnapshot
         do {
             let bytes = [UInt8](data)
-            snapshot = try JSONSnapshot(data: bytes.span.bytes, providerName: path, parsingOptions: .default)
+            if isYAML {
+                snapshot = try YAMLSnapshot(data: bytes.span.bytes, providerName: path, parsingOptions: .default)
+            } else {
+                snapshot = try JSONSnapshot(data: bytes.span.bytes, providerName: path, parsingOptions: .default)
+            }
         } catch {
             throw ServeConfigurationError("\(path): \(error)")
         }
@@ -179,8 +176,45 @@ public struct ServeConfiguration: Sendable, Equatable {
         return layer
     }
 
+    /// The top-level keys of a YAML file of settings (one mapping of names to values).
+    private static func yamlKeys(_ data: Data, path: String) throws(ServeConfigurationError) -> [String] {
+        let object: Any?
+        do {
+            object = try Yams.load(yaml: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw ServeConfigurationError("\(path): not valid YAML: \(error)")
+        }
+        guard let mapping = object as? [AnyHashable: Any] else {
+            throw ServeConfigurationError("\(path): the file must hold one YAML mapping of settings (`http-port: 8081`)")
+        }
+        var keys: [String] = []
+        for key in mapping.keys {
+            guard let name = key.base as? String else {
+                throw ServeConfigurationError("\(path): the key \(key) is not a setting name")
+            }
+            keys.append(name)
+        }
+        return keys
+    }
+
+    /// The top-level keys of a JSON file of settings (one object).
+    private static func jsonKeys(_ data: Data, path: String) throws(ServeConfigurationError) -> [String] {
+        let keys: [String]
+        do {
+            guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw ServeConfigurationError("\(path): the file must hold one JSON object of settings")
+            }
+            keys = Array(object.keys)
+        } catch let error as ServeConfigurationError {
+            throw error
+        } catch {
+            throw ServeConfigurationError("\(path): not valid JSON: \(error.localizedDescription)")
+        }
+        return keys
+    }
+
     /// The file's value of `setting` in the type its kind takes; nil when it has another type.
-    private static func fileValue(_ snapshot: JSONSnapshot, _ setting: ServeSetting) -> SettingInput? {
+    private static func fileValue(_ snapshot: any ConfigSnapshot, _ setting: ServeSetting) -> SettingInput? {
         let key = AbsoluteConfigKey([setting.name])
         func content(_ type: ConfigType) -> ConfigContent? {
             (try? snapshot.value(forKey: key, type: type))?.value?.content

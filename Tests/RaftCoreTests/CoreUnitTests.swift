@@ -256,6 +256,29 @@ import Testing
         for follower in followers { #expect(cluster.status(follower)?.commitIndex == last) }
     }
 
+    /// A follower answers the writes it forwarded once it applies them, so the commit of
+    /// forwarded entries is told at once, whatever the delay.
+    @Test func theCommitOfForwardedEntriesIsToldAtOnce() throws {
+        var cluster = try LockStep(voters: [1, 2, 3]) { $0.commitBroadcastDelayTicks = 2 }
+        cluster.elect(id(1))
+        let term = try #require(cluster.status(id(1))?.term)
+        let forwarded = Message(
+            from: id(2), to: id(1), term: term,
+            payload: .propose([Entry(term: .zero, index: .zero, kind: .command, data: Array("via 2".utf8))]))
+        cluster.nodes[id(1)]?.step(forwarded)
+        cluster.processAll()
+        cluster.deliver()
+        cluster.processAll()
+        cluster.deliver()  // the acknowledgements: the forwarded entry commits on the leader
+        cluster.processAll()
+        let commit = try #require(cluster.status(id(1))?.commitIndex)
+        let told = cluster.queue.filter { $0.payload.appendRequest?.entries.isEmpty == true && $0.payload.appendRequest?.commit == commit }
+        #expect(told.map(\.to).sorted() == [id(2), id(3)], "no tick needed")
+        cluster.deliver()
+        cluster.processAll()
+        #expect(cluster.applied[id(2)]?.last?.data == Array("via 2".utf8))
+    }
+
     /// Without the delay (the default, etcd-raft's rule) a commit goes out in the next Ready.
     @Test func anUndelayedCommitGoesOutInTheNextReady() throws {
         var cluster = try LockStep(voters: [1, 2, 3])

@@ -204,11 +204,75 @@ import WRaftServer
         #expect(try StartupPolicy.check(configuration.options).warnings.isEmpty, "TLS on both ports, nothing to warn about")
     }
 
-    @Test func onlyJSONFilesAreRead() throws {
+    static let yamlFile = """
+        # The same node as `file`, in YAML.
+        data-dir: /var/lib/wraft
+        http-port: 18081
+        raft-port: 20002
+        host: 0.0.0.0
+        advertised-host: node1.example.com
+        enable-faults: true
+        log-level: debug
+        election-timeout-ms: 900
+        heartbeat-ms: 150
+        snapshot-entries: 5000
+        threads: 3
+        peer-cert-file: /c/n.pem
+        peer-key-file: /c/n-key.pem
+        peer-trusted-ca-file: /c/ca.pem
+        cors-allowed-origins:
+          - https://a.example
+          - https://b.example
+        quota-bytes: 4194304
+        raft-bind: 10.0.0.1:20003
+        """
+
+    /// A YAML file gives the same node as the JSON file, the flags and the environment; its
+    /// unknown keys, wrong types and other shapes are errors naming the file.
+    @Test func aYAMLFileGivesTheSameNodeAsJSON() throws {
+        let directory = try Self.makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let byJSON = try ServeConfiguration.resolve(
+            arguments: [], environment: [:], configFile: try Self.writeFile(Self.file, in: directory))
+        let yamlPath = try Self.writeFile(Self.yamlFile, in: directory, name: "wraft.yaml")
+        let byYAML = try ServeConfiguration.resolve(arguments: [], environment: [:], configFile: yamlPath)
+        #expect(byYAML.options == byJSON.options)
+        #expect(byYAML.threads == 3)
+        #expect(byYAML.printed == byJSON.printed)
+        #expect(byYAML.sources["quota-bytes"] == .file(path: yamlPath, key: "quota-bytes"))
+        let flagWins = try ServeConfiguration.resolve(arguments: ["--http-port", "9"], environment: [:], configFile: yamlPath)
+        #expect(flagWins.options.httpPort == 9)
+
+        let unknown = #expect(throws: ServeConfigurationError.self) {
+            try ServeConfiguration.resolve(
+                arguments: [], environment: [:],
+                configFile: try Self.writeFile("data-dir: /d\nhttp-prot: 1\n", in: directory, name: "typo.yml"))
+        }
+        #expect(unknown?.description.contains("unknown key \"http-prot\"") == true)
+        #expect(unknown?.description.contains("http-port") == true, "did you mean")
+        let wrongType = #expect(throws: ServeConfigurationError.self) {
+            try ServeConfiguration.resolve(
+                arguments: [], environment: [:],
+                configFile: try Self.writeFile("data-dir: /d\nhttp-port: [1, 2]\n", in: directory, name: "type.yaml"))
+        }
+        #expect(wrongType?.description.contains("http-port") == true)
+        let notAMapping = #expect(throws: ServeConfigurationError.self) {
+            try ServeConfiguration.resolve(
+                arguments: [], environment: [:], configFile: try Self.writeFile("- a\n- b\n", in: directory, name: "list.yaml"))
+        }
+        #expect(notAMapping?.description.contains("one YAML mapping") == true)
+        let broken = #expect(throws: ServeConfigurationError.self) {
+            try ServeConfiguration.resolve(
+                arguments: [], environment: [:], configFile: try Self.writeFile("a: [\n", in: directory, name: "broken.yaml"))
+        }
+        #expect(broken?.description.contains("not valid YAML") == true)
+    }
+
+    @Test func onlyYAMLAndJSONFilesAreRead() throws {
         let error = #expect(throws: ServeConfigurationError.self) {
             try ServeConfiguration.resolve(arguments: [], environment: [:], configFile: "/etc/wraft.toml")
         }
-        #expect(error?.description.contains("only JSON configuration files") == true)
+        #expect(error?.description.contains("YAML (.yaml, .yml") == true)
         let missing = #expect(throws: ServeConfigurationError.self) {
             try ServeConfiguration.resolve(arguments: [], environment: [:], configFile: "/nonexistent/wraft.json")
         }
