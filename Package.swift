@@ -133,9 +133,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            // The page is compiled in (HTTP/DashboardPage+Embedded.swift, made by
-            // scripts/embed-dashboard.py), so a copied binary serves it.
-            exclude: ["Dashboard"],
+            // The page is compiled in by the package manager (`PackageResources.index_html`),
+            // so a copied binary serves it: no resource bundle to install beside it.
+            resources: [.embedInCode("Dashboard/index.html")],
             swiftSettings: strict),
         // `wraft serve`'s settings: one table of keys read from flags, `WRAFT_*` environment
         // variables and a JSON configuration file, range-checked into `NodeOptions`.
