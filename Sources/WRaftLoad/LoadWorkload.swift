@@ -106,6 +106,8 @@ public struct LoadReport: Sendable {
     public let measuredMs: Int
     /// Sorted ascending.
     public let latenciesMicroseconds: [UInt32]
+    /// The members' costs over the window (`MemberCost.text`), when the caller read them.
+    public var memberCosts: String?
 
     public init(results: [ClosedLoopResult], measuredMs: Int) {
         completed = results.reduce(0) { $0 + $1.completed }
@@ -137,6 +139,7 @@ public struct LoadReport: Sendable {
                 + "p99 \(format(percentileMs(0.99)))  p99.9 \(format(percentileMs(0.999)))  max \(format(percentileMs(1)))",
         ]
         if let firstError { lines.append("first error: \(firstError)") }
+        if let memberCosts { lines.append(memberCosts) }
         return lines.joined(separator: "\n")
     }
 }

@@ -165,9 +165,45 @@ struct HTTPBenchCommand: AsyncParsableCommand {
         let start = ContinuousClock.now
         let measureFrom = start + warmup.duration
         let end = measureFrom + duration.duration
-        return await workload.run(
+        // Each member's counters at the start and the end of the measured window, read on
+        // connections of their own so that the scrape never waits behind the load.
+        let scrapers = addresses.compactMap { address in
+            try? NodeClient(
+                address: address, tls: address.isSecure ? ClientTLS(trustedCAFile: cacert) : nil, bearerToken: bearerToken,
+                connectionsMax: 1, requestTimeoutMs: 5_000)
+        }
+        defer { Task { for scraper in scrapers { await scraper.shutDown() } } }
+        let before = Task {
+            try? await Task.sleep(until: measureFrom, clock: .continuous)
+            return (ContinuousClock.now, await Self.counters(scrapers))
+        }
+        var report = await workload.run(
             clients: clients, connections: connections, measureFrom: measureFrom, end: end,
             measuredMs: duration.milliseconds, samplesPerConnectionMax: Self.samplesPerConnectionMax)
+        let (startedAt, first) = await before.value
+        let second = await Self.counters(scrapers)
+        let seconds = Double((ContinuousClock.now - startedAt) / .milliseconds(1)) / 1_000
+        let costs = zip(scrapers, zip(first, second)).compactMap { scraper, pair -> MemberCost? in
+            guard let before = pair.0, let after = pair.1, seconds > 0 else { return nil }
+            return MemberCost(
+                member: scraper.address.description, before: before, after: after, seconds: seconds,
+                requests: report.completed)
+        }
+        report.memberCosts =
+            costs.count == addresses.count
+            ? MemberCost.text(costs)
+            : "where the time goes: \(addresses.count - costs.count) of \(addresses.count) members' /metrics could not be read"
+        return report
+    }
+
+    /// Each scraper's member counters, nil where its `/metrics` could not be read or parsed.
+    private static func counters(_ scrapers: [NodeClient]) async -> [MemberCounters?] {
+        var result: [MemberCounters?] = []
+        for scraper in scrapers {
+            let text = try? await scraper.metricsText(timeoutMs: 5_000)
+            result.append(text.flatMap { MemberCounters(MetricsScrape($0)) })
+        }
+        return result
     }
 }
 

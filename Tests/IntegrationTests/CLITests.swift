@@ -136,6 +136,11 @@ extension RealProcessTests {
             #expect(outcome.status == 0, "\(outcome.standardOutput)\n\(outcome.standardError)")
             #expect(outcome.standardOutput.contains("ops/s"))
             #expect(outcome.standardOutput.contains("p99.9"))
+            // One cost line per member, each with a CPU figure per request and a batch size.
+            let costLines = outcome.standardOutput.split(separator: "\n").filter { $0.contains("µs/op (") }
+            #expect(costLines.count == 3, "\(outcome.standardOutput)")
+            #expect(costLines.allSatisfy { $0.contains("entries/fsync ") && !$0.contains("entries/fsync -") })
+            #expect(outcome.standardOutput.contains("cluster CPU "))
             print(outcome.standardOutput)
         }
     }

@@ -4,61 +4,8 @@ import WRaftAPI
 import WRaftClient
 import WRaftLauncher
 
-/// One sample of a scrape: `name{labels} value`.
-struct MetricSample: Equatable {
-    var name: String
-    var labels: [String: String]
-    var value: Double
-}
-
-/// A parsed `/metrics` answer: its samples, and the HELP and TYPE lines by family.
-struct Scrape {
-    var samples: [MetricSample] = []
-    var help: [String: String] = [:]
-    var types: [String: String] = [:]
-
-    init(_ text: String) {
-        for line in text.split(separator: "\n") {
-            if line.hasPrefix("# HELP ") {
-                let rest = line.dropFirst("# HELP ".count)
-                let name = rest.prefix { $0 != " " }
-                help[String(name)] = String(rest.dropFirst(name.count).drop { $0 == " " })
-            } else if line.hasPrefix("# TYPE ") {
-                let parts = line.dropFirst("# TYPE ".count).split(separator: " ")
-                if parts.count == 2 { types[String(parts[0])] = String(parts[1]) }
-            } else if !line.hasPrefix("#"), let sample = Self.sample(line) {
-                samples.append(sample)
-            }
-        }
-    }
-
-    /// `name{a="x",b="y"} 1.5` (label values hold no `"` or `,` in WRaft's metrics).
-    static func sample(_ line: Substring) -> MetricSample? {
-        guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { return nil }
-        let series = line[..<space]
-        guard let brace = series.firstIndex(of: "{") else { return MetricSample(name: String(series), labels: [:], value: value) }
-        var labels: [String: String] = [:]
-        for pair in series[series.index(after: brace)...].dropLast().split(separator: ",") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { return nil }
-            labels[String(parts[0])] = String(parts[1].dropFirst().dropLast())
-        }
-        return MetricSample(name: String(series[..<brace]), labels: labels, value: value)
-    }
-
-    /// The value of an unlabeled series.
-    func value(_ name: String) -> Double? {
-        samples.first { $0.name == name && $0.labels.isEmpty }?.value
-    }
-
-    /// The `le` bounds of a histogram family's buckets (any labels).
-    func bucketBounds(_ family: String) -> Set<Double> {
-        Set(samples.filter { $0.name == family + "_bucket" }.compactMap { $0.labels["le"].flatMap(Double.init) })
-    }
-}
-
 extension NodeClient {
-    func scrape() async throws -> Scrape { Scrape(try await metricsText(timeoutMs: 2_000)) }
+    func scrape() async throws -> MetricsScrape { MetricsScrape(try await metricsText(timeoutMs: 2_000)) }
 
     /// `GET /health` as status and body, whatever the status.
     func healthAnswer() async throws -> (status: Int, view: HealthView) {
@@ -74,7 +21,7 @@ extension RealProcessTests {
         /// A term that passed without a leader (a split vote) adds no change, so with the term up
         /// by one the count is up by exactly one, and never by more than the terms that passed.
         static func expectOneChangePerNewLeader(
-            node: Int, before: Scrape, after: Scrape, termBefore: UInt64, termAfter: UInt64,
+            node: Int, before: MetricsScrape, after: MetricsScrape, termBefore: UInt64, termAfter: UInt64,
             sourceLocation: SourceLocation = #_sourceLocation
         ) {
             let changes = (after.value("wraft_leader_changes_total") ?? -1) - (before.value("wraft_leader_changes_total") ?? 0)
@@ -101,7 +48,7 @@ extension RealProcessTests {
                     return true
                 }
                 #expect(everyoneKnowsTheLeader)
-                var scrapes: [Int: Scrape] = [:]
+                var scrapes: [Int: MetricsScrape] = [:]
                 var terms: [Int: UInt64] = [:]
                 for index in all {
                     scrapes[index] = try await clients[index].scrape()
