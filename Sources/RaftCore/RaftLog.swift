@@ -16,6 +16,9 @@ struct RaftLog {
     private(set) var baseMembership: Membership
     private(set) var baseMembershipContext: [UInt8]
     private(set) var entries: [Entry]
+    /// `entries`' `byteCount`s summed: what the log holds in memory (a metric, and the reason a
+    /// node snapshots). Kept beside every change of `entries`; `entryBytesAreSummed()` checks it.
+    private(set) var entryBytes: Int
     /// The latest durable snapshot (what a lagging follower is sent).
     private(set) var snapshot: SnapshotMetadata
     /// The highest index known committed.
@@ -36,6 +39,7 @@ struct RaftLog {
         baseMembership = state.snapshot.membership
         baseMembershipContext = state.snapshot.membershipContext
         entries = state.entries
+        entryBytes = state.entries.reduce(0) { $0 + $1.byteCount }
         snapshot = state.snapshot
         // A snapshot only ever holds committed entries, whatever the stored commit index says.
         committedIndex = max(state.hardState.commit, state.snapshot.index)
@@ -161,6 +165,7 @@ struct RaftLog {
             precondition(entry.index == lastIndex.next, "RaftLog.append: entries are contiguous")
             precondition(entry.term >= lastTerm, "RaftLog.append: terms never decrease along the log")
             entries.append(entry)
+            entryBytes += entry.byteCount
         }
     }
 
@@ -168,7 +173,9 @@ struct RaftLog {
     mutating func truncate(from index: LogIndex) {
         precondition(index > committedIndex, "RaftLog.truncate: a committed entry is never removed")
         precondition(index > baseIndex, "RaftLog.truncate: only held entries are removed")
-        entries.removeSubrange(position(of: index)...)
+        let removed = position(of: index)...
+        entryBytes -= entries[removed].reduce(0) { $0 + $1.byteCount }
+        entries.removeSubrange(removed)
         if stableIndex >= index { stableIndex = index.previous }
         if handedOutIndex >= index {
             handedOutIndex = index.previous
@@ -212,6 +219,7 @@ struct RaftLog {
         baseMembership = metadata.membership
         baseMembershipContext = metadata.membershipContext
         entries = []
+        entryBytes = 0
         snapshot = metadata
         committedIndex = metadata.index
         stableIndex = metadata.index
@@ -235,7 +243,9 @@ struct RaftLog {
         let config = membership(at: newBase)
         baseMembership = config.membership
         baseMembershipContext = config.context
-        entries.removeFirst(Int(baseIndex.distance(to: newBase)))
+        let removedCount = Int(baseIndex.distance(to: newBase))
+        entryBytes -= entries[..<removedCount].reduce(0) { $0 + $1.byteCount }
+        entries.removeFirst(removedCount)
         baseIndex = newBase
         baseTerm = newBaseTerm
     }
@@ -247,6 +257,12 @@ struct RaftLog {
         precondition(stableIndex <= handedOutIndex, "RaftLog: stable <= handed out")
         precondition(handedOutIndex <= lastIndex, "RaftLog: handed out <= last")
         precondition(snapshot.index >= baseIndex, "RaftLog: snapshot index >= base index")
+        precondition(entryBytes >= 0, "RaftLog: entryBytes is never negative")
+    }
+
+    /// Whether `entryBytes` is the sum over `entries` (O(n): for tests and the simulator's checks).
+    func entryBytesAreSummed() -> Bool {
+        entryBytes == entries.reduce(0) { $0 + $1.byteCount }
     }
 
     private func position(of index: LogIndex) -> Int {

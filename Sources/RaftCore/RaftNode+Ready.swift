@@ -74,5 +74,8 @@ extension RaftNode {
             if advanceCommitIndex() { isCommitBroadcastPending = true }
         }
         if !isSnapshotReadyOutstanding, pendingSnapshot == nil { log.checkInvariants() }
+        // O(n), so only in debug builds and on short logs: the simulator's seeds snapshot every 5-40
+        // entries and overwrite suffixes, which is where the running sum could go wrong.
+        assert(log.entries.count > 512 || log.entryBytesAreSummed(), "RaftLog: entryBytes is the sum of the entries' byteCount")
     }
 }

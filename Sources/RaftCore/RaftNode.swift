@@ -146,6 +146,9 @@ public struct RaftNode {
     public var currentMembership: (membership: Membership, context: [UInt8]) { (membership, membershipContext) }
     /// The latest durable snapshot (what lagging followers are sent).
     public var latestSnapshot: SnapshotMetadata { log.snapshot }
+    /// What the log holds in memory: its entries (since the compaction point) and their bytes
+    /// (`Entry.byteCount`: the payload and an estimate of each entry's header).
+    public var logInMemory: (entries: Int, bytes: Int) { (log.entries.count, log.entryBytes) }
 
     /// Log entries from `start` (at most `limit`), for inspection (`GET /log`).
     public func entries(from start: LogIndex, limit: Int) -> [Entry] {

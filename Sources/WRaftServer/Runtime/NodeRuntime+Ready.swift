@@ -355,6 +355,12 @@ extension NodeRuntime {
         metrics.appliedIndex.record(Int(truncatingIfNeeded: store.appliedIndex.rawValue))
         metrics.snapshotIndex.record(Int(truncatingIfNeeded: status.snapshotIndex.rawValue))
         metrics.keys.record(store.count)
+        metrics.storeBytes.record(store.byteCount)
+        metrics.storeHistoryBytes.record(store.historyByteCount)
+        if let logInMemory = core?.logInMemory {
+            metrics.logEntriesInMemory.record(logInMemory.entries)
+            metrics.logBytesInMemory.record(logInMemory.bytes)
+        }
     }
 
     // MARK: Snapshots

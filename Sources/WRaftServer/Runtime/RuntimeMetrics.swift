@@ -20,6 +20,14 @@ struct RuntimeMetrics: Sendable {
             "wraft_applied_index", .gauge, help: "The highest log index applied to the key-value store.")
         static let snapshotIndex = MetricDescription("wraft_snapshot_index", .gauge, help: "The log index of the latest snapshot.")
         static let keys = MetricDescription("wraft_keys", .gauge, help: "Keys in the key-value store.")
+        static let storeBytes = MetricDescription(
+            "wraft_store_bytes", .gauge, help: "Bytes of the key-value store's keys and values (what the quota counts besides history).")
+        static let storeHistoryBytes = MetricDescription(
+            "wraft_store_history_bytes", .gauge, help: "Bytes of retained history (past revisions kept for reads at a revision and watches).")
+        static let logEntriesInMemory = MetricDescription(
+            "wraft_log_entries_in_memory", .gauge, help: "Raft log entries held in memory (since the last compaction point).")
+        static let logBytesInMemory = MetricDescription(
+            "wraft_log_bytes_in_memory", .gauge, help: "Bytes of the Raft log entries held in memory (payloads and an estimate of their headers).")
         static let members = MetricDescription("wraft_members", .gauge, help: "Members (voters and learners) of the applied configuration.")
         static let proposals = MetricDescription(
             "wraft_proposals_total", .counter, help: "Client commands handed to the Raft core as proposals.")
@@ -69,7 +77,8 @@ struct RuntimeMetrics: Sendable {
             help: "On the leader, by peer: seconds from a heartbeat handed to the transport to the peer's heartbeat response arriving.")
 
         static let all = [
-            term, role, isLeader, hasLeader, commitIndex, appliedIndex, snapshotIndex, keys, members, proposals,
+            term, role, isLeader, hasLeader, commitIndex, appliedIndex, snapshotIndex, keys, storeBytes, storeHistoryBytes, logEntriesInMemory, logBytesInMemory,
+            members, proposals,
             proposalsRefused, commits, elections, leaderChanges, readyBatches, readyEntries, snapshotsTaken,
             snapshotsInstalled, writesTimedOut, readsTimedOut, pendingWrites, pendingReads, incomingDropped,
             outgoingDropped, persistTime, persistReadys, applyTime, writeTime, readBarrierTime, peerRoundTrip,
@@ -85,6 +94,10 @@ struct RuntimeMetrics: Sendable {
     let appliedIndex = Gauge(label: Family.appliedIndex.name)
     let snapshotIndex = Gauge(label: Family.snapshotIndex.name)
     let keys = Gauge(label: Family.keys.name)
+    let storeBytes = Gauge(label: Family.storeBytes.name)
+    let storeHistoryBytes = Gauge(label: Family.storeHistoryBytes.name)
+    let logEntriesInMemory = Gauge(label: Family.logEntriesInMemory.name)
+    let logBytesInMemory = Gauge(label: Family.logBytesInMemory.name)
     let members = Gauge(label: Family.members.name)
     let proposals = Counter(label: Family.proposals.name)
     let proposalsRefused = Counter(label: Family.proposalsRefused.name)
