@@ -92,15 +92,26 @@ struct LeaseKeepAliveCommand: AsyncParsableCommand {
         abstract: "Keep a lease alive: renew it every third of its TTL until Ctrl-C.",
         discussion: """
             Each renewal prints one line (-o json: the node's {"id","ttl","remainingMs"}). A \
-            renewal that cannot reach a node moves on to the next endpoint, for this renewal and \
-            the ones after it, so the lease outlives a node going down. It ends, with the exit \
-            code of the failure, when the lease is gone (404 lease_not_found: exit 3) or no \
-            endpoint answers. With --once it renews once and exits.
+            renewal that cannot reach a node moves on to the next endpoint, and one that finds \
+            no leader (an election after the leader died: 502, 503), no node or no answer is \
+            retried every 250 ms for as long as the lease may live (its TTL after the last \
+            renewal), so the lease outlives a node or a leader going down. It ends, with the \
+            exit code of the failure, when the lease is gone (404 lease_not_found: exit 3), the \
+            node refuses, or the TTL passed without a renewal. With --once it renews once and \
+            exits.
             \(ClientExit.helpText)
             """)
 
     /// The shortest pause between two renewals (a TTL of 1 s renews every 333 ms).
     static let renewIntervalMsMin = 100
+    /// The pause before retrying a renewal that failed in a way that may pass.
+    static let retryIntervalMs = 250
+
+    /// Failures a renewal retries while the lease may still live: no leader or not serving,
+    /// nothing reachable, no answer in time.
+    static func mayPass(_ exit: ClientExit) -> Bool {
+        exit == .unavailable || exit == .unreachable || exit == .timeout
+    }
 
     @OptionGroup var endpoints: EndpointOptions
     @Argument(help: "The lease id.") var id: Int64
@@ -118,11 +129,24 @@ struct LeaseKeepAliveCommand: AsyncParsableCommand {
         try await runClientCommand {
             let (id, timeoutMs, format) = (id, endpoints.serverTimeoutMs, endpoints.format())
             var isFirst = true
+            // Until when a failure that may pass (no leader yet, a leader that died, nothing
+            // reachable) is retried: the lease is surely gone once its TTL has passed since the
+            // last renewal. Nil before the first one: a first failure ends the command.
+            var retryUntil: ContinuousClock.Instant?
             while true {
-                let (lease, _) = try await endpoints.withFailover(.whenUnanswered) { client throws(WRaftClientError) in
-                    try await client.keepAliveLease(id: id, timeoutMs: timeoutMs)
+                let lease: LeaseView
+                do {
+                    (lease, _) = try await endpoints.withFailover(.whenUnanswered) { client throws(WRaftClientError) in
+                        try await client.keepAliveLease(id: id, timeoutMs: timeoutMs)
+                    }
+                } catch let failure as ClientFailure where Self.mayPass(failure.exit) {
+                    guard let until = retryUntil, ContinuousClock.now < until else { throw failure }
+                    printToStandardError("wraft: \(failure.message); retrying")
+                    try await Task.sleep(for: .milliseconds(Self.retryIntervalMs))
+                    continue
                 }
                 let ttlSeconds = lease.ttl ?? 1
+                retryUntil = .now + .seconds(min(ttlSeconds, 1 << 31))
                 // Written straight to the file descriptor (unbuffered): a reader of a pipe or
                 // a file sees each renewal as it happens.
                 switch format {

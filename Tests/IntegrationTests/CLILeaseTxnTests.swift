@@ -122,5 +122,38 @@ extension RealProcessTests {
                 #expect(compacted.status == Codes.refused && compacted.standardError.contains("compacted"), "\(compacted.standardError)")
             }
         }
+
+        /// `lease keepalive` moves on to the next endpoint when the first one's node dies (here the
+        /// leader, so the lease also lives through a failover), and the lease outlives it.
+        @Test func keepAliveFailsOverWhenItsNodeDies() async throws {
+            try await ClusterFixture.withCluster(nodes: 3, name: "cli-keepalive-failover") { cluster in
+                let leaderIndex = try await cluster.waitForLeader()
+                let nodes = await cluster.nodes.map(\.httpAddress.description)
+                let others = nodes.indices.filter { $0 != leaderIndex }.map { nodes[$0] }
+                // The leader first: its death is both an unreachable endpoint and a new election.
+                let endpoints = ([nodes[leaderIndex]] + others).joined(separator: ",")
+                let directory = ClusterFixture.makeDirectory("cli-keepalive-failover-files")
+                defer { try? FileManager.default.removeItem(atPath: directory) }
+                func wraft(_ arguments: [String]) async throws -> CommandRunner.Outcome {
+                    try await CommandRunner.run(arguments + ["--endpoints", others.joined(separator: ",")])
+                }
+                let lease = try CLIClusterTests.decode(LeaseView.self, try await wraft(["lease", "grant", "3", "-o", "json"]))
+                #expect(try await wraft(["put", "kept", "yes", "--lease", String(lease.id)]).status == Codes.ok)
+                let keeper = try CommandRunner.start(
+                    ["lease", "keepalive", String(lease.id), "--endpoints", endpoints, "--timeout-ms", "2000"],
+                    standardOutputPath: "\(directory)/keepalive.out", standardErrorPath: "\(directory)/keepalive.err")
+                defer { if keeper.isRunning { kill(keeper.processIdentifier, SIGKILL) } }
+                try await Task.sleep(for: .seconds(2))
+                try await cluster.kill(leaderIndex)
+                try await Task.sleep(for: .seconds(6))
+                let errors = (try? String(contentsOfFile: "\(directory)/keepalive.err", encoding: .utf8)) ?? ""
+                #expect(keeper.isRunning, "keepalive still runs: \(errors)")
+                #expect(errors.contains("trying"), "it moved on from the dead endpoint: \(errors)")
+                let kept = try await wraft(["get", "kept"])
+                #expect(kept.status == Codes.ok && kept.standardOutput == "yes", "\(kept.standardError)")
+                kill(keeper.processIdentifier, SIGTERM)
+                #expect(await CommandRunner.waitForExit(keeper, timeoutMs: 5_000))
+            }
+        }
     }
 }
