@@ -57,7 +57,7 @@ package enum ControlHarness: FuzzHarness {
         switch request {
         case .merge(let members), .start(_, let members): return members
         case .join(let member, _, _): return [member]
-        case .invite, .removeMember, .transferLeadership, .lease: return nil
+        case .invite, .removeMember, .promoteMember, .transferLeadership, .lease: return nil
         }
     }
 
@@ -95,6 +95,7 @@ package enum ControlHarness: FuzzHarness {
             #"{"join":{"member":{"id":"4","raftAddress":"\#(String(repeating: "a", count: 1_000)):7004","httpAddress":"h:8004"},"#
                 + #""timeoutMs":5000,"isForwarded":false}}"#,
             #"{"removeMember":{"id":"2","timeoutMs":5000,"isForwarded":true}}"#,
+            #"{"promoteMember":{"id":"0000000000000003","timeoutMs":5000,"isForwarded":true}}"#,
             #"{"transferLeadership":{"to":"0000000000000002","isForwarded":false}}"#,
         ]
         let responses = [

@@ -257,6 +257,17 @@ public struct RemovedView: Sendable, Equatable, Codable {
     }
 }
 
+/// The answer of `POST /members/promote`: `{"promoted": id}` once the learner is a voter.
+public struct PromotedView: Sendable, Equatable, Codable {
+    public var promoted: String
+
+    public init(promoted: String) { self.promoted = promoted }
+
+    package func encodedJSON() -> ByteBuffer {
+        JSONWriter.object { $0.field(CodingKeys.promoted, promoted) }
+    }
+}
+
 /// The faults of `POST /op/{name}`; the raw value is the path component.
 public enum FaultName: String, Sendable, Equatable, CaseIterable, Codable {
     case pause, resume, isolate, delay, drop, heal, crash

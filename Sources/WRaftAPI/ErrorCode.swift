@@ -44,6 +44,13 @@ public enum ErrorCode: String, Sendable, Equatable, Hashable, CaseIterable, Coda
     /// A grant names a lease id in use, or would pass the bound on leases.
     case leaseExists = "lease_exists"
     case tooManyLeases = "too_many_leases"
+    /// `POST /members/promote` of a learner that is not caught up with the leader (etcd: "can
+    /// only promote a learner member which is in sync with leader").
+    case learnerNotReady = "learner_not_ready"
+    /// `POST /members/promote` of a member that is already a voter.
+    case notLearner = "not_learner"
+    /// A membership change asked while another is still in progress (one at a time).
+    case membershipChangePending = "membership_change_pending"
     // 410: the history asked for is compacted.
     case compacted
     // 412, 413, 415, 421.
@@ -78,7 +85,7 @@ public enum ErrorCode: String, Sendable, Equatable, Hashable, CaseIterable, Coda
         case .notFound, .leaseNotFound: 404
         case .methodNotAllowed: 405
         case .clusterConflict, .notInitial, .notRunning, .notMember, .notLeader, .noPeer, .nothingToSnapshot, .starting,
-            .stopped, .leaseExists, .tooManyLeases:
+            .stopped, .leaseExists, .tooManyLeases, .learnerNotReady, .notLearner, .membershipChangePending:
             409
         case .compacted: 410
         case .compareFailed: 412

@@ -17,6 +17,14 @@ package struct RemoveMemberBody: Codable, Sendable, Equatable {
     package init(id: String) { self.id = id }
 }
 
+/// `POST /members/promote`.
+package struct PromoteMemberBody: Codable, Sendable, Equatable {
+    /// A member id (hex).
+    package var id: String
+
+    package init(id: String) { self.id = id }
+}
+
 /// `POST /set`. `value` and the compare-and-set `prevValue` are UTF-8 text, or base64 when
 /// `encoding` is `"base64"` (the same convention as `GET /data` lists).
 package struct SetBody: Codable, Sendable, Equatable {

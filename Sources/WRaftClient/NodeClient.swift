@@ -201,15 +201,32 @@ public final class NodeClient: Sendable {
         return try decodeJSON(RemovedView.self, from: response).removed
     }
 
+    /// `POST /members/promote`: makes a caught-up learner a voter; answers its id once the
+    /// change is applied. A learner that lags is refused with 409 `learner_not_ready`, a voter
+    /// with 409 `not_learner`, an unknown id with 404.
+    @discardableResult
+    public func promoteMember(id: String, timeoutMs: Int? = nil) async throws(WRaftClientError) -> String {
+        let body = try encodeJSON(PromoteMemberBody(id: id))
+        let target = "/members/promote" + Self.queryString(timeoutMs.map { [("timeoutMs", String($0))] } ?? [])
+        let response = try await expectSuccess(
+            HTTPRequest(method: "POST", target: target, headers: Self.jsonHeaders, body: body),
+            timeoutMs: clientTimeout(forServerTimeout: timeoutMs))
+        return try decodeJSON(PromotedView.self, from: response).promoted
+    }
+
     // MARK: Key-value data
 
     /// `PUT /data/{key}`; `prevValue` or `prevIndex` make it a compare-and-set (412 on mismatch).
     /// `timeoutMs` is passed to the node as its deadline.
+    /// `lease` attaches the key to a lease (`?lease=ID`; 404 `lease_not_found` when it does not exist).
     @discardableResult
     public func put(
-        _ key: String, _ value: [UInt8], prevValue: String? = nil, prevIndex: UInt64? = nil, timeoutMs: Int? = nil
+        _ key: String, _ value: [UInt8], prevValue: String? = nil, prevIndex: UInt64? = nil, lease: Int64? = nil,
+        timeoutMs: Int? = nil
     ) async throws(WRaftClientError) -> WriteOutcome {
-        let target = Self.dataTarget(key, query: Self.conditionQuery(prevValue, prevIndex, timeoutMs))
+        var query = Self.conditionQuery(prevValue, prevIndex, timeoutMs)
+        if let lease { query.append(("lease", String(lease))) }
+        let target = Self.dataTarget(key, query: query)
         let request = HTTPRequest(
             method: "PUT", target: target, headers: [("Content-Type", "application/octet-stream")], body: value)
         let response = try await expectSuccess(request, timeoutMs: clientTimeout(forServerTimeout: timeoutMs))
@@ -225,11 +242,14 @@ public final class NodeClient: Sendable {
     }
 
     /// `GET /data/{key}`: nil when the key does not exist (404 not_found).
+    /// `revision` reads the key as it was at that revision (`410 compacted` below the compaction,
+    /// `400 future_revision` above the current one).
     public func get(
-        _ key: String, consistency: ReadConsistency = .linearizable, timeoutMs: Int? = nil
+        _ key: String, consistency: ReadConsistency = .linearizable, revision: UInt64? = nil, timeoutMs: Int? = nil
     ) async throws(WRaftClientError) -> ReadOutcome? {
         var query: [(String, String)] = []
         if consistency == .local { query.append(("consistency", "local")) }
+        if let revision { query.append(("revision", String(revision))) }
         if let timeoutMs { query.append(("timeoutMs", String(timeoutMs))) }
         let request = HTTPRequest(method: "GET", target: Self.dataTarget(key, query: query))
         let response = try await send(request, timeoutMs: clientTimeout(forServerTimeout: timeoutMs))
@@ -255,12 +275,15 @@ public final class NodeClient: Sendable {
 
     /// `GET /data?prefix=&limit=&cursor=`: keys in order. When the answer has `more`, its `next`
     /// is the `cursor` of the following page.
+    /// `revision` reads the keys as they were at that revision (to page through one revision,
+    /// pass the first page's `revision`).
     public func list(
         prefix: String = "", limit: Int? = nil, cursor: String? = nil, consistency: ReadConsistency = .linearizable,
-        timeoutMs: Int? = nil
+        revision: UInt64? = nil, timeoutMs: Int? = nil
     ) async throws(WRaftClientError) -> ListView {
         var query: [(String, String)] = [("prefix", prefix)]
         if let limit { query.append(("limit", String(limit))) }
+        if let revision { query.append(("revision", String(revision))) }
         if let cursor { query.append(("cursor", cursor)) }
         if consistency == .local { query.append(("consistency", "local")) }
         if let timeoutMs { query.append(("timeoutMs", String(timeoutMs))) }
@@ -327,9 +350,9 @@ public final class NodeClient: Sendable {
 
     // MARK: Helpers
 
-    private static let jsonHeaders: [(name: String, value: String)] = [("Content-Type", "application/json")]
+    static let jsonHeaders: [(name: String, value: String)] = [("Content-Type", "application/json")]
 
-    private func expectSuccess(_ request: HTTPRequest, timeoutMs: Int?) async throws(WRaftClientError) -> HTTPResponse {
+    func expectSuccess(_ request: HTTPRequest, timeoutMs: Int?) async throws(WRaftClientError) -> HTTPResponse {
         let response = try await send(request, timeoutMs: timeoutMs)
         guard response.isSuccess else { throw Self.error(from: response) }
         return response
@@ -342,7 +365,7 @@ public final class NodeClient: Sendable {
         return try decodeJSON(WriteOutcome.self, from: response)
     }
 
-    private func clientTimeout(forServerTimeout serverTimeoutMs: Int?) -> Int? {
+    func clientTimeout(forServerTimeout serverTimeoutMs: Int?) -> Int? {
         serverTimeoutMs.map { $0 + Self.serverDeadlineMarginMs }
     }
 
@@ -392,7 +415,7 @@ public final class NodeClient: Sendable {
         try JSONDecoder().decode(type, from: Data(response.body))
     }
 
-    private func encodeJSON(_ value: some Encodable) throws(WRaftClientError) -> [UInt8] {
+    func encodeJSON(_ value: some Encodable) throws(WRaftClientError) -> [UInt8] {
         do {
             return Array(try JSONEncoder().encode(value))
         } catch {
@@ -400,7 +423,7 @@ public final class NodeClient: Sendable {
         }
     }
 
-    private func decodeJSON<Value: Decodable>(_ type: Value.Type, from response: HTTPResponse) throws(WRaftClientError)
+    func decodeJSON<Value: Decodable>(_ type: Value.Type, from response: HTTPResponse) throws(WRaftClientError)
         -> Value
     {
         do {

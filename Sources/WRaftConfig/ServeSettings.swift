@@ -44,6 +44,7 @@ public enum ServeSettings {
             .list("cors-allowed-origins", \.options.corsAllowedOrigins, "Origins (scheme://host[:port]) whose pages may change state, besides the members' own."),
             .list("host-allowlist", \.options.hostAllowlist, "Host names a request's Host header may name, besides this node's own addresses and localhost."),
             .flag("insecure-plaintext", \.options.isInsecurePlaintextAllowed, "Serve plaintext on non-loopback addresses (anyone who can reach the ports can read and drive the cluster)."),
+            .flag("auto-promote-learners", \.options.isAutoPromotingLearners, "The leader promotes a learner (a joining member) to voter by itself once it has caught up (default true); false: only `wraft member promote` (POST /members/promote) does."),
             .int("quota-bytes", NodeOptions.quotaBytesRange, \.options.quotaBytes, "Past this many bytes of keys and values, writes get 507 quota_exceeded (default 2 GiB)."),
         ]
     }

@@ -34,7 +34,8 @@ public enum NodeError: Error, Sendable, Equatable {
     case quotaExceeded(bytes: Int, limit: Int)
     /// What revisions, leases and transactions refuse: `code` is `lease_not_found`,
     /// `lease_exists`, `too_many_leases`, `compacted`, `future_revision`, `duplicate_key`,
-    /// `bad_lease`, `bad_revision` or `too_many_watchers`.
+    /// `bad_lease`, `bad_revision` or `too_many_watchers`; and what a promotion refuses:
+    /// `learner_not_ready`, `not_learner`, `membership_change_pending`.
     case refused(code: ErrorCode, message: String)
 
     /// The code the error answers with.
@@ -102,7 +103,7 @@ public enum NodeError: Error, Sendable, Equatable {
         case .notInitial, .notRunning, .notMember, .notLeader, .noPeer, .nothingToSnapshot, .starting, .stopped:
             self = .wrongState(code: code, message: message)
         case .leaseNotFound, .leaseExists, .tooManyLeases, .compacted, .futureRevision, .duplicateKey, .badLease,
-            .badRevision, .tooManyWatchers:
+            .badRevision, .tooManyWatchers, .learnerNotReady, .notLearner, .membershipChangePending:
             self = .refused(code: code, message: message)
         case .unauthenticated, .forbidden, .forbiddenOrigin, .methodNotAllowed, .bodyTooLarge, .unsupportedMediaType,
             .misdirectedRequest, .notServing:

@@ -51,6 +51,10 @@ public struct NodeOptions: Sendable, Equatable {
     /// A learner is promoted to voter once its match index is within this many entries of the
     /// leader's last index.
     public var promotionLagEntriesMax: Int
+    /// Whether the leader promotes a caught-up learner to voter by itself
+    /// (`--auto-promote-learners`, default on); off, an operator promotes it with
+    /// `POST /members/promote` (`wraft member promote`), as etcd's `member promote`.
+    public var isAutoPromotingLearners: Bool = true
     /// The bound of one control RPC (cluster formation, forwarding to the leader).
     public var controlTimeoutMs: Int
     /// The level of the node's log lines (`trace` ... `critical`).

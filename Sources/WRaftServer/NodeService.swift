@@ -16,6 +16,8 @@ public protocol NodeService: Sendable {
     func health() async -> HealthView
     /// `POST /members/remove`: remove a member through a membership change.
     func removeMember(_ id: NodeID, deadline: ContinuousClock.Instant) async throws(NodeError)
+    /// `POST /members/promote`: make a caught-up learner a voter through a membership change.
+    func promoteMember(_ id: NodeID, deadline: ContinuousClock.Instant) async throws(NodeError)
 
     /// `PUT/DELETE /data/{key}`, `POST /set`: a write through consensus, answered once applied.
     func write(_ request: WriteRequest, deadline: ContinuousClock.Instant) async throws(NodeError) -> WriteOutcome

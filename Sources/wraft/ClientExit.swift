@@ -9,7 +9,7 @@ enum ClientExit: Int32, CaseIterable, Sendable {
     case ok = 0
     /// Anything not below: the node's internal error, an answer this client cannot read.
     case failed = 1
-    /// `get` of a key that does not exist (404 `not_found`).
+    /// `get` of a key that does not exist (404 `not_found`), an unknown lease or member.
     case notFound = 3
     /// A compare-and-set whose condition did not hold (412 `compare_failed`).
     case compareFailed = 4
@@ -25,19 +25,23 @@ enum ClientExit: Int32, CaseIterable, Sendable {
     case refused = 8
     /// The command line is wrong (ArgumentParser's validation exit code, EX_USAGE).
     case usage = 64
+    /// The input a command reads is not what it takes: a transaction that is not valid JSON or
+    /// etcdctl's text form (sysexits' EX_DATAERR).
+    case badInput = 65
 
     /// What the code means, in a few words.
     var meaning: String {
         switch self {
         case .ok: "ok"
         case .failed: "other failure"
-        case .notFound: "key not found"
+        case .notFound: "not found (key, lease, member)"
         case .compareFailed: "compare-and-set condition failed"
         case .unreachable: "no endpoint reachable"
         case .unavailable: "no leader / not serving (503)"
         case .timeout: "timeout or unknown outcome (504)"
         case .refused: "refused by the node (4xx: bad input, auth, conflict, too large, quota)"
         case .usage: "bad command line"
+        case .badInput: "unreadable input (txn)"
         }
     }
 

@@ -23,6 +23,7 @@ struct PutCommand: AsyncParsableCommand {
               wraft put config @settings.json         (the file's bytes)
               echo hi | wraft put greeting -          (standard input)
               wraft put handle @alice --literal       (the value '@alice')
+              wraft put service/a up --lease 7        (deleted when lease 7 ends)
             \(ClientExit.helpText)
             """)
 
@@ -33,20 +34,23 @@ struct PutCommand: AsyncParsableCommand {
     @Option(help: "Compare-and-set: write only if the current value is exactly this.") var prevValue: String?
     @Option(help: "Compare-and-set: write only if the key was last modified at this index (0: absent).")
     var prevIndex: UInt64?
+    @Option(help: "Attach the key to this lease (`wraft lease grant`): it is deleted when the lease ends.")
+    var lease: Int64?
 
     func validate() throws {
         guard prevValue == nil || prevIndex == nil else {
             throw ValidationError("give --prev-value or --prev-index, not both")
         }
+        if let lease { try LeaseCommand.checkID(lease) }
     }
 
     func run() async throws {
         try await runClientCommand {
             let bytes = try ValueInput(argument: value, literal: literal).read()
             let timeoutMs = endpoints.serverTimeoutMs
-            let (key, prevValue, prevIndex) = (key, prevValue, prevIndex)
+            let (key, prevValue, prevIndex, lease) = (key, prevValue, prevIndex, lease)
             let (outcome, _) = try await endpoints.withFailover(.whenNotSent) { client throws(WRaftClientError) in
-                try await client.put(key, bytes, prevValue: prevValue, prevIndex: prevIndex, timeoutMs: timeoutMs)
+                try await client.put(key, bytes, prevValue: prevValue, prevIndex: prevIndex, lease: lease, timeoutMs: timeoutMs)
             }
             WriteOutput.print(outcome, format: endpoints.format())
         }
@@ -61,8 +65,9 @@ struct GetCommand: AsyncParsableCommand {
             Prints the value (-o simple: the bytes as they are; -o json: \
             {"key","value","index","term"}, the value base64 with "encoding": "base64" when it is \
             not UTF-8). With --local the node answers from its own state machine without asking \
-            the leader: it may be stale, and it works with no leader at all. Exits 3 when the key \
-            does not exist.
+            the leader: it may be stale, and it works with no leader at all. With --revision N it \
+            reads the key as it was at revision N (exit 8 when N is compacted or in the future). \
+            Exits 3 when the key does not exist.
             \(ClientExit.helpText)
             """)
 
@@ -70,14 +75,19 @@ struct GetCommand: AsyncParsableCommand {
     @Argument(help: "The key.") var key: String
     @Flag(help: "Read this node's state as it is (may be stale).") var local = false
     @Flag(help: "Also print the index and term that last modified the key (to stderr).") var showIndex = false
+    @Option(help: "Read the key as it was at this revision.") var revision: UInt64?
+
+    func validate() throws {
+        if let revision, revision > UInt64(Int64.max) { throw ValidationError("--revision must be in 0...\(Int64.max)") }
+    }
 
     func run() async throws {
         try await runClientCommand {
             let timeoutMs = endpoints.serverTimeoutMs
             let consistency: ReadConsistency = local ? .local : .linearizable
-            let key = key
+            let (key, revision) = (key, revision)
             let (found, _) = try await endpoints.withFailover(.whenUnanswered) { client throws(WRaftClientError) in
-                try await client.get(key, consistency: consistency, timeoutMs: timeoutMs)
+                try await client.get(key, consistency: consistency, revision: revision, timeoutMs: timeoutMs)
             }
             guard let found else { throw ClientFailure(.notFound, "\(key): not found") }
             switch endpoints.format() {
@@ -163,7 +173,7 @@ struct ListCommand: AsyncParsableCommand {
             {"items": [...], "more", "next"}; with --all one document holding every item). A node \
             answers at most --limit keys (and fewer when the values are large); with --all the \
             command follows the node's continuation cursor page after page until every key with \
-            the prefix is printed.
+            the prefix is printed, every page at the revision of the first (or of --revision N).
             Examples:
               wraft list --prefix user/
               wraft list --all --limit 1000 -o json
@@ -182,15 +192,17 @@ struct ListCommand: AsyncParsableCommand {
     @Flag(help: "Follow the continuation cursor until every key is listed (at most \(ListCommand.pagesMax) pages).")
     var all = false
     @Flag(help: "Read this node's state as it is (may be stale).") var local = false
+    @Option(help: "List the keys as they were at this revision (every page at the same one).") var revision: UInt64?
 
     func validate() throws {
         guard (1...Self.limitMax).contains(limit) else { throw ValidationError("--limit must be in 1...\(Self.limitMax)") }
+        if let revision, revision > UInt64(Int64.max) { throw ValidationError("--revision must be in 0...\(Int64.max)") }
     }
 
     func run() async throws {
         try await runClientCommand {
             let timeoutMs = endpoints.serverTimeoutMs
-            let (prefix, limit, all) = (prefix, limit, all)
+            let (prefix, limit, all, revision) = (prefix, limit, all, revision)
             let consistency: ReadConsistency = local ? .local : .linearizable
             let printer = ListPrinter(format: endpoints.format())
             // Only until something is printed: the later pages continue the same node's cursor.
@@ -198,8 +210,8 @@ struct ListCommand: AsyncParsableCommand {
                 .whenUnanswered, while: { printer.itemsWritten == 0 }
             ) { client throws(WRaftClientError) in
                 try await Self.listPages(
-                    client: client, prefix: prefix, limit: limit, all: all, consistency: consistency, timeoutMs: timeoutMs,
-                    print: printer.print)
+                    client: client, prefix: prefix, limit: limit, all: all, consistency: consistency, revision: revision,
+                    timeoutMs: timeoutMs, print: printer.print)
             }
             printer.finish(printed: outcome.printed, last: last, prefix: prefix)
             if outcome.end == .pageBound {
@@ -224,15 +236,19 @@ struct ListCommand: AsyncParsableCommand {
     /// the node's error, reported rather than followed for ever. Returns the last page's
     /// `more` and `next` too.
     static func listPages(
-        client: NodeClient, prefix: String, limit: Int, all: Bool, consistency: ReadConsistency, timeoutMs: Int,
-        pagesMax: Int = ListCommand.pagesMax, print: (ListView.Item) -> Void
+        client: NodeClient, prefix: String, limit: Int, all: Bool, consistency: ReadConsistency, revision: UInt64? = nil,
+        timeoutMs: Int, pagesMax: Int = ListCommand.pagesMax, print: (ListView.Item) -> Void
     ) async throws(WRaftClientError) -> (outcome: (printed: Int, end: End), last: ListView) {
         var cursor: String?
+        // Every page at one revision: the one asked for, else the first page's.
+        var revision = revision
         var printed = 0
         var last = ListView(items: [], more: false)
         for _ in 0..<pagesMax {
             let page = try await client.list(
-                prefix: prefix, limit: limit, cursor: cursor, consistency: consistency, timeoutMs: timeoutMs)
+                prefix: prefix, limit: limit, cursor: cursor, consistency: consistency, revision: revision,
+                timeoutMs: timeoutMs)
+            if revision == nil { revision = page.revision }
             for item in page.items { print(item) }
             printed += page.items.count
             last = ListView(items: [], more: page.more, next: page.next)
@@ -306,4 +322,39 @@ final class ListPrinter {
     }
 
     private enum CodingKeysOfList: String, CodingKey { case more, next }
+}
+
+struct CompactCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compact",
+        abstract: "Forget the history at and below a revision.",
+        discussion: """
+            Reads at a compacted revision get 410 compacted (exit 8); the current values stay. \
+            Goes through consensus like a write.
+            \(ClientExit.helpText)
+            """)
+
+    @OptionGroup var endpoints: EndpointOptions
+    @Argument(help: "The revision to compact at.") var revision: UInt64
+
+    func validate() throws {
+        guard revision <= UInt64(Int64.max) else { throw ValidationError("the revision must be in 0...\(Int64.max)") }
+    }
+
+    func run() async throws {
+        try await runClientCommand {
+            let (revision, timeoutMs) = (revision, endpoints.serverTimeoutMs)
+            let (compacted, _) = try await endpoints.withFailover(.whenNotSent) { client throws(WRaftClientError) in
+                try await client.compact(revision: revision, timeoutMs: timeoutMs)
+            }
+            switch endpoints.format() {
+            case .simple: print("compacted at revision \(compacted)")
+            case .table:
+                var table = TextTable(["COMPACTED"])
+                table.append([String(compacted)])
+                print(table.rendered)
+            case .json: printJSON(CompactBody(revision: compacted).encodedJSON())
+            }
+        }
+    }
 }

@@ -2,18 +2,19 @@ import ArgumentParser
 import WRaftAPI
 import WRaftClient
 
-/// `wraft member list|remove`.
+/// `wraft member list|remove|promote`.
 struct MemberCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "member",
-        abstract: "List and remove cluster members.",
+        abstract: "List, promote and remove cluster members.",
         discussion: """
-            A node joins as a learner through `wraft connect` (run against the new, empty node) \
-            and the leader promotes it to voter by itself once it has caught up, so there is no \
-            promote command.
+            A node joins as a learner (a member that receives the log but does not vote) through \
+            `wraft connect` run against the new, empty node. By default the leader promotes it to \
+            voter by itself once it has caught up; on nodes run with \
+            --auto-promote-learners=false it stays a learner until `wraft member promote ID`.
             \(ClientExit.helpText)
             """,
-        subcommands: [MemberListCommand.self, MemberRemoveCommand.self])
+        subcommands: [MemberListCommand.self, MemberPromoteCommand.self, MemberRemoveCommand.self])
 }
 
 struct MemberListCommand: AsyncParsableCommand {
@@ -111,13 +112,58 @@ struct MemberRemoveCommand: AsyncParsableCommand {
     }
 }
 
+struct MemberPromoteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "promote",
+        abstract: "Promote a learner to voter through a membership change.",
+        discussion: """
+            Any node takes the request and passes it to the leader; the command returns once the \
+            change is applied and the member votes. The leader promotes only a learner that is in \
+            sync with it (its log at most a bounded number of entries behind): a learner that \
+            still catches up is refused with learner_not_ready (exit 8; retry later), a voter \
+            with not_learner (exit 8), an unknown id with not_found (exit 3), and while another \
+            membership change is in progress with membership_change_pending (exit 8). \
+            `wraft member list` shows which members are learners.
+            Example:
+              wraft member promote 5c1d0e7a9b3f2a10
+            \(ClientExit.helpText)
+            """)
+
+    @OptionGroup var endpoints: EndpointOptions
+    @Argument(help: "The learner's id (16 hex digits, as `wraft member list` shows).") var id: String
+
+    func validate() throws {
+        guard (1...MemberRemoveCommand.idBytesMax).contains(id.utf8.count) else {
+            throw ValidationError("a member id has 1...\(MemberRemoveCommand.idBytesMax) characters (16 hex digits)")
+        }
+    }
+
+    func run() async throws {
+        try await runClientCommand {
+            let (id, timeoutMs) = (id, endpoints.serverTimeoutMs)
+            // A membership change is a write: it moves on only when no node can have seen it.
+            let (promoted, _) = try await endpoints.withFailover(.whenNotSent) { client throws(WRaftClientError) in
+                try await client.promoteMember(id: id, timeoutMs: timeoutMs)
+            }
+            switch endpoints.format() {
+            case .simple: print("promoted \(promoted) to voter")
+            case .table:
+                var table = TextTable(["PROMOTED"])
+                table.append([promoted])
+                print(table.rendered)
+            case .json: printJSON(PromotedView(promoted: promoted).encodedJSON())
+            }
+        }
+    }
+}
+
 /// Members as a table.
 enum MemberTable {
     static func make(_ members: [MemberView], leaderID: String?) -> TextTable {
-        var table = TextTable(["ID", "RAFT ADDRESS", "HTTP ADDRESS", "VOTER", "LEADER", "MATCH", "CONTACT MS"])
+        var table = TextTable(["ID", "RAFT ADDRESS", "HTTP ADDRESS", "KIND", "LEADER", "MATCH", "CONTACT MS"])
         for member in members {
             table.append([
-                member.id, member.raftAddress, member.httpAddress, String(member.voter), String(member.id == leaderID),
+                member.id, member.raftAddress, member.httpAddress, member.voter ? "voter" : "learner", String(member.id == leaderID),
                 member.matchIndex.map(String.init) ?? "-", member.lastContactMs.map(String.init) ?? "-",
             ])
         }

@@ -31,13 +31,16 @@ struct WRaftCommand: AsyncParsableCommand {
         abstract: "WRaft: a Raft-replicated key-value store.",
         discussion: """
             Start a local 3-node cluster with `wraft cluster`, then use `wraft put/get/delete/list/state \
-            --endpoints HOST:PORT,...` (or $WRAFT_ENDPOINTS) against its nodes; form clusters by hand \
-            with `wraft connect` and `wraft start`, watch them with `wraft endpoint status`.
+            --endpoints HOST:PORT,...` (or $WRAFT_ENDPOINTS) against its nodes (`lease`, `txn` and \
+            `compact` for leases, transactions and history); form clusters by hand with `wraft \
+            connect` and `wraft start`, promote learners with `wraft member promote`, watch them \
+            with `wraft endpoint status`.
             """,
         version: WRaftVersion.string,
         subcommands: [
             ServeCommand.self, ClusterCommand.self, CertsCommand.self,
             PutCommand.self, GetCommand.self, DeleteCommand.self, ListCommand.self, StateCommand.self,
+            LeaseCommand.self, TxnCommand.self, CompactCommand.self,
             ConnectCommand.self, StartCommand.self, MemberCommand.self, LogCommand.self, EndpointCommand.self,
             OpCommand.self,
             BenchCommand.self, CheckCommand.self,

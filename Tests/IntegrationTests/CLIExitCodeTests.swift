@@ -22,12 +22,15 @@ import Darwin
     static let timeout: Int32 = 7
     static let refused: Int32 = 8
     static let usage: Int32 = 64
+    static let badInput: Int32 = 65
 
     @Test(arguments: [
         ["connect"], ["start"], ["member"], ["member", "list"], ["member", "remove"], ["log"], ["endpoint"],
         ["endpoint", "health"], ["endpoint", "status"], ["op"], ["op", "pause"], ["op", "resume"], ["op", "isolate"],
         ["op", "delay"], ["op", "drop"], ["op", "heal"], ["op", "crash"], ["op", "step-down"], ["op", "transfer"],
-        ["op", "snapshot"], ["put"], ["get"], ["delete"], ["list"], ["state"],
+        ["op", "snapshot"], ["put"], ["get"], ["delete"], ["list"], ["state"], ["member", "promote"], ["lease"],
+        ["lease", "grant"], ["lease", "keepalive"], ["lease", "revoke"], ["lease", "list"], ["lease", "ttl"], ["txn"],
+        ["compact"],
     ])
     func everyClientCommandDocumentsItsExitCodesAndOptions(command: [String]) async throws {
         let outcome = try await CommandRunner.run(command + ["--help"])
@@ -35,9 +38,9 @@ import Darwin
         #expect(outcome.standardOutput.contains("OVERVIEW:"), "\(command)")
         // Help text is wrapped to the terminal's width: compare with the white space folded.
         let folded = outcome.standardOutput.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        #expect(folded.contains("Exit codes: 0 ok, 1 other failure, 3 key not found"), "\(command)")
+        #expect(folded.contains("Exit codes: 0 ok, 1 other failure, 3 not found (key, lease, member)"), "\(command)")
         #expect(folded.contains("64 bad command line"), "\(command)")
-        if command.count == 2 || ["put", "get", "delete", "list", "state", "connect", "start", "log"].contains(command[0]) {
+        if command.count == 2 || ["put", "get", "delete", "list", "state", "connect", "start", "log", "txn", "compact"].contains(command[0]) {
             #expect(outcome.standardOutput.contains("--endpoints"), "\(command)")
             #expect(outcome.standardOutput.contains("-o, --output"), "\(command)")
         }

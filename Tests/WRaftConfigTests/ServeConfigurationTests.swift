@@ -46,6 +46,28 @@ import WRaftServer
         }
         """
 
+    /// A switch whose default is on (issue 11): each source can turn it off, a flag as
+    /// `--NAME=false`, and a higher source turns it back on.
+    @Test func autoPromotionIsOnByDefaultAndEachSourceTurnsItOff() throws {
+        let directory = try Self.makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let base = ["--data-dir", "/d"]
+        #expect(try ServeConfiguration.resolve(arguments: base, environment: [:], configFile: nil).options.isAutoPromotingLearners)
+        let byFlag = try ServeConfiguration.resolve(arguments: base + ["--auto-promote-learners=false"], environment: [:], configFile: nil)
+        let byEnvironment = try ServeConfiguration.resolve(
+            arguments: base, environment: ["WRAFT_AUTO_PROMOTE_LEARNERS": "false"], configFile: nil)
+        let file = try Self.writeFile(#"{"auto-promote-learners": false}"#, in: directory)
+        let byFile = try ServeConfiguration.resolve(arguments: base, environment: [:], configFile: file)
+        #expect(!byFlag.options.isAutoPromotingLearners)
+        #expect(!byEnvironment.options.isAutoPromotingLearners)
+        #expect(!byFile.options.isAutoPromotingLearners)
+        let flagOverFile = try ServeConfiguration.resolve(arguments: base + ["--auto-promote-learners"], environment: [:], configFile: file)
+        #expect(flagOverFile.options.isAutoPromotingLearners)
+        #expect(throws: ServeConfigurationError.self) {
+            try ServeConfiguration.resolve(arguments: base + ["--auto-promote-learners=maybe"], environment: [:], configFile: nil)
+        }
+    }
+
     @Test func flagsEnvironmentAndFileGiveTheSameNode() throws {
         let directory = try Self.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -111,6 +111,24 @@ import WRaftAPI
         }
     }
 
+    @Test func promoteMemberTakesAHexIDAndPassesTheRefusalsOn() async throws {
+        let service = FakeNodeService()
+        try await withHTTPServer(service) { client in
+            let response = try await client.request("POST", "/members/promote", body: Array(#"{"id":"00000000000000bb"}"#.utf8))
+            #expect(response.status == 200)
+            #expect(response.json?["promoted"] as? String == "00000000000000bb")
+            let bad = try await client.request("POST", "/members/promote", body: Array(#"{"id":"not-hex"}"#.utf8))
+            #expect(bad.status == 400)
+            await service.failNext(with: .refused(code: .learnerNotReady, message: "lags"))
+            let lagging = try await client.request("POST", "/members/promote", body: Array(#"{"id":"cc"}"#.utf8))
+            #expect(lagging.status == 409)
+            #expect(lagging.errorCode == "learner_not_ready")
+            let get = try await client.request("GET", "/members/promote")
+            #expect(get.status == 405)
+            #expect(await service.calls == [.promoteMember(NodeID(0xbb)), .promoteMember(NodeID(0xcc))])
+        }
+    }
+
     @Test func logAnswersEntriesFromAGivenIndexOrTheLastOnes() async throws {
         let service = FakeNodeService()
         try await withHTTPServer(service) { client in

@@ -21,6 +21,7 @@ actor FakeNodeService: NodeService {
         case connect(String)
         case start
         case removeMember(NodeID)
+        case promoteMember(NodeID)
         case write(WriteRequest)
         case read(String, ReadConsistency)
         case list(prefix: String, limit: Int, ReadConsistency)
@@ -82,6 +83,10 @@ actor FakeNodeService: NodeService {
 
     func removeMember(_ id: NodeID, deadline: ContinuousClock.Instant) async throws(NodeError) {
         try record(.removeMember(id), deadline: deadline)
+    }
+
+    func promoteMember(_ id: NodeID, deadline: ContinuousClock.Instant) async throws(NodeError) {
+        try record(.promoteMember(id), deadline: deadline)
     }
 
     func write(_ request: WriteRequest, deadline: ContinuousClock.Instant) async throws(NodeError) -> WriteOutcome {

@@ -74,6 +74,8 @@ struct APIResponder<Service: NodeService>: HTTPResponder {
             return try await start()
         case .removeMember:
             return try await removeMember(request)
+        case .promoteMember:
+            return try await promoteMember(request)
         case .log:
             return try await logResponse(QueryParameters(request.uri.query))
         case .events:

@@ -2,7 +2,8 @@ import Hummingbird
 import RaftCore
 import WRaftAPI
 
-// Cluster formation and inspection: /connect, /start, /state, /members/remove, /log, /health.
+// Cluster formation and inspection: /connect, /start, /state, /members/remove, /members/promote,
+// /log, /health.
 
 extension APIResponder {
     /// `POST /connect` `{"peer": "host:port"}`.
@@ -31,6 +32,16 @@ extension APIResponder {
         let id = try parseNodeID(body.id, field: "id")
         try await call { () async throws(NodeError) in try await service.removeMember(id, deadline: deadline) }
         return jsonResponse(.ok, RemovedView(removed: id.description).encodedJSON())
+    }
+
+    /// `POST /members/promote` `{"id": "..."}`: answers `{"promoted": id}` once the learner is a
+    /// voter.
+    nonisolated(nonsending) func promoteMember(_ request: Request) async throws(APIError) -> Response {
+        let deadline = try options.deadline(QueryParameters(request.uri.query))
+        let body = try await readJSON(PromoteMemberBody.self, request)
+        let id = try parseNodeID(body.id, field: "id")
+        try await call { () async throws(NodeError) in try await service.promoteMember(id, deadline: deadline) }
+        return jsonResponse(.ok, PromotedView(promoted: id.description).encodedJSON())
     }
 
     /// `GET /state`.

@@ -15,6 +15,8 @@ enum Endpoint: Equatable {
     case connect
     case start
     case removeMember
+    /// `POST /members/promote`.
+    case promoteMember
     case set
     case log
     /// `GET /events?since=`: Server-Sent Events of what the node did.
@@ -48,6 +50,7 @@ enum Endpoint: Equatable {
         case "/connect": self = .connect
         case "/start": self = .start
         case "/members/remove": self = .removeMember
+        case "/members/promote": self = .promoteMember
         case "/set": self = .set
         case "/log": self = .log
         case "/events": self = .events
@@ -77,7 +80,7 @@ enum Endpoint: Equatable {
         switch self {
         case .key: return Self.keyMethods
         case .list, .state, .health, .metrics, .dashboard, .log, .leases, .watch: return Self.readMethods
-        case .set, .connect, .start, .removeMember, .fault, .txn, .compact, .leaseGrant: return Self.actionMethods
+        case .set, .connect, .start, .removeMember, .promoteMember, .fault, .txn, .compact, .leaseGrant: return Self.actionMethods
         case .lease(let rest): return rest.hasSuffix("/keepalive") ? Self.actionMethods : Self.leaseMethods
         case .events: return Self.streamMethods
         case .unknown: return []
@@ -99,7 +102,7 @@ enum Endpoint: Equatable {
         case .key, .lease: return method == .get || method == .head ? .read : .write
         case .list, .state, .log, .metrics, .events, .unknown, .leases, .watch: return .read
         case .set, .txn, .compact, .leaseGrant: return .write
-        case .connect, .start, .removeMember, .fault: return .admin
+        case .connect, .start, .removeMember, .promoteMember, .fault: return .admin
         }
     }
 
@@ -107,7 +110,7 @@ enum Endpoint: Equatable {
     /// `Content-Type`; `/start` and most `/op/...` take none, and may carry none other).
     var takesJSONBody: Bool {
         switch self {
-        case .set, .connect, .start, .removeMember, .fault, .txn, .compact, .leaseGrant: return true
+        case .set, .connect, .start, .removeMember, .promoteMember, .fault, .txn, .compact, .leaseGrant: return true
         case .key, .list, .state, .health, .metrics, .dashboard, .log, .events, .unknown, .leases, .lease, .watch: return false
         }
     }
@@ -122,6 +125,7 @@ enum Endpoint: Equatable {
         case .connect: return "connect"
         case .start: return "start"
         case .removeMember: return "members_remove"
+        case .promoteMember: return "members_promote"
         case .set: return "set"
         case .log: return "log"
         case .events: return "events"
@@ -139,7 +143,7 @@ enum Endpoint: Equatable {
 
     /// One of each kind of endpoint, for making their metrics up front.
     static let allKinds: [Endpoint] = [
-        .dashboard, .health, .metrics, .state, .connect, .start, .removeMember, .set, .log, .events, .list, .key(""), .fault(""),
+        .dashboard, .health, .metrics, .state, .connect, .start, .removeMember, .promoteMember, .set, .log, .events, .list, .key(""), .fault(""),
         .txn, .compact, .leaseGrant, .leases, .lease(""), .watch, .unknown,
     ]
 }
@@ -149,7 +153,7 @@ extension Endpoint {
     var carriesRevision: Bool {
         switch self {
         case .key, .list, .set, .txn, .compact, .leaseGrant, .leases, .lease: return true
-        case .dashboard, .health, .metrics, .state, .connect, .start, .removeMember, .log, .events, .fault, .watch, .unknown:
+        case .dashboard, .health, .metrics, .state, .connect, .start, .removeMember, .promoteMember, .log, .events, .fault, .watch, .unknown:
             return false
         }
     }

@@ -71,6 +71,9 @@ package enum ControlRequest: Codable, Sendable, Equatable {
     case invite(raftAddress: String, timeoutMs: Int)
     /// `/members/remove` forwarded to the leader.
     case removeMember(id: String, timeoutMs: Int, isForwarded: Bool)
+    /// `/members/promote` forwarded to the leader. (A node older than this case answers it
+    /// `bad_request`: its decoder names the unknown case, and the caller reports that.)
+    case promoteMember(id: String, timeoutMs: Int, isForwarded: Bool)
     /// `/op/transfer` forwarded to the leader.
     case transferLeadership(to: String, isForwarded: Bool)
     /// A lease's time to live, asked of the leader (it alone keeps lease deadlines); with

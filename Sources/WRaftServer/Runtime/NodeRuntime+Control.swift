@@ -86,6 +86,11 @@ extension NodeRuntime {
             let id = try Self.parseMember(idText)
             try await removeMember(id, deadline: clock.now + Self.boundedTimeout(timeoutMs), isForwarded: isForwarded)
             return .done
+        case .promoteMember(let idText, let timeoutMs, let isForwarded):
+            try requireMemberKey(requester, for: "a forwarded promotion")
+            let id = try Self.parseMember(idText)
+            try await promoteMember(id, deadline: clock.now + Self.boundedTimeout(timeoutMs), isForwarded: isForwarded)
+            return .done
         case .transferLeadership(let idText, let isForwarded):
             // A transfer request from the wire is a fault injection forwarded by `/op/transfer`:
             // it needs `--enable-faults` here too, or any peer could move leadership at will.

@@ -11,6 +11,10 @@ extension NodeRuntime {
         try await removeMember(id, deadline: deadline, isForwarded: false)
     }
 
+    func promoteMember(_ id: NodeID, deadline: ContinuousClock.Instant) async throws(NodeError) {
+        try await promoteMember(id, deadline: deadline, isForwarded: false)
+    }
+
     func removeMember(_ id: NodeID, deadline: ContinuousClock.Instant, isForwarded: Bool) async throws(NodeError) {
         guard lifecycle == .running, let core else { throw notRunningError() }
         guard core.currentMembership.membership.contains(id) else {
@@ -107,24 +111,74 @@ extension NodeRuntime {
         }
     }
 
-    /// Leader: promotes one caught-up learner at a time (its match within
-    /// `promotionLagEntriesMax` of the leader's last index).
+    /// Leader, with `--auto-promote-learners` (the default): promotes one caught-up learner at
+    /// a time (`LearnerPromotion`: its match within `promotionLagEntriesMax` of the leader's
+    /// last index).
     func promoteCaughtUpLearner() {
-        guard isLeader, let status = core?.status, !status.membership.learners.isEmpty else { return }
-        for learner in status.membership.learners.sorted() {
-            // Caught up: it holds at least the entry that added it, and lags by a bounded amount.
-            guard let progress = status.progress[learner], progress.matchIndex >= appliedMembershipIndex,
-                progress.matchIndex.rawValue + UInt64(options.promotionLagEntriesMax) >= status.lastLogIndex.rawValue
-            else { continue }
-            do {
-                try core?.proposeMembershipChange(ConfigChange(.addVoter, learner), context: context(for: status.membership))
-                logger.notice("promoting learner \(learner) to voter (match \(progress.matchIndex) of \(status.lastLogIndex))")
-                kick()
-            } catch {
-                // Another change in progress: try again at the next housekeeping round.
-            }
+        guard options.isAutoPromotingLearners, let view = promotionView(),
+            let learner = LearnerPromotion.nextAutomaticPromotion(in: view)
+        else { return }
+        do {
+            try core?.proposeMembershipChange(ConfigChange(.addVoter, learner), context: context(for: view.membership))
+            logger.notice("promoting learner \(learner) to voter (match \(view.matchIndexes[learner] ?? .zero) of \(view.lastLogIndex))")
+            kick()
+        } catch {
+            // Another change in progress: try again at the next housekeeping round.
+        }
+    }
+
+    /// The leader's view a promotion is decided on; nil when this node does not lead.
+    func promotionView() -> LearnerPromotion.LeaderView? {
+        guard isLeader, let core else { return nil }
+        return LearnerPromotion.LeaderView(
+            status: core.status, isChangePending: core.currentMembership.membership != appliedMembership,
+            appliedMembershipIndex: appliedMembershipIndex, lagEntriesMax: options.promotionLagEntriesMax)
+    }
+
+    /// `POST /members/promote`: the leader promotes a caught-up learner to voter and answers once
+    /// the change is applied (a follower forwards the request to the leader). Refused: an
+    /// unknown id (404), a voter (409 `not_learner`), a learner that lags (409
+    /// `learner_not_ready`), while another change is in flight (409 `membership_change_pending`).
+    func promoteMember(_ id: NodeID, deadline: ContinuousClock.Instant, isForwarded: Bool) async throws(NodeError) {
+        guard lifecycle == .running, core != nil else { throw notRunningError() }
+        guard let view = promotionView() else {
+            _ = try await forwardToLeader(
+                .promoteMember(id: id.description, timeoutMs: remainingMs(until: deadline), isForwarded: true),
+                isForwarded: isForwarded, deadline: deadline)
             return
         }
+        switch LearnerPromotion.verdict(for: id, in: view) {
+        case .unknownMember:
+            throw .notFound(message: "\(id) is not a member")
+        case .alreadyVoter:
+            throw .refused(code: .notLearner, message: "\(id) is a voter already; only a learner can be promoted")
+        case .changePending:
+            throw Self.changePendingError
+        case .notCaughtUp(let match, let last):
+            let behind = match.map { "its log matches the leader's up to \($0) of \(last)" } ?? "the leader has no answer from it yet"
+            throw .refused(
+                code: .learnerNotReady,
+                message: "can only promote a learner that is in sync with the leader: \(behind) (at most "
+                    + "\(options.promotionLagEntriesMax) entries behind); retry once it has caught up")
+        case .promote:
+            break
+        }
+        do {
+            try core?.proposeMembershipChange(ConfigChange(.addVoter, id), context: context(for: view.membership))
+        } catch .membershipChangePending, .transferInProgress {
+            throw Self.changePendingError
+        } catch {
+            throw Self.nodeError(for: error)
+        }
+        kick()
+        logger.notice("promoting learner \(id) to voter on request (match \(view.matchIndexes[id] ?? .zero) of \(view.lastLogIndex))")
+        try await waitForMembership(deadline: deadline) { $0.isVoter(id) }
+    }
+
+    private static var changePendingError: NodeError {
+        .refused(
+            code: .membershipChangePending,
+            message: "another membership change is in progress (one at a time); retry once it is applied")
     }
 
     // MARK: Joiners
