@@ -45,6 +45,7 @@ public enum ServeSettings {
             .list("host-allowlist", \.options.hostAllowlist, "Host names a request's Host header may name, besides this node's own addresses and localhost."),
             .flag("insecure-plaintext", \.options.isInsecurePlaintextAllowed, "Serve plaintext on non-loopback addresses (anyone who can reach the ports can read and drive the cluster)."),
             .int("quota-bytes", NodeOptions.quotaBytesRange, \.options.quotaBytes, "Past this many bytes of keys and values, writes get 507 quota_exceeded (default 2 GiB)."),
+            .int("watchers-max", WatchLimits.watchersMaxRange, \.options.watchersMax, "Watches (GET /watch) open at once on this node; one more gets 503 too_many_watchers (default 4096)."),
         ]
     }
 

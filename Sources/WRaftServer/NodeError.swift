@@ -102,7 +102,7 @@ public enum NodeError: Error, Sendable, Equatable {
         case .notInitial, .notRunning, .notMember, .notLeader, .noPeer, .nothingToSnapshot, .starting, .stopped:
             self = .wrongState(code: code, message: message)
         case .leaseNotFound, .leaseExists, .tooManyLeases, .compacted, .futureRevision, .duplicateKey, .badLease,
-            .badRevision, .tooManyWatchers:
+            .badRevision, .tooManyWatchers, .watchTooSlow:
             self = .refused(code: code, message: message)
         case .unauthenticated, .forbidden, .forbiddenOrigin, .methodNotAllowed, .bodyTooLarge, .unsupportedMediaType,
             .misdirectedRequest, .notServing:
