@@ -37,7 +37,7 @@ struct WRaftCommand: AsyncParsableCommand {
         version: WRaftVersion.string,
         subcommands: [
             ServeCommand.self, ClusterCommand.self, CertsCommand.self,
-            PutCommand.self, GetCommand.self, DeleteCommand.self, ListCommand.self, StateCommand.self,
+            PutCommand.self, GetCommand.self, DeleteCommand.self, ListCommand.self, WatchCommand.self, StateCommand.self,
             ConnectCommand.self, StartCommand.self, MemberCommand.self, LogCommand.self, EndpointCommand.self,
             OpCommand.self,
             BenchCommand.self, CheckCommand.self,
