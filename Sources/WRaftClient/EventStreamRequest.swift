@@ -27,13 +27,16 @@ extension NodeClient {
         let address = self.address
         let asyncChannel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
         do {
-            asyncChannel = try await channel.eventLoop.submit {
+            // The pool's connection carries its one-exchange handler: this one streams instead.
+            let removed = channel.eventLoop.submit { () throws -> EventLoopFuture<Void> in
                 let pipeline = channel.pipeline.syncOperations
-                // The pool's connection carries its one-exchange handler: this one streams instead.
-                if let exchange = try? pipeline.context(handlerType: HTTPExchangeHandler.self) {
-                    pipeline.removeHandler(context: exchange, promise: nil)
-                }
-                return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                let exchange = try pipeline.context(handlerType: HTTPExchangeHandler.self)
+                let promise = channel.eventLoop.makePromise(of: Void.self)
+                pipeline.removeHandler(context: exchange, promise: promise)
+                return promise.futureResult
+            }.flatMap { $0 }
+            asyncChannel = try await removed.flatMapThrowing {
+                try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
             }.get()
         } catch {
             channel.close(promise: nil)
