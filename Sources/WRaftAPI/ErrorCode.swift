@@ -70,6 +70,9 @@ public enum ErrorCode: String, Sendable, Equatable, Hashable, CaseIterable, Coda
     case quotaExceeded = "quota_exceeded"
     /// The node serves as many watches as it may (`--watchers-max`).
     case tooManyWatchers = "too_many_watchers"
+    /// A watcher fell further behind the writes than its queue holds and was ended (the last
+    /// message of `GET /watch`; reconnect from the revision after the last one received).
+    case watchTooSlow = "watch_too_slow"
 
     /// The wire string (`"error"` of a JSON error body).
     public var wireString: String { rawValue }
@@ -94,7 +97,7 @@ public enum ErrorCode: String, Sendable, Equatable, Hashable, CaseIterable, Coda
         case .misdirectedRequest: 421
         case .internal: 500
         case .peerUnreachable: 502
-        case .noLeader, .overloaded, .notServing, .tooManyWatchers: 503
+        case .noLeader, .overloaded, .notServing, .tooManyWatchers, .watchTooSlow: 503
         case .unknownOutcome: 504
         case .quotaExceeded: 507
         }

@@ -17,6 +17,8 @@ public enum RevisionHeader {
     public static let modRevision = "X-WRaft-Mod-Revision"
     public static let version = "X-WRaft-Version"
     public static let lease = "X-WRaft-Lease"
+    /// On `410 compacted` of `GET /watch`: the compaction revision (a watch may start above it).
+    public static let compactRevision = "X-WRaft-Compact-Revision"
 }
 
 /// `POST /txn`: `{"compare": [...], "success": [...], "failure": [...]}`.

@@ -173,6 +173,9 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
     }
 }
 
+/// A stream (`NodeClient.streamEvents`) takes the connection over, replacing this handler.
+extension HTTPExchangeHandler: RemovableChannelHandler {}
+
 /// Fires an exchange's deadline on the connection's event loop (scheduled through
 /// `assumeIsolated()`, so it may hold the loop-bound handler and context directly).
 private struct TimeoutCallback: NIOScheduledCallbackHandler {

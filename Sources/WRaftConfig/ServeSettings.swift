@@ -46,6 +46,7 @@ public enum ServeSettings {
             .flag("insecure-plaintext", \.options.isInsecurePlaintextAllowed, "Serve plaintext on non-loopback addresses (anyone who can reach the ports can read and drive the cluster)."),
             .flag("auto-promote-learners", \.options.isAutoPromotingLearners, "The leader promotes a learner (a joining member) to voter by itself once it has caught up (default true); false: only `wraft member promote` (POST /members/promote) does."),
             .int("quota-bytes", NodeOptions.quotaBytesRange, \.options.quotaBytes, "Past this many bytes of keys and values, writes get 507 quota_exceeded (default 2 GiB)."),
+            .int("watchers-max", WatchLimits.watchersMaxRange, \.options.watchersMax, "Watches (GET /watch) open at once on this node; one more gets 503 too_many_watchers (default 4096)."),
         ]
     }
 

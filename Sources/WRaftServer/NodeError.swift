@@ -103,7 +103,7 @@ public enum NodeError: Error, Sendable, Equatable {
         case .notInitial, .notRunning, .notMember, .notLeader, .noPeer, .nothingToSnapshot, .starting, .stopped:
             self = .wrongState(code: code, message: message)
         case .leaseNotFound, .leaseExists, .tooManyLeases, .compacted, .futureRevision, .duplicateKey, .badLease,
-            .badRevision, .tooManyWatchers, .learnerNotReady, .notLearner, .membershipChangePending:
+            .badRevision, .tooManyWatchers, .watchTooSlow, .learnerNotReady, .notLearner, .membershipChangePending:
             self = .refused(code: code, message: message)
         case .unauthenticated, .forbidden, .forbiddenOrigin, .methodNotAllowed, .bodyTooLarge, .unsupportedMediaType,
             .misdirectedRequest, .notServing:

@@ -85,6 +85,9 @@ public struct NodeOptions: Sendable, Equatable {
     /// Past this many bytes of keys and values in the store, writes get `507 quota_exceeded`
     /// (`--quota-bytes`, etcd's default of 2 GiB); deletes still work.
     public var quotaBytes: Int
+    /// Watches (`GET /watch`) open at once on this node; one more gets `503 too_many_watchers`
+    /// (`--watchers-max`).
+    public var watchersMax = WatchLimits.watchersMaxDefault
     /// The most bytes of proposed but uncommitted entries the leader holds before it refuses
     /// proposals as overloaded (the core's `Config.uncommittedBytesMax`). Not a command-line
     /// option: the runtime tests lower it to reach the overloaded paths with small writes.
@@ -193,6 +196,9 @@ public struct NodeOptions: Sendable, Equatable {
         }
         guard Self.quotaBytesRange.contains(quotaBytes) else {
             throw .invalid("quotaBytes \(quotaBytes) is not in \(Self.quotaBytesRange)")
+        }
+        guard WatchLimits.watchersMaxRange.contains(watchersMax) else {
+            throw .invalid("watchersMax \(watchersMax) is not in \(WatchLimits.watchersMaxRange)")
         }
         if let peerTLS {
             try peerTLS.validate(what: "peer TLS")

@@ -54,6 +54,8 @@ public protocol NodeService: Sendable {
         -> [LeaseStatus]
     /// The store's current revision (the `X-WRaft-Revision` header of every KV answer).
     func currentRevision() async -> UInt64
+    /// `GET /watch`: opens a watch (NodeRuntime+Watch.swift); read it with `WatchStream.next`.
+    func openWatch(_ request: WatchRequest) async throws(WatchOpenError) -> WatchStream
 }
 
 /// A key at a revision, and the store's revision when it was read.
@@ -103,6 +105,9 @@ extension NodeService {
         throw .internalError(message: "this service keeps no leases")
     }
     public func currentRevision() async -> UInt64 { 0 }
+    public func openWatch(_ request: WatchRequest) async throws(WatchOpenError) -> WatchStream {
+        throw .notServing(message: "this service keeps no revisions")
+    }
 }
 
 extension NodeService {

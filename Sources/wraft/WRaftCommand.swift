@@ -39,7 +39,7 @@ struct WRaftCommand: AsyncParsableCommand {
         version: WRaftVersion.string,
         subcommands: [
             ServeCommand.self, ClusterCommand.self, CertsCommand.self,
-            PutCommand.self, GetCommand.self, DeleteCommand.self, ListCommand.self, StateCommand.self,
+            PutCommand.self, GetCommand.self, DeleteCommand.self, ListCommand.self, WatchCommand.self, StateCommand.self,
             LeaseCommand.self, TxnCommand.self, CompactCommand.self,
             ConnectCommand.self, StartCommand.self, MemberCommand.self, LogCommand.self, EndpointCommand.self,
             OpCommand.self,

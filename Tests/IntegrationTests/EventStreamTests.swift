@@ -83,10 +83,12 @@ enum EventStreamReader {
 
     static let bytesMax = 4 << 20
 
-    static func read(port: Int, query: String, forMs: Int) -> Result? {
-        guard let descriptor = open(port: port, query: query) else { return nil }
+    static func read(
+        port: Int, query: String, forMs: Int, path: String = "/events", headers: String = "", until done: (String) -> Bool = { _ in false }
+    ) -> Result? {
+        guard let descriptor = open(port: port, query: query, path: path, headers: headers) else { return nil }
         defer { close(descriptor) }
-        let text = receive(descriptor, forMs: forMs) { _ in false }
+        let text = receive(descriptor, forMs: forMs, done: done)
         guard text.hasPrefix("HTTP/1.1 "), let status = Int(text.dropFirst(9).prefix(3)) else { return nil }
         var events: [[String: Any]] = []
         for line in text.split(separator: "\n") where line.hasPrefix("data: ") {
@@ -98,7 +100,7 @@ enum EventStreamReader {
     }
 
     /// Connects and sends the request; the caller closes the descriptor.
-    static func open(port: Int, query: String) -> Int32? {
+    static func open(port: Int, query: String, path: String = "/events", headers: String = "") -> Int32? {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { return nil }
         var address = sockaddr_in()
@@ -110,7 +112,7 @@ enum EventStreamReader {
                 connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
             }
         }
-        let request = Array("GET /events\(query) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: text/event-stream\r\n\r\n".utf8)
+        let request = Array("GET \(path)\(query) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: text/event-stream\r\n\(headers)\r\n".utf8)
         guard connected, request.withUnsafeBytes({ send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count
         else {
             close(descriptor)

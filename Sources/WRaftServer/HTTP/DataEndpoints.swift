@@ -131,6 +131,8 @@ enum HTTPHeader {
     static let modRevision = headerName(RevisionHeader.modRevision)
     static let version = headerName(RevisionHeader.version)
     static let lease = headerName(RevisionHeader.lease)
+    static let compactRevision = headerName(RevisionHeader.compactRevision)
+    static let lastEventID = headerName("Last-Event-ID")
 
     private static func headerName(_ name: String) -> HTTPField.Name {
         guard let field = HTTPField.Name(name) else {

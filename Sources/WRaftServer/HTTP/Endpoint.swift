@@ -79,10 +79,10 @@ enum Endpoint: Equatable {
     var methods: [HTTPRequest.Method] {
         switch self {
         case .key: return Self.keyMethods
-        case .list, .state, .health, .metrics, .dashboard, .log, .leases, .watch: return Self.readMethods
+        case .list, .state, .health, .metrics, .dashboard, .log, .leases: return Self.readMethods
         case .set, .connect, .start, .removeMember, .promoteMember, .fault, .txn, .compact, .leaseGrant: return Self.actionMethods
         case .lease(let rest): return rest.hasSuffix("/keepalive") ? Self.actionMethods : Self.leaseMethods
-        case .events: return Self.streamMethods
+        case .events, .watch: return Self.streamMethods
         case .unknown: return []
         }
     }

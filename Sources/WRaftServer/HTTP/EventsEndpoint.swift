@@ -32,14 +32,15 @@ extension APIResponder {
             defer { log.closeStream() }
             var cursor = start
             var buffer = ByteBuffer()
-            buffer.writeString("event: timing\ndata: \(timing.jsonText)\n\n")
+            ServerSentEvents.append(to: &buffer, id: nil, event: "timing", text: timing.jsonText)
             try await writer.write(buffer)
             var idleMs = 0
             while !Task.isCancelled {
                 let (events, isLapped, newest) = log.events(after: cursor, limit: EventStreamPacing.batchEventsMax)
                 if isLapped {
                     buffer.clear()
-                    buffer.writeString("event: lagged\ndata: {\"type\":\"lagged\",\"after\":\(cursor),\"last\":\(newest)}\n\n")
+                    ServerSentEvents.append(
+                        to: &buffer, id: nil, event: "lagged", text: "{\"type\":\"lagged\",\"after\":\(cursor),\"last\":\(newest)}")
                     try await writer.write(buffer)
                     break
                 }
@@ -49,7 +50,7 @@ extension APIResponder {
                     if idleMs >= EventStreamPacing.keepaliveMs {
                         idleMs = 0
                         buffer.clear()
-                        buffer.writeString(": keepalive\n\n")
+                        ServerSentEvents.appendKeepalive(to: &buffer)
                         try await writer.write(buffer)
                     }
                     continue
@@ -57,16 +58,13 @@ extension APIResponder {
                 idleMs = 0
                 buffer.clear()
                 for event in events {
-                    buffer.writeString("id: \(event.sequence)\ndata: \(event.jsonText)\n\n")
+                    ServerSentEvents.append(to: &buffer, id: event.sequence, event: nil, text: event.jsonText)
                 }
                 try await writer.write(buffer)
                 cursor = lastEvent.sequence
             }
             try await writer.finish(nil)
         }
-        return Response(
-            status: .ok,
-            headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
-            body: body)
+        return ServerSentEvents.response(body)
     }
 }

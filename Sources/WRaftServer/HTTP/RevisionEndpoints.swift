@@ -238,10 +238,3 @@ extension TxnBody {
         }
     }
 }
-
-extension APIResponder {
-    /// `GET /watch` (Server-Sent Events): not served yet.
-    func watch(_ request: Request) async throws(APIError) -> Response {
-        throw .node(.notFound(message: "watch is not served by this build yet"))
-    }
-}

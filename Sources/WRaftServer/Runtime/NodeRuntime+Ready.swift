@@ -88,12 +88,14 @@ extension NodeRuntime {
                 send(messages)
             case .apply(let committed, let readStates):
                 apply(committed)
+                publishWatchEvents()
                 for readState in readStates { noteReadIndex(readState) }
                 serveReadsUpToApplied()
             case .write(let write):
                 Task { await self.carryOut(write) }
             case .restore(let metadata, let received):
                 installSnapshot(metadata, received)
+                publishWatchEvents()
             case .advance(let ready):
                 core?.advance(ready)
             case .saveSnapshot(let id, let metadata, let data):

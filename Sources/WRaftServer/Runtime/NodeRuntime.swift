@@ -57,6 +57,8 @@ actor NodeRuntime {
     let metrics = RuntimeMetrics()
     /// What this node did, for `GET /events` (NodeRuntime+Events.swift).
     nonisolated let eventLog: NodeEventLog
+    /// The node's watches (NodeRuntime+Watch.swift, ../Watch/): fed after every apply.
+    nonisolated let watchHub: WatchHub
     /// The time every timer of the node runs on (ticks, deadlines, retries, `lastContact`).
     let clock: any RuntimeClock
     /// This process's request-id space: the high bits of every client id this incarnation uses.
@@ -86,6 +88,8 @@ actor NodeRuntime {
     /// is a leader change (`wraft_leader_changes_total`); the same one again after an election
     /// that it won again, or after a pre-vote that failed, is not.
     var lastKnownLeader: NodeID?
+    /// The store's revision (and whether it tracked revisions) at the last watch publication.
+    var watchPublication: (revision: UInt64, tracksRevisions: Bool) = (0, false)
 
     // MARK: The Ready loop
 
@@ -160,6 +164,9 @@ actor NodeRuntime {
         self.eventLog = NodeEventLog(
             tickMs: options.tickMs, heartbeatMs: options.heartbeatMs, electionTimeoutMs: options.electionTimeoutMs)
         self.onFatalError = onFatalError
+        let watchHub = WatchHub(limits: WatchLimits(watchersMax: options.watchersMax))
+        self.watchHub = watchHub
+        Task { await watchHub.runFanOut() }
         var generator = SystemRandomNumberGenerator()
         self.incarnation = generator.next() & ~(Self.requestLanes - 1)
         self.nextReadAttempt = incarnation &+ 1
@@ -225,6 +232,7 @@ actor NodeRuntime {
         for task in backgroundTasks { task.cancel() }
         backgroundTasks = []
         failAllRequests(with: .internalError(message: "the node is shutting down"))
+        watchHub.close()
         logger.info("node stopped")
     }
 
