@@ -20,7 +20,7 @@ export ETCDCTL_API=3
 
 echo "== etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), 3 members, check perf --load $load"
 endpoints=$(bench/etcd-cluster.sh "$work/etcd" | tr ' ' ',')
-timeout 300 etcdctl --endpoints "$endpoints" check perf --load "$load" 2>&1 | tail -n 6 || true
+timeout 300 etcdctl --endpoints "$endpoints" check perf --load "$load" 2>&1 | tr '\r' '\n' | grep -E '^(PASS|FAIL)' || true
 kill $(cat "$work/etcd/pids") 2>/dev/null || true
 rm -f "$work/etcd/pids"
 
@@ -34,4 +34,4 @@ done
 line=$(grep '^ETCDCTL_API=3 ETCDCTL_ENDPOINTS=' "$work/wraft.out") \
   || { echo "wraft cluster did not start:"; cat "$work/wraft.out"; exit 1; }
 endpoints=${line#*ETCDCTL_ENDPOINTS=}
-timeout 300 etcdctl --endpoints "$endpoints" check perf --load "$load" 2>&1 | tail -n 6 || true
+timeout 300 etcdctl --endpoints "$endpoints" check perf --load "$load" 2>&1 | tr '\r' '\n' | grep -E '^(PASS|FAIL)' || true
