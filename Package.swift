@@ -32,6 +32,12 @@ let package = Package(
         // YAML files for `wraft serve --config` (the trait brings Yams).
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // etcd's v3 gRPC API (WRaftEtcd): the runtime libraries only; the generated code is
+        // committed (scripts/generate-etcd-protos.sh), so a build runs no protoc plugin.
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // What several modules need, written once: SplitMix64 and its bounded draw, the
@@ -116,10 +122,25 @@ let package = Package(
             name: "WRaftCheck",
             dependencies: ["WRaftAPI", "WRaftClient", "WRaftLauncher", "Linearizability", "WRaftSupport"],
             swiftSettings: strict),
-        // The node: driver loop, cluster lifecycle, faults, HTTP API, metrics, dashboard.
+        // etcd's v3 API as WRaft's own .proto files (Protos/etcd) and the Swift generated from
+        // them once (messages and service stubs, committed): the wire contract of etcdctl.
+        .target(
+            name: "WRaftEtcd",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strict),
+        // The node: driver loop, cluster lifecycle, faults, HTTP API, etcd's gRPC API, metrics, dashboard.
         .target(
             name: "WRaftServer",
             dependencies: [
+                "WRaftEtcd",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 "RaftCore", "RaftPipeline", "RaftStorage", "RaftTransport", "KVStore", "WRaftAPI", "WRaftCertificates", "WRaftSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -261,7 +282,8 @@ let package = Package(
         .testTarget(
             name: "WRaftServerTests",
             dependencies: [
-                "WRaftServer", "WRaftAPI", "WRaftClient", "KVStore", "RaftCore", "RaftStorage", "RaftTransport",
+                "WRaftServer", "WRaftEtcd",
+                .product(name: "GRPCCore", package: "grpc-swift-2"), "WRaftAPI", "WRaftClient", "KVStore", "RaftCore", "RaftStorage", "RaftTransport",
                 "WRaftCertificates", "WRaftSupport", "WRaftTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

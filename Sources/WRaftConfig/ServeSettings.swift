@@ -19,6 +19,7 @@ public enum ServeSettings {
             .string("data-dir", "PATH", \.options.dataDirectory, "The folder of this node's WAL, snapshots and identity (created if missing). Required."),
             .int("http-port", portRange, \.options.httpPort, "The HTTP port (clients, operators, dashboard)."),
             .int("raft-port", portRange, \.options.raftPort, "The Raft port (peer-to-peer traffic only)."),
+            .int("etcd-port", portRange, \.options.etcdPort, "The port of etcd's v3 gRPC API (etcdctl and etcd clients), on the HTTP port's interface, with its TLS and tokens (0: off)."),
             .string("host", "HOST", \.options.host, "The interface both ports listen on, and the host advertised when --advertised-host is not set."),
             .address("http-bind", host: \.options.httpBindHost, port: \.options.httpPort, "Where the HTTP port listens, overriding --host and --http-port for it."),
             .address("raft-bind", host: \.options.raftBindHost, port: \.options.raftPort, "Where the raft port listens, overriding --host and --raft-port for it."),

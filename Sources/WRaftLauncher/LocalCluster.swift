@@ -32,6 +32,10 @@ public actor LocalCluster {
         /// Node i (from 0) listens on `baseHTTPPort + i` and `baseRaftPort + i`; nil: free ports.
         public var baseHTTPPort: Int?
         public var baseRaftPort: Int?
+        /// Serve etcd's v3 gRPC API on every node (`--etcd-port`): node i on `baseEtcdPort + i`,
+        /// or a free port when that is nil. `wraft cluster` turns it on.
+        public var isEtcdEnabled: Bool = false
+        public var baseEtcdPort: Int?
         public var logLevel: String = "info"
         public var electionTimeoutMs: Int?
         public var heartbeatMs: Int?
@@ -82,6 +86,11 @@ public actor LocalCluster {
                     !httpPorts.overlaps(raftPorts)
                 else { throw .invalidOptions("base ports \(http)/\(raft) overlap or leave the port range") }
             }
+            if let etcd = baseEtcdPort {
+                guard etcd >= 1, etcd + Self.nodesMax <= 65_536 else {
+                    throw .invalidOptions("base etcd port \(etcd) leaves the port range")
+                }
+            }
             guard reachableTimeoutMs > 0, leaderTimeoutMs > 0, stopTimeoutMs > 0, launchAttemptsMax >= 1 else {
                 throw .invalidOptions("timeouts and attempts must be positive")
             }
@@ -104,6 +113,8 @@ public actor LocalCluster {
         public let index: Int
         public let httpAddress: NodeAddress
         public let raftAddress: NodeAddress
+        /// Where etcd clients reach the node (nil: etcd's API is off).
+        public let etcdAddress: NodeAddress?
         public let dataDirectory: String
         public let logFile: String
         /// The current process's pid; nil while stopped.
@@ -402,6 +413,7 @@ public actor LocalCluster {
             "--http-port", String(node.httpAddress.port), "--raft-port", String(node.raftAddress.port),
             "--data-dir", node.dataDirectory, "--log-level", options.logLevel,
         ]
+        if let etcd = node.etcdAddress { arguments += ["--etcd-port", String(etcd.port)] }
         if options.enableFaults { arguments.append("--enable-faults") }
         if options.exitWithParent { arguments.append("--exit-with-parent") }
         if let electionTimeoutMs = options.electionTimeoutMs {
@@ -476,19 +488,24 @@ public actor LocalCluster {
 
     // MARK: Bookkeeping
 
-    private func ports(for index: Int) throws(LocalClusterError) -> (http: Int, raft: Int) {
+    private func ports(for index: Int) throws(LocalClusterError) -> (http: Int, raft: Int, etcd: Int?) {
+        let etcdBase = options.isEtcdEnabled ? options.baseEtcdPort : nil
         if let http = options.baseHTTPPort, let raft = options.baseRaftPort {
-            return (http + index, raft + index)
+            guard options.isEtcdEnabled else { return (http + index, raft + index, nil) }
+            if let etcdBase { return (http + index, raft + index, etcdBase + index) }
+            return (http + index, raft + index, try FreePorts.find(count: 1, host: options.host)[0])
         }
-        let free = try FreePorts.find(count: 2, host: options.host)
-        return (free[0], free[1])
+        let free = try FreePorts.find(count: 3, host: options.host)
+        guard options.isEtcdEnabled else { return (free[0], free[1], nil) }
+        return (free[0], free[1], etcdBase.map { $0 + index } ?? free[2])
     }
 
-    private func addNodeRecord(index: Int, ports: (http: Int, raft: Int)) throws(LocalClusterError) {
+    private func addNodeRecord(index: Int, ports: (http: Int, raft: Int, etcd: Int?)) throws(LocalClusterError) {
         let directory = dataDirectoryPath(index)
         let node = Node(
             index: index, httpAddress: NodeAddress(host: options.host, port: ports.http),
-            raftAddress: NodeAddress(host: options.host, port: ports.raft), dataDirectory: directory,
+            raftAddress: NodeAddress(host: options.host, port: ports.raft),
+            etcdAddress: ports.etcd.map { NodeAddress(host: options.host, port: $0) }, dataDirectory: directory,
             logFile: directory + ".log", processID: nil, id: nil)
         nodeList.append(node)
         clientList.append(NodeClient(address: node.httpAddress))

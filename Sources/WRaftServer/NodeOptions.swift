@@ -18,6 +18,9 @@ public struct NodeOptions: Sendable, Equatable {
     public var httpPort: Int
     /// The raft port (peer-to-peer Raft traffic and the cluster-formation control RPC).
     public var raftPort: Int
+    /// The port of etcd's v3 gRPC API (`--etcd-port`), on the HTTP port's interface and with
+    /// its TLS and tokens; 0: off.
+    public var etcdPort: Int = 0
     /// The folder holding the WAL, the snapshots and the node's identity.
     public var dataDirectory: String
     /// Whether `/op/...` fault injection is allowed (otherwise `403 faults_disabled`).
@@ -168,6 +171,10 @@ public struct NodeOptions: Sendable, Equatable {
         guard httpPort == 0 || httpPort != raftPort else {
             throw .invalid("the http port and the raft port must differ (both \(httpPort))")
         }
+        guard (0...65_535).contains(etcdPort) else { throw .invalid("etcd port \(etcdPort) is not in 0...65535") }
+        guard etcdPort == 0 || (etcdPort != httpPort && etcdPort != raftPort) else {
+            throw .invalid("the etcd port must differ from the http and raft ports (\(etcdPort))")
+        }
         guard !dataDirectory.isEmpty else { throw .invalid("data dir must not be empty") }
         guard Self.slowMotionFactorRange.contains(slowMotionFactor) else {
             throw .invalid("slowMotionFactor \(slowMotionFactor) is not in \(Self.slowMotionFactorRange)")
@@ -233,6 +240,8 @@ public struct NodeOptions: Sendable, Equatable {
     public var raftAddress: String { "\(Self.bracketed(announcedRaftHost)):\(raftPort)" }
     /// The address clients reach this node's HTTP port at.
     public var httpAddress: String { "\(Self.bracketed(announcedHTTPHost)):\(httpPort)" }
+    /// The address etcd clients reach this node's etcd port at.
+    public var etcdAddress: String { "\(Self.bracketed(announcedHTTPHost)):\(etcdPort)" }
 
     /// An IPv6 host goes in brackets, or the port after it would be ambiguous.
     static func bracketed(_ host: String) -> String {

@@ -56,6 +56,55 @@ public protocol NodeService: Sendable {
     func currentRevision() async -> UInt64
     /// `GET /watch`: opens a watch (NodeRuntime+Watch.swift); read it with `WatchStream.next`.
     func openWatch(_ request: WatchRequest) async throws(WatchOpenError) -> WatchStream
+    /// etcd's response headers and `Status`: this member's ids, term, revision and sizes.
+    func memberStatus() async -> MemberStatus
+    /// etcd's `Snapshot`: the store as a Raft snapshot carries it, after a read barrier.
+    func storeSnapshot(deadline: ContinuousClock.Instant) async throws(NodeError) -> StoreSnapshot
+}
+
+/// A member's numbers as etcd's API reports them (`ResponseHeader`, `StatusResponse`).
+public struct MemberStatus: Sendable, Equatable {
+    /// 0 before the cluster is formed.
+    public var clusterID: UInt64
+    public var memberID: UInt64
+    public var term: UInt64
+    public var revision: UInt64
+    /// 0: no leader known.
+    public var leaderID: UInt64
+    public var commitIndex: UInt64
+    public var appliedIndex: UInt64
+    /// The store's size as `--quota-bytes` counts it (keys, values and retained history).
+    public var storeBytes: Int
+    public var quotaBytes: Int
+    public var isLearner: Bool
+    public var members: [MemberView]
+
+    public init(
+        clusterID: UInt64, memberID: UInt64, term: UInt64, revision: UInt64, leaderID: UInt64, commitIndex: UInt64,
+        appliedIndex: UInt64, storeBytes: Int, quotaBytes: Int, isLearner: Bool, members: [MemberView]
+    ) {
+        self.clusterID = clusterID
+        self.memberID = memberID
+        self.term = term
+        self.revision = revision
+        self.leaderID = leaderID
+        self.commitIndex = commitIndex
+        self.appliedIndex = appliedIndex
+        self.storeBytes = storeBytes
+        self.quotaBytes = quotaBytes
+        self.isLearner = isLearner
+        self.members = members
+    }
+}
+
+/// The store's snapshot bytes (`KVStore.snapshot()`) and the revision they hold.
+public struct StoreSnapshot: Sendable, Equatable {
+    public var bytes: [UInt8]
+    public var revision: UInt64
+    public init(bytes: [UInt8], revision: UInt64) {
+        self.bytes = bytes
+        self.revision = revision
+    }
 }
 
 /// A key at a revision, and the store's revision when it was read.
@@ -107,6 +156,14 @@ extension NodeService {
     public func currentRevision() async -> UInt64 { 0 }
     public func openWatch(_ request: WatchRequest) async throws(WatchOpenError) -> WatchStream {
         throw .notServing(message: "this service keeps no revisions")
+    }
+    public func memberStatus() async -> MemberStatus {
+        MemberStatus(
+            clusterID: 0, memberID: 0, term: 0, revision: 0, leaderID: 0, commitIndex: 0, appliedIndex: 0, storeBytes: 0,
+            quotaBytes: 0, isLearner: false, members: [])
+    }
+    public func storeSnapshot(deadline: ContinuousClock.Instant) async throws(NodeError) -> StoreSnapshot {
+        throw .internalError(message: "this service keeps no store")
     }
 }
 

@@ -112,23 +112,39 @@ private func runNode(
         await transport.shutdown()
         throw NodeStartupError("\(error)")
     }
+    // etcd's v3 gRPC API (`--etcd-port`), beside the HTTP port.
+    let etcdServer = options.etcdPort == 0
+        ? nil
+        : EtcdServer.make(node: runtime, options: options, security: security, keyBytesMax: httpOptions.keyBytesMax)
     logger.notice(
         "node serving",
         metadata: [
             "raft.node_id": "\(identity.nodeID)", "http.address": "\(selfAddress.httpAddress)",
             "raft.address": "\(selfAddress.raftAddress)", "data_dir": "\(options.dataDirectory)",
+            "etcd.address": "\(options.etcdPort == 0 ? "off" : options.etcdAddress)",
         ])
     do {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await application.runService() }
+            if let etcdServer {
+                group.addTask {
+                    do {
+                        try await etcdServer.serve()
+                    } catch {
+                        throw NodeStartupError("etcd port \(options.etcdAddress): \(error)")
+                    }
+                }
+            }
             group.addTask {
                 for await reason in failures { throw NodeStartupError("storage failure: \(reason)") }
             }
             // The first to finish (a signal's clean shutdown, or a storage failure) ends the node.
             _ = try await group.next()
+            etcdServer?.beginGracefulShutdown()
             group.cancelAll()
         }
     } catch {
+        etcdServer?.beginGracefulShutdown()
         await runtime.stop()
         await transport.shutdown()
         throw error

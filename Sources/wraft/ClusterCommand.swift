@@ -17,6 +17,8 @@ struct ClusterCommand: AsyncParsableCommand {
             The raft ports speak mutual TLS: a CA and a certificate per node are made in \
             --dir/certs (and reused on a restart of the same --dir); --insecure turns that off. \
             The HTTP API stays plain HTTP on 127.0.0.1, so the dashboard opens without a warning.
+            Every node also serves etcd's v3 gRPC API (--etcd-port; --no-etcd turns it off): the \
+            summary prints an ETCDCTL_ENDPOINTS=... line to paste for etcdctl.
             Examples:
               wraft cluster
               wraft cluster --nodes 5 --base-http-port 8081 --base-raft-port 10002 --dir /tmp/wraft
@@ -27,6 +29,8 @@ struct ClusterCommand: AsyncParsableCommand {
     var nodes: Int = 3
     @Option(help: "Node i listens for HTTP on this port + i (default: free ports).") var baseHTTPPort: Int?
     @Option(help: "Node i listens for Raft on this port + i (default: free ports).") var baseRaftPort: Int?
+    @Option(help: "Node i serves etcd's gRPC API on this port + i (default: free ports).") var baseEtcdPort: Int?
+    @Flag(help: "Serve no etcd gRPC API.") var noEtcd = false
     @Option(help: "The folder for data dirs and logs (default: a new temporary folder).") var dir: String?
     @Flag(help: "Restart a node whose process died (on its data dir).") var restart = false
     @Option(help: "The nodes' log level (trace, debug, info, notice, warning, error, critical).")
@@ -63,6 +67,8 @@ struct ClusterCommand: AsyncParsableCommand {
         var options = LocalCluster.Options(executablePath: SelfExecutable.path, nodeCount: nodes, directory: directory)
         options.baseHTTPPort = baseHTTPPort
         options.baseRaftPort = baseRaftPort
+        options.isEtcdEnabled = !noEtcd
+        options.baseEtcdPort = baseEtcdPort
         options.logLevel = logLevel
         options.connectOrderSeed = seed
         options.electionTimeoutMs = electionTimeoutMs
@@ -117,6 +123,11 @@ struct ClusterCommand: AsyncParsableCommand {
                 "node \(node.index)  http://\(node.httpAddress)/  raft \(node.raftAddress)  pid \(node.processID ?? 0)\(role)"
             )
             printNow("        log \(node.logFile)")
+        }
+        let etcdEndpoints = nodes.compactMap { $0.etcdAddress.map { "\($0)" } }
+        if !etcdEndpoints.isEmpty {
+            printNow("etcd v3 gRPC API (etcdctl):")
+            printNow("ETCDCTL_API=3 ETCDCTL_ENDPOINTS=\(etcdEndpoints.joined(separator: ","))")
         }
         if cluster.options.isPeerTLSEnabled {
             printNow("raft ports: mutual TLS (CA and certificates in \(cluster.certificateDirectory))")

@@ -26,6 +26,7 @@ import WRaftServer
         "--heartbeat-ms", "150", "--snapshot-entries", "5000", "--threads", "3", "--peer-cert-file", "/c/n.pem",
         "--peer-key-file", "/c/n-key.pem", "--peer-trusted-ca-file", "/c/ca.pem", "--cors-allowed-origins",
         "https://a.example,https://b.example", "--quota-bytes", "4194304", "--raft-bind", "10.0.0.1:20003",
+        "--etcd-port", "12379",
     ]
     static let environment = [
         "WRAFT_DATA_DIR": "/var/lib/wraft", "WRAFT_HTTP_PORT": "18081", "WRAFT_RAFT_PORT": "20002", "WRAFT_HOST": "0.0.0.0",
@@ -33,7 +34,7 @@ import WRaftServer
         "WRAFT_ELECTION_TIMEOUT_MS": "900", "WRAFT_HEARTBEAT_MS": "150", "WRAFT_SNAPSHOT_ENTRIES": "5000", "WRAFT_THREADS": "3",
         "WRAFT_PEER_CERT_FILE": "/c/n.pem", "WRAFT_PEER_KEY_FILE": "/c/n-key.pem", "WRAFT_PEER_TRUSTED_CA_FILE": "/c/ca.pem",
         "WRAFT_CORS_ALLOWED_ORIGINS": "https://a.example,https://b.example", "WRAFT_QUOTA_BYTES": "4194304",
-        "WRAFT_RAFT_BIND": "10.0.0.1:20003", "PATH": "/usr/bin", "WRAFT_TOKEN": "not a serve setting",
+        "WRAFT_RAFT_BIND": "10.0.0.1:20003", "WRAFT_ETCD_PORT": "12379", "PATH": "/usr/bin", "WRAFT_TOKEN": "not a serve setting",
     ]
     static let file = """
         {
@@ -42,7 +43,7 @@ import WRaftServer
           "election-timeout-ms": 900, "heartbeat-ms": 150, "snapshot-entries": 5000, "threads": 3,
           "peer-cert-file": "/c/n.pem", "peer-key-file": "/c/n-key.pem", "peer-trusted-ca-file": "/c/ca.pem",
           "cors-allowed-origins": ["https://a.example", "https://b.example"], "quota-bytes": 4194304,
-          "raft-bind": "10.0.0.1:20003"
+          "raft-bind": "10.0.0.1:20003", "etcd-port": 12379
         }
         """
 
@@ -92,6 +93,7 @@ import WRaftServer
         #expect(options.peerTLS == TLSFiles(certificateFile: "/c/n.pem", privateKeyFile: "/c/n-key.pem", trustedCAFile: "/c/ca.pem"))
         #expect(options.corsAllowedOrigins == ["https://a.example", "https://b.example"])
         #expect(options.quotaBytes == 4_194_304)
+        #expect(options.etcdPort == 12379 && options.etcdAddress == "node1.example.com:12379")
         #expect(byFile.sources["http-port"] == .file(path: directory + "/wraft.json", key: "http-port"))
         #expect(byEnvironment.sources["http-port"] == .environment("WRAFT_HTTP_PORT"))
         #expect(byFlags.sources["http-port"] == .flag("--http-port"))
@@ -247,6 +249,7 @@ import WRaftServer
           - https://b.example
         quota-bytes: 4194304
         raft-bind: 10.0.0.1:20003
+        etcd-port: 12379
         """
 
     /// A YAML file gives the same node as the JSON file, the flags and the environment; its

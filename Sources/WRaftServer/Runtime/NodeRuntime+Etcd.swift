@@ -1,0 +1,22 @@
+import KVStore
+import RaftCore
+import WRaftAPI
+
+// What etcd's gRPC API (Sources/WRaftServer/Etcd) needs beyond the HTTP handlers' calls: the
+// numbers of every response header and of Status, and the store's snapshot bytes.
+extension NodeRuntime {
+    func memberStatus() async -> MemberStatus {
+        let status = core?.status
+        return MemberStatus(
+            clusterID: clusterID ?? 0, memberID: localID.rawValue, term: status?.term.rawValue ?? 0,
+            revision: store.revision, leaderID: status?.leader?.rawValue ?? 0,
+            commitIndex: status?.commitIndex.rawValue ?? 0, appliedIndex: store.appliedIndex.rawValue,
+            storeBytes: store.quotaByteCount, quotaBytes: options.quotaBytes,
+            isLearner: status.map { !$0.membership.isVoter(localID) } ?? false, members: memberViews())
+    }
+
+    func storeSnapshot(deadline: ContinuousClock.Instant) async throws(NodeError) -> StoreSnapshot {
+        try await waitUntilReadable(consistency: .linearizable, deadline: deadline)
+        return StoreSnapshot(bytes: store.snapshot(), revision: store.revision)
+    }
+}
