@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The cost of watches (issue 12): write throughput at 64 connections with no watcher and with
 # WATCHERS (default 1,000) `GET /watch?prefix=bench-` streams open on node 0 (every write
-# matches them all), in one run against one `wraft cluster`, in paired rounds (off, on, ...) so
-# that drift on a shared machine hits both sides. Prints every round, each pair's difference,
-# the mean and the spread. Needs python3 (bench/watch-holder.py holds the streams).
+# matches them all), in paired rounds (bench/lib/paired-streams.sh). Prints every round, each
+# pair's difference, the mean and the spread. Needs python3 (bench/watch-holder.py holds the streams).
 # Usage: bench/watch-cost.sh [PAIRS] [SECONDS] [WATCHERS]   (builds the release wraft unless WRAFT is set)
 set -euo pipefail
 ulimit -n 8192 2>/dev/null || true  # WATCHERS sockets in the holder, and as many in node 0
@@ -11,58 +10,13 @@ cd "$(dirname "$0")/.."
 pairs=${1:-5}
 seconds=${2:-10}
 watchers=${3:-1000}
-wraft=${WRAFT:-}
-if [ -z "$wraft" ]; then
-  swift build -c release --product wraft >/dev/null
-  wraft=.build/release/wraft
-fi
-dir=$(mktemp -d /tmp/wraft-watch-cost.XXXXXX)
-base_http=$((20000 + RANDOM % 20000))
-base_raft=$((base_http + 100))
-"$wraft" cluster --nodes 3 --base-http-port "$base_http" --base-raft-port "$base_raft" --dir "$dir/cluster" --log-level warning \
-  >"$dir/cluster.out" 2>&1 &
-cluster_pid=$!
-streams=()
-cleanup() {
-  for pid in "${streams[@]}"; do kill "$pid" 2>/dev/null || true; done
-  kill "$cluster_pid" 2>/dev/null || true
-  wait "$cluster_pid" 2>/dev/null || true
-}
-trap cleanup EXIT
-for _ in $(seq 1 300); do grep -q "(leader)" "$dir/cluster.out" 2>/dev/null && break; sleep 0.2; done
-grep -q "(leader)" "$dir/cluster.out" || { echo "no leader: $(cat "$dir/cluster.out")" >&2; exit 1; }
-nodes=()
-for i in 0 1 2; do nodes+=(--node "127.0.0.1:$((base_http + i))"); done
-
-round() {  # prints the throughput of one round, in writes per second
-  "$wraft" bench "${nodes[@]}" --connections 64 --duration "${seconds}s" --warmup 1s --mode write \
-    | grep -o '[0-9.]* ops/s' | head -1 | cut -d' ' -f1
-}
+name=watch-cost
+source bench/lib/paired-streams.sh
 open_streams() {
   python3 bench/watch-holder.py "$base_http" "$watchers" bench- >"$dir/watch.txt" &
   streams+=($!)
   for _ in $(seq 1 100); do grep -q open "$dir/watch.txt" 2>/dev/null && break; sleep 0.1; done
 }
-close_streams() {
-  for pid in "${streams[@]}"; do kill "$pid" 2>/dev/null || true; done
-  streams=()
-}
-offs=(); ons=()
-for pair in $(seq 1 "$pairs"); do
-  off=$(round)
-  open_streams
-  on=$(round)
-  close_streams
-  offs+=("$off"); ons+=("$on")
-  sleep 0.5
-  events=$(grep -o 'received [0-9]*' "$dir/watch.txt" | cut -d' ' -f2 || true)
-  awk -v p="$pair" -v off="$off" -v on="$on" -v e="${events:-0}" -v w="$watchers" \
-    'BEGIN { printf "pair %d: without %8.0f writes/s, with %d watchers %8.0f writes/s (%+.1f%%), %d messages delivered\n", p, off, w, on, 100 * (on - off) / off, e }'
-done
-printf '%s\n' "${offs[@]}" >"$dir/off"; printf '%s\n' "${ons[@]}" >"$dir/on"
-paste "$dir/off" "$dir/on" | awk '
-  { off += $1; on += $2; d = 100 * ($2 - $1) / $1; sum += d; sumsq += d * d; n++
-    if (n == 1 || d < min) min = d; if (n == 1 || d > max) max = d }
-  END { mean = sum / n; sd = (n > 1) ? sqrt((sumsq - n * mean * mean) / (n - 1)) : 0
-        printf "mean without %.0f, with %.0f writes/s; per-pair change mean %+.1f%%, sd %.1f, range %+.1f%%..%+.1f%% (%d pairs)\n",
-          off / n, on / n, mean, sd, min, max, n }'
+delivered() { grep -o 'received [0-9]*' "$dir/watch.txt" | cut -d' ' -f2 | tail -1 || true; }
+with_label() { echo "with $watchers watchers"; }
+run_pairs
