@@ -90,8 +90,9 @@ enum EventStreamReader {
         defer { close(descriptor) }
         let text = receive(descriptor, forMs: forMs, done: done)
         guard text.hasPrefix("HTTP/1.1 "), let status = Int(text.dropFirst(9).prefix(3)) else { return nil }
+        // `\.isNewline`, not "\n": the chunk framing's "\r\n" is one Character, which "\n" would not split.
         var events: [[String: Any]] = []
-        for line in text.split(separator: "\n") where line.hasPrefix("data: ") {
+        for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix("data: ") {
             if let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any] {
                 events.append(object)
             }
