@@ -301,10 +301,37 @@ ATTACKS = {
 }
 
 
+def key_row_value(driver, key):
+    """The value cell of `key`'s row in the page's keys table, or None when it has no row."""
+    return driver.execute_script(
+        "for (const r of document.querySelectorAll('#keys-body tr')) {"
+        " if (r.dataset.key === arguments[0]) return r.children[1].textContent; } return null;", key)
+
+
+def live_keys(driver, arguments, checks):
+    """A key PUT and DELETEd by this script (not the page) appears in and leaves the keys table
+    without a reload (the page follows GET /watch)."""
+    import urllib.request
+    key, value = "live/watched-key", "v-%d" % int(time.time())
+    checks.record("the keys table says live", wait_for(lambda: (text_of(driver, "keys-live") or "").startswith("live")),
+                  text_of(driver, "keys-live"))
+    marker = driver.execute_script("window.__noReload = 1; return window.__noReload;")
+    urllib.request.urlopen(urllib.request.Request(arguments.url + "/data/" + key, data=value.encode(), method="PUT",
+                                                  headers={"Content-Type": "application/octet-stream"}), timeout=10).read()
+    checks.record("a PUT key appears in the table", wait_for(lambda: key_row_value(driver, key) == value),
+                  key_row_value(driver, key))
+    urllib.request.urlopen(urllib.request.Request(arguments.url + "/data/" + key, method="DELETE"), timeout=10).read()
+    checks.record("a deleted key leaves the table", wait_for(lambda: key_row_value(driver, key) is None and
+                                                            driver.execute_script("return !!document.getElementById('keys-body')")),
+                  key_row_value(driver, key))
+    checks.record("the page was not reloaded", marker == 1 and driver.execute_script("return window.__noReload === 1;"))
+
+
 def scenario_origin(driver, arguments, checks):
     driver.get(arguments.url + "/")
     checks.record("no prompt without tokens", wait_for(lambda: alert_or_none(driver), seconds=3) is None)
     checks.record("the dashboard shows every member", members_up(driver, arguments.members), text_of(driver, "fact-up"))
+    live_keys(driver, arguments, checks)
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AttackerPage)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
