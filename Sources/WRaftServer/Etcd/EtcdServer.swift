@@ -4,7 +4,7 @@ import KVStore
 import WRaftEtcd
 
 /// etcd's v3 gRPC API on its own port (`--etcd-port`): KV, Lease, Cluster and Maintenance on the
-/// node's calls. Watch is not served yet (UNIMPLEMENTED, as is every method WRaft leaves out).
+/// node's calls, Watch on its watch hub (UNIMPLEMENTED: every method WRaft leaves out).
 /// The HTTP port's TLS applies (`--cert-file`, `--key-file`, `--trusted-ca-file`,
 /// `--client-cert-auth`), and so do its tokens (`EtcdAuthInterceptor`).
 public enum EtcdServer {
@@ -47,7 +47,7 @@ public enum EtcdServer {
             transportSecurity: transportSecurity, config: config)
         let services: [any RegistrableRPCService] = [
             EtcdKVService(etcd: etcd), EtcdLeaseService(etcd: etcd), EtcdClusterService(etcd: etcd),
-            EtcdMaintenanceService(etcd: etcd),
+            EtcdMaintenanceService(etcd: etcd), EtcdWatchService(etcd: etcd),
         ]
         let interceptors: [any ServerInterceptor] = security.tokens.map { [EtcdAuthInterceptor(tokens: $0)] } ?? []
         return GRPCServer(transport: transport, services: services, interceptors: interceptors)
