@@ -64,7 +64,7 @@ extension SocketAddress {
 
 /// The HTTP port's bearer tokens on the etcd port: a call must carry `authorization: Bearer
 /// TOKEN` (or etcd's `token` metadata) naming a token whose role covers the method: `read` for
-/// Range, Status, MemberList and the lease queries, `admin` for members, alarms and snapshots,
+/// Range, Watch, Status, MemberList and the lease queries, `admin` for members, alarms and snapshots,
 /// `write` for the rest. etcdctl cannot send a bearer token (it sends `token` only after
 /// Authenticate with `--user`, which WRaft does not serve): with tokens on, use etcd client
 /// libraries that set metadata, or client certificates instead of tokens.
@@ -94,7 +94,7 @@ struct EtcdAuthInterceptor: ServerInterceptor {
 
     static func requiredRole(_ method: String) -> AccessRole {
         switch method {
-        case "Range", "Status", "MemberList", "LeaseTimeToLive", "LeaseLeases": return .read
+        case "Range", "Watch", "Status", "MemberList", "LeaseTimeToLive", "LeaseLeases": return .read
         case "MemberAdd", "MemberRemove", "MemberPromote", "Alarm", "Snapshot": return .admin
         default: return .write
         }
