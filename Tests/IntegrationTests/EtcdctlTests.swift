@@ -27,7 +27,8 @@ enum Etcdctl {
     /// Runs `etcdctl arguments...` with `ETCDCTL_API=3` against `endpoints`, `input` on its
     /// standard input; killed (and the test failed) after `timeoutMs`.
     static func run(
-        _ arguments: [String], endpoints: [String], input: String = "", timeoutMs: Int = 20_000
+        _ arguments: [String], endpoints: [String], input: String = "", timeoutMs: Int = 20_000,
+        stopsAfterTimeout: Bool = false
     ) async throws -> Outcome {
         let executable = try #require(path, "etcdctl is not installed")
         let directory = ClusterFixture.makeDirectory("etcdctl")
@@ -55,6 +56,16 @@ enum Etcdctl {
         process.standardError = errorHandle
         try process.run()
         if !(await CommandRunner.waitForExit(process, timeoutMs: timeoutMs)) {
+            // A command that runs until stopped (watch): its lifetime is `timeoutMs`.
+            if stopsAfterTimeout {
+                kill(process.processIdentifier, SIGTERM)
+                if await CommandRunner.waitForExit(process, timeoutMs: 5_000) {
+                    return Outcome(
+                        status: process.terminationStatus,
+                        output: (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "",
+                        error: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "")
+                }
+            }
             kill(process.processIdentifier, SIGKILL)
             _ = await CommandRunner.waitForExit(process, timeoutMs: 5_000)
             throw FixtureError("etcdctl \(arguments.joined(separator: " ")) did not finish within \(timeoutMs) ms")
@@ -132,6 +143,40 @@ extension RealProcessTests {
             }
         }
 
+        @Test func watchLiveHistoryAndCompacted() async throws {
+            try await Self.withEtcdCluster("etcdctl-watch") { _, endpoints in
+                let start = try Etcdctl.json(try await Self.ok(["put", "other", "x", "-w", "json"], endpoints))
+                let header = try #require(start["header"] as? [String: Any])
+                let revision = try #require((header["revision"] as? NSNumber)?.int64Value)
+                // A live watch from the next revision (so its start does not race the writes),
+                // stopped after a bounded lifetime while the writes run.
+                async let watching = Etcdctl.run(
+                    ["watch", "app/", "--prefix", "--rev", String(revision + 1)], endpoints: [endpoints[0]],
+                    timeoutMs: 6_000, stopsAfterTimeout: true)
+                #expect(try await Self.ok(["put", "app/a", "1"], endpoints).output == "OK\n")
+                #expect(try await Self.ok(["put", "elsewhere", "no"], endpoints).output == "OK\n")
+                #expect(try await Self.ok(["put", "app/b", "2"], endpoints).output == "OK\n")
+                #expect(try await Self.ok(["del", "app/a"], endpoints).output == "1\n")
+                let live = try await watching
+                let expected = ["PUT", "app/a", "1", "PUT", "app/b", "2", "DELETE", "app/a", ""]
+                #expect(Array(live.output.split(separator: "\n", omittingEmptySubsequences: false).prefix(9)) == expected[...].map { Substring($0) }, "\(live.output) \(live.error)")
+
+                // History: one key from the first put's revision, replayed at once.
+                let history = try await Etcdctl.run(
+                    ["watch", "app/a", "--rev", String(revision + 1)], endpoints: [endpoints[1]], timeoutMs: 4_000,
+                    stopsAfterTimeout: true)
+                #expect(history.output.hasPrefix("PUT\napp/a\n1\nDELETE\napp/a\n"), "\(history.output) \(history.error)")
+
+                // A compacted start is canceled with etcd's message.
+                let now = revision + 4
+                #expect(try await Self.ok(["compaction", String(now)], endpoints).output == "compacted revision \(now)\n")
+                let gone = try await Etcdctl.run(
+                    ["watch", "app/a", "--rev", String(revision + 1)], endpoints: [endpoints[0]], timeoutMs: 6_000,
+                    stopsAfterTimeout: true)
+                #expect(gone.error.contains("required revision has been compacted"), "\(gone.output) \(gone.error)")
+            }
+        }
+
         @Test func leasesMembersStatusHealthAndSnapshot() async throws {
             try await Self.withEtcdCluster("etcdctl-lease") { cluster, endpoints in
                 let granted = try await Self.ok(["lease", "grant", "60"], endpoints).output
@@ -175,9 +220,6 @@ extension RealProcessTests {
                     .split(separator: "\n").filter { $0.contains("127.0.0.1:") }
                 #expect(health.count == 3 && health.allSatisfy { $0.contains("is healthy") }, "\(health)")
                 #expect(try await Self.ok(["alarm", "list"], endpoints).output == "")
-                // Watch is not served yet: the server says so at once.
-                let watch = try await Etcdctl.run(["watch", "app/"], endpoints: endpoints)
-                #expect(watch.status != 0 && watch.error.contains("Unimplemented"), "\(watch.error)")
 
                 // A snapshot from one member: etcdctl checks the SHA-256 trailer's place.
                 let directory = ClusterFixture.makeDirectory("etcdctl-snapshot")

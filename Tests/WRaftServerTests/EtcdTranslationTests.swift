@@ -146,8 +146,30 @@ import WRaftEtcd
         #expect(EtcdError.rpcError(NodeError(KVRejection.duplicateKey)).message == "etcdserver: duplicate key given in txn request")
     }
 
+    @Test func watchCreateRequestsTranslateToTheHubsRequest() throws {
+        var create = Etcdserverpb_WatchCreateRequest()
+        create.key = Data("app/".utf8)
+        create.rangeEnd = Data("app0".utf8)
+        create.startRevision = 7
+        create.prevKv = true
+        create.filters = [.nodelete]
+        let request = try EtcdWatchService.watchRequest(create, etcd: Self.etcd)
+        #expect(request == WatchRequest(range: .prefix(Array("app/".utf8)), fromRevision: 7, includesPrevious: true, excludesDeletes: true))
+        create.rangeEnd = Data([0])
+        create.startRevision = 0
+        create.filters = [.noput]
+        let fromKey = try EtcdWatchService.watchRequest(create, etcd: Self.etcd)
+        #expect(fromKey.range == KVKeyRange(start: Array("app/".utf8), end: nil) && fromKey.fromRevision == 0 && fromKey.excludesPuts)
+        create.startRevision = -1
+        #expect(throws: RPCError.self) { try EtcdWatchService.watchRequest(create, etcd: Self.etcd) }
+        create.startRevision = 1
+        create.key = Data()
+        #expect(throws: RPCError.self) { try EtcdWatchService.watchRequest(create, etcd: Self.etcd) }
+    }
+
     @Test func tokenRolesCoverTheMethods() {
         #expect(EtcdAuthInterceptor.requiredRole("Range") == .read)
+        #expect(EtcdAuthInterceptor.requiredRole("Watch") == .read)
         #expect(EtcdAuthInterceptor.requiredRole("Put") == .write)
         #expect(EtcdAuthInterceptor.requiredRole("LeaseKeepAlive") == .write)
         #expect(EtcdAuthInterceptor.requiredRole("MemberRemove") == .admin)

@@ -4,7 +4,7 @@ import KVStore
 import WRaftEtcd
 
 /// etcd's v3 gRPC API on its own port (`--etcd-port`): KV, Lease, Cluster and Maintenance on the
-/// node's calls. Watch is not served yet (UNIMPLEMENTED, as is every method WRaft leaves out).
+/// node's calls, Watch on its watch hub (UNIMPLEMENTED: every method WRaft leaves out).
 /// The HTTP port's TLS applies (`--cert-file`, `--key-file`, `--trusted-ca-file`,
 /// `--client-cert-auth`), and so do its tokens (`EtcdAuthInterceptor`).
 public enum EtcdServer {
@@ -47,7 +47,7 @@ public enum EtcdServer {
             transportSecurity: transportSecurity, config: config)
         let services: [any RegistrableRPCService] = [
             EtcdKVService(etcd: etcd), EtcdLeaseService(etcd: etcd), EtcdClusterService(etcd: etcd),
-            EtcdMaintenanceService(etcd: etcd),
+            EtcdMaintenanceService(etcd: etcd), EtcdWatchService(etcd: etcd),
         ]
         let interceptors: [any ServerInterceptor] = security.tokens.map { [EtcdAuthInterceptor(tokens: $0)] } ?? []
         return GRPCServer(transport: transport, services: services, interceptors: interceptors)
@@ -64,7 +64,7 @@ extension SocketAddress {
 
 /// The HTTP port's bearer tokens on the etcd port: a call must carry `authorization: Bearer
 /// TOKEN` (or etcd's `token` metadata) naming a token whose role covers the method: `read` for
-/// Range, Status, MemberList and the lease queries, `admin` for members, alarms and snapshots,
+/// Range, Watch, Status, MemberList and the lease queries, `admin` for members, alarms and snapshots,
 /// `write` for the rest. etcdctl cannot send a bearer token (it sends `token` only after
 /// Authenticate with `--user`, which WRaft does not serve): with tokens on, use etcd client
 /// libraries that set metadata, or client certificates instead of tokens.
@@ -94,7 +94,7 @@ struct EtcdAuthInterceptor: ServerInterceptor {
 
     static func requiredRole(_ method: String) -> AccessRole {
         switch method {
-        case "Range", "Status", "MemberList", "LeaseTimeToLive", "LeaseLeases": return .read
+        case "Range", "Watch", "Status", "MemberList", "LeaseTimeToLive", "LeaseLeases": return .read
         case "MemberAdd", "MemberRemove", "MemberPromote", "Alarm", "Snapshot": return .admin
         default: return .write
         }
