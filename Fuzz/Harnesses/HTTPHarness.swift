@@ -47,7 +47,7 @@ package enum HTTPHarness: FuzzHarness {
             // Decoding only: each body's fields are checked by the parsers above.
             let buffer = ByteBuffer(bytes: bytes)
             _ = try? decodeJSON(ConnectBody.self, from: buffer, emptyIsObject: true)
-            _ = try? decodeJSON(RemoveMemberBody.self, from: buffer, emptyIsObject: true)
+            _ = try? decodeJSON(MemberIDBody.self, from: buffer, emptyIsObject: true)
             _ = try? decodeJSON(IsolateBody.self, from: buffer, emptyIsObject: true)
             _ = try? decodeJSON(DelayBody.self, from: buffer, emptyIsObject: true)
             _ = try? decodeJSON(DropBody.self, from: buffer, emptyIsObject: true)

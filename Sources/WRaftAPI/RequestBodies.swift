@@ -9,16 +9,8 @@ package struct ConnectBody: Codable, Sendable, Equatable {
     package init(peer: String) { self.peer = peer }
 }
 
-/// `POST /members/remove`.
-package struct RemoveMemberBody: Codable, Sendable, Equatable {
-    /// A member id (hex).
-    package var id: String
-
-    package init(id: String) { self.id = id }
-}
-
-/// `POST /members/promote`.
-package struct PromoteMemberBody: Codable, Sendable, Equatable {
+/// `POST /members/remove` and `POST /members/promote`: the member the change is about.
+package struct MemberIDBody: Codable, Sendable, Equatable {
     /// A member id (hex).
     package var id: String
 

@@ -194,7 +194,7 @@ public final class NodeClient: Sendable {
     /// `POST /members/remove`: answers the id of the member removed.
     @discardableResult
     public func removeMember(id: String, timeoutMs: Int? = nil) async throws(WRaftClientError) -> String {
-        let body = try encodeJSON(RemoveMemberBody(id: id))
+        let body = try encodeJSON(MemberIDBody(id: id))
         let response = try await expectSuccess(
             HTTPRequest(method: "POST", target: "/members/remove", headers: Self.jsonHeaders, body: body),
             timeoutMs: timeoutMs)
@@ -206,7 +206,7 @@ public final class NodeClient: Sendable {
     /// with 409 `not_learner`, an unknown id with 404.
     @discardableResult
     public func promoteMember(id: String, timeoutMs: Int? = nil) async throws(WRaftClientError) -> String {
-        let body = try encodeJSON(PromoteMemberBody(id: id))
+        let body = try encodeJSON(MemberIDBody(id: id))
         let target = "/members/promote" + Self.queryString(timeoutMs.map { [("timeoutMs", String($0))] } ?? [])
         let response = try await expectSuccess(
             HTTPRequest(method: "POST", target: target, headers: Self.jsonHeaders, body: body),

@@ -156,6 +156,8 @@ struct RuntimeTrustTests {
             let memberID = try await cluster.nodes[(leader + 1) % 3].runtime.state().id
             let remove = ControlRequest.removeMember(id: memberID, timeoutMs: 1_000, isForwarded: true)
             #expect(failureCode(try await control(running, remove, requester: stranger)) == "forbidden_peer")
+            let promote = ControlRequest.promoteMember(id: memberID, timeoutMs: 1_000, isForwarded: true)
+            #expect(failureCode(try await control(running, promote, requester: stranger)) == "forbidden_peer")
             #expect(await running.state().members.count == 3)
 
             // The legitimate path: the fourth node joins with its own key, recorded in the book.

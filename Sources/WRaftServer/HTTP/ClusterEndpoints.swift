@@ -28,7 +28,7 @@ extension APIResponder {
     /// `POST /members/remove` `{"id": "..."}`: answers `{"removed": id}` once the change applied.
     nonisolated(nonsending) func removeMember(_ request: Request) async throws(APIError) -> Response {
         let deadline = try options.deadline(QueryParameters(request.uri.query))
-        let body = try await readJSON(RemoveMemberBody.self, request)
+        let body = try await readJSON(MemberIDBody.self, request)
         let id = try parseNodeID(body.id, field: "id")
         try await call { () async throws(NodeError) in try await service.removeMember(id, deadline: deadline) }
         return jsonResponse(.ok, RemovedView(removed: id.description).encodedJSON())
@@ -38,7 +38,7 @@ extension APIResponder {
     /// voter.
     nonisolated(nonsending) func promoteMember(_ request: Request) async throws(APIError) -> Response {
         let deadline = try options.deadline(QueryParameters(request.uri.query))
-        let body = try await readJSON(PromoteMemberBody.self, request)
+        let body = try await readJSON(MemberIDBody.self, request)
         let id = try parseNodeID(body.id, field: "id")
         try await call { () async throws(NodeError) in try await service.promoteMember(id, deadline: deadline) }
         return jsonResponse(.ok, PromotedView(promoted: id.description).encodedJSON())
