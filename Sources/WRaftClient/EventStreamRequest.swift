@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 
@@ -16,11 +17,15 @@ extension NodeClient {
     /// (any status but 200) throws `.http` with the node's error code. `timeoutMs` bounds the
     /// connection and the answer's head only; the stream itself may stay open indefinitely.
     /// Reading is paced by `body` (the connection stops reading while the caller is busy), and
-    /// each message is bounded by `ServerSentEventParser`.
+    /// each message is bounded by `ServerSentEventParser`. With `idleTimeoutMs`, a stream that
+    /// sends no byte for that long (a node that is stopped, not closed: `SIGSTOP`, a partition
+    /// that drops packets) is closed and throws `.timeout`; give it a few times the interval of
+    /// the node's own keep-alives (`progressMs` of `/watch`).
     public func streamEvents(
-        _ target: String, lastEventID: String? = nil, timeoutMs: Int? = nil,
+        _ target: String, lastEventID: String? = nil, timeoutMs: Int? = nil, idleTimeoutMs: Int? = nil,
         _ body: (ServerSentEvent) async throws(WRaftClientError) -> Bool
     ) async throws(WRaftClientError) {
+        if let idleTimeoutMs { precondition(idleTimeoutMs > 0, "streamEvents: idleTimeoutMs is positive") }
         let timeoutMs = timeoutMs ?? requestTimeoutMs
         let deadline = NIODeadline.now() + .milliseconds(Int64(timeoutMs))
         let channel = try await pool.openConnection(deadline: deadline, timeoutMs: timeoutMs)
@@ -49,6 +54,19 @@ extension NodeClient {
         if let lastEventID { headers.add(name: "Last-Event-ID", value: lastEventID) }
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target, headers: headers)
         let headTimer = channel.eventLoop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
+        // The idle timer is re-armed by every part that arrives; when it fires it notes why it
+        // closed the connection, so the closed stream reads as a timeout, not as the node's end.
+        let idleClosed = NIOLockedValueBox(false)
+        var idleTimer: Scheduled<Void>?
+        func armIdleTimer() {
+            guard let idleTimeoutMs else { return }
+            idleTimer?.cancel()
+            idleTimer = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(idleTimeoutMs))) {
+                idleClosed.withLockedValue { $0 = true }
+                channel.close(promise: nil)
+            }
+        }
+        defer { idleTimer?.cancel() }
         var failure: WRaftClientError?
         do {
             try await asyncChannel.executeThenClose { inbound, outbound in
@@ -58,6 +76,7 @@ extension NodeClient {
                 var refusal: [UInt8] = []
                 var parser = ServerSentEventParser()
                 for try await part in inbound {
+                    armIdleTimer()
                     switch part {
                     case .head(let responseHead):
                         headTimer.cancel()
@@ -95,6 +114,7 @@ extension NodeClient {
             failure = failure ?? .connectionClosed(address: address.description)
         }
         headTimer.cancel()
+        if let idleTimeoutMs, idleClosed.withLockedValue({ $0 }) { throw .timeout(afterMs: idleTimeoutMs) }
         if let failure { throw failure }
     }
 }

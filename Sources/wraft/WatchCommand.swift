@@ -11,7 +11,7 @@ struct WatchCommand: AsyncParsableCommand {
             Any member serves the watch. With --rev the changes from that revision on are \
             replayed first, then new ones follow. When the node goes away, the watch resumes on \
             the next endpoint (--endpoints) after the last revision printed: nothing is lost or \
-            printed twice. -o simple prints etcdctl's lines (PUT or DELETE, the key, the value; \
+            printed twice. A node silent for 15 s (it sends progress every 5 s) counts as gone. -o simple prints etcdctl's lines (PUT or DELETE, the key, the value; \
             with --prev-kv the previous value after them); -o json prints each revision's JSON as \
             the node sends it, one line each. Stops after --count events, or on an error the node \
             gives (410 compacted: the revision is gone; exit 8).
@@ -26,6 +26,9 @@ struct WatchCommand: AsyncParsableCommand {
     static let unreachableRoundsMax = 3
     /// The node's progress notifications, so a stream that went quiet is still known to be alive.
     static let progressMs = 5_000
+    /// A stream silent for this long (three missed progress notifications) is taken as a node
+    /// that stopped without closing (SIGSTOP, a partition), and the watch resumes elsewhere.
+    static let idleTimeoutMs = 3 * progressMs
 
     @OptionGroup var endpoints: EndpointOptions
     @Argument(help: "The key (or the prefix with --prefix, or the range's start with --end).") var key: String
@@ -70,7 +73,8 @@ struct WatchCommand: AsyncParsableCommand {
                 let client = try endpoints.makeClient(address)
                 do throws(WRaftClientError) {
                     try await client.streamEvents(
-                        target, lastEventID: state.lastRevision.map(String.init), timeoutMs: endpoints.timeoutMs
+                        target, lastEventID: state.lastRevision.map(String.init), timeoutMs: endpoints.timeoutMs,
+                        idleTimeoutMs: Self.idleTimeoutMs
                     ) { message throws(WRaftClientError) in
                         try state.handle(message, format: format)
                     }

@@ -76,6 +76,37 @@ import Glibc
         }
     }
 
+    /// Two members and one empty node that allows the page's origin: the page's "Add member"
+    /// control joins the empty node, and the page then shows three members up. The nodes agree:
+    /// the new node runs in the same cluster and serves a key written through the old ones.
+    @Test func theDashboardAddsAMember() async throws {
+        guard let browser = BrowserTools.find() else { return }
+        try await withNodes(count: 2, name: "browser-add", tokens: false) { nodes in
+            let page = "http://\(nodes[0].http)"
+            let spare = try startNode(
+                directory: ClusterFixture.makeDirectory("browser-add-spare"), index: 0, tokenFile: nil,
+                extraArguments: ["--cors-allowed-origins", page])
+            defer {
+                kill(spare.process.processIdentifier, SIGKILL)
+                spare.process.waitUntilExit()
+            }
+            let up = await eventually(timeoutMs: 20_000, pollMs: 100) { (try? await spare.client.health()) != nil }
+            try #require(up, "the empty node did not answer /health")
+            let checks = try await browser.run(
+                scenario: "add",
+                ["--url", page, "--members", "2", "--new-node", spare.http,
+                 "--artifacts", BrowserTools.artifactsDirectory + "/add"])
+            let state = try await spare.client.state()
+            #expect(state.status == "running", "\(checks)")
+            #expect(state.members.count == 3, "\(state.members) \(checks)")
+            _ = try await nodes[1].client.put("after-add", "three")
+            let replicated = await eventually(timeoutMs: 10_000, pollMs: 100) {
+                (try? await spare.client.get("after-add", consistency: .local))?.map { Array($0.value) } == Array("three".utf8)
+            }
+            #expect(replicated, "the added member did not apply a later write")
+        }
+    }
+
     // MARK: Nodes
 
     struct Node {
@@ -83,6 +114,28 @@ import Glibc
         let raft: String
         let client: NodeClient
         let process: Process
+    }
+
+    /// Starts one standalone node on free loopback ports (with `tokenFile` as its token file, when
+    /// given), in `directory/node-index`; the caller kills it.
+    private func startNode(
+        directory: String, index: Int, tokenFile: String?, extraArguments: [String] = []
+    ) throws -> Node {
+        let (httpSocket, httpPort) = try bindLoopbackSocket(listening: false)
+        let (raftSocket, raftPort) = try bindLoopbackSocket(listening: false)
+        close(httpSocket)
+        close(raftSocket)
+        var arguments = [
+            "serve", "--http-port", String(httpPort), "--raft-port", String(raftPort),
+            "--data-dir", "\(directory)/node-\(index)",
+        ] + extraArguments
+        if let tokenFile { arguments += ["--auth-token-file", tokenFile] }
+        let process = try CommandRunner.start(
+            arguments, standardOutputPath: "\(directory)/node-\(index).out",
+            standardErrorPath: "\(directory)/node-\(index).err")
+        let address = NodeAddress(host: "127.0.0.1", port: httpPort)
+        let client = try NodeClient(address: address, tls: nil, bearerToken: tokenFile == nil ? nil : Self.token)
+        return Node(http: address.description, raft: "127.0.0.1:\(raftPort)", client: client, process: process)
     }
 
     /// Starts `count` nodes (with the admin token file when `tokens`), connects and starts them,
@@ -101,21 +154,7 @@ import Glibc
         let tokenFile = directory + "/tokens"
         try "\(Self.token) admin\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         for index in 0..<count {
-            let (httpSocket, httpPort) = try bindLoopbackSocket(listening: false)
-            let (raftSocket, raftPort) = try bindLoopbackSocket(listening: false)
-            close(httpSocket)
-            close(raftSocket)
-            var arguments = [
-                "serve", "--http-port", String(httpPort), "--raft-port", String(raftPort),
-                "--data-dir", "\(directory)/node-\(index)",
-            ]
-            if tokens { arguments += ["--auth-token-file", tokenFile] }
-            let process = try CommandRunner.start(
-                arguments, standardOutputPath: "\(directory)/node-\(index).out",
-                standardErrorPath: "\(directory)/node-\(index).err")
-            let address = NodeAddress(host: "127.0.0.1", port: httpPort)
-            let client = try NodeClient(address: address, tls: nil, bearerToken: tokens ? Self.token : nil)
-            nodes.append(Node(http: address.description, raft: "127.0.0.1:\(raftPort)", client: client, process: process))
+            nodes.append(try startNode(directory: directory, index: index, tokenFile: tokens ? tokenFile : nil))
         }
         for node in nodes {
             let up = await eventually(timeoutMs: 20_000, pollMs: 100) { (try? await node.client.health()) != nil }

@@ -54,7 +54,20 @@ import WRaftLauncher
 /// the next endpoint after the last revision it printed.
 @Suite(.serialized) struct WatchCommandTests {
     @Test func theWatchResumesOnTheNextEndpointWhenItsNodeIsKilled() async throws {
-        try await ClusterFixture.withCluster(nodes: 3, name: "watch-cli") { cluster in
+        try await resumesElsewhere(after: SIGKILL, name: "watch-cli")
+    }
+
+    /// A stopped node keeps its connections open and sends nothing: the watch takes 15 s of
+    /// silence (three missed progress notifications) as the node gone, and resumes elsewhere.
+    @Test func theWatchResumesOnTheNextEndpointWhenItsNodeIsStopped() async throws {
+        try await resumesElsewhere(after: SIGSTOP, name: "watch-cli-stop")
+    }
+
+    /// Watches a prefix on a follower (the first of three `--endpoints`), sends that follower
+    /// `signal` halfway through 20 puts, and expects all 20 printed once, in order, and a
+    /// "resuming" line. The node is stopped (and continued) by the fixture.
+    private func resumesElsewhere(after signal: Int32, name: String) async throws {
+        try await ClusterFixture.withCluster(nodes: 3, name: name) { cluster in
             let leader = try await cluster.waitForLeader()
             let victim = (leader + 1) % 3
             let other = (leader + 2) % 3
@@ -75,9 +88,9 @@ import WRaftLauncher
                 try await Task.sleep(for: .milliseconds(100))
                 printed = ((try? String(contentsOfFile: directory + "/out", encoding: .utf8)) ?? "").split(separator: "\n").count
             }
-            try await cluster.kill(victim, signal: SIGKILL)
+            try await cluster.kill(victim, signal: signal)
             for step in 10..<20 { _ = try await clients[leader].put(String(format: "w/%02d", step), "v\(step)") }
-            for _ in 0..<300 where process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+            for _ in 0..<400 where process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
             #expect(!process.isRunning, "it stops after --count 20 events")
             let output = (try? String(contentsOfFile: directory + "/out", encoding: .utf8)) ?? ""
             let errors = (try? String(contentsOfFile: directory + "/err", encoding: .utf8)) ?? ""
