@@ -41,7 +41,7 @@ let package = Package(
     ],
     targets: [
         // What several modules need, written once: SplitMix64 and its bounded draw, the
-        // little-endian byte reader and writer, host:port parsing, Duration helpers. Standard
+        // little-endian byte reader and writer, host:port parsing, Duration helpers, CRC32C. Standard
         // library only.
         .target(name: "WRaftSupport", swiftSettings: strict),
         // The KVStore work of one write (encode, decode, apply) in a synchronous loop, for
@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "RaftCore", dependencies: ["WRaftSupport"], swiftSettings: strict),
         // The Ready pipeline's rules as a pure state machine, driven by the node and the simulator.
         .target(name: "RaftPipeline", dependencies: ["RaftCore"], swiftSettings: strict),
-        // Versioned binary encoding shared by the WAL and the wire; CRC32C.
+        // Versioned binary encoding shared by the WAL and the wire.
         .target(
             name: "RaftCodec",
             dependencies: ["RaftCore", .product(name: "NIOCore", package: "swift-nio")],
@@ -211,6 +211,7 @@ let package = Package(
             name: "FuzzHarnesses",
             dependencies: [
                 "RaftCore", "RaftCodec", "RaftStorage", "RaftStorageTesting", "RaftTransport", "WRaftAPI", "WRaftServer",
+                "WRaftSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,6 +1,7 @@
 import Logging
 import RaftCodec
 import RaftCore
+import WRaftSupport
 import RaftStorage
 import RaftStorageTesting
 

@@ -458,7 +458,7 @@ extension KVStore {
             }
         }
         var bytes = writer.bytes
-        let checksum = CRC32C.checksum(bytes, range: 0..<bytes.count)
+        let checksum = CRC32C.checksum(bytes)
         for shift in stride(from: 0, to: 32, by: 8) {
             bytes.append(UInt8(truncatingIfNeeded: checksum >> UInt32(shift)))
         }
@@ -485,7 +485,7 @@ extension KVStore {
         let bodyEnd = bytes.count - 4
         var checksumReader = KVByteReader(bytes, range: bodyEnd..<bytes.count)
         let stored = try checksumReader.readUInt32("checksum")
-        let computed = CRC32C.checksum(bytes, range: 0..<bodyEnd)
+        let computed = CRC32C.checksum(bytes[0..<bodyEnd])
         guard stored == computed else { throw .checksumMismatch(stored: stored, computed: computed) }
 
         var reader = KVByteReader(bytes, range: Self.snapshotMagic.count..<bodyEnd)

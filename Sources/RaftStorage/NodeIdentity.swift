@@ -1,6 +1,7 @@
 import NIOCore
 import RaftCodec
 import RaftCore
+import WRaftSupport
 
 /// Who this node is, kept in the data dir's `identity` file: its id (random, made once by the
 /// caller), and once known, its cluster's id and its addresses.

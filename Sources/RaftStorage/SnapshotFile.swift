@@ -1,6 +1,7 @@
 import NIOCore
 import RaftCodec
 import RaftCore
+import WRaftSupport
 
 /// The format of a snapshot file, `snapshot-<index as 16 hex digits>.snap`:
 /// `magic "WRAFTSNP"`, format version u8, snapshot metadata (RaftCodec), data length u64, the

@@ -1,6 +1,7 @@
 import NIOCore
 import RaftCodec
 import RaftCore
+import WRaftSupport
 
 /// The on-disk format of WAL segments.
 ///

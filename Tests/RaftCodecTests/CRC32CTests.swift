@@ -1,5 +1,6 @@
 import RaftCodec
 import Testing
+import WRaftSupport
 
 @Suite struct CRC32CTests {
     @Test func knownVectors() {
