@@ -176,8 +176,8 @@ public enum TxnWatchChecker {
             let seen = Set(log.events.map(\.revision))
             let through = max(log.seenThrough, log.events.last?.revision ?? 0)
             let missed = truth.keys.filter { $0 >= log.fromRevision && $0 <= through && !seen.contains($0) }.sorted()
-            if let first = missed.first {
-                problems.add("watcher \(log.watcher): missed \(missed.count) revision(s) it saw past, first \(first) (\(describe(truth[first]!)))")
+            if let first = missed.first, let event = truth[first] {
+                problems.add("watcher \(log.watcher): missed \(missed.count) revision(s) it saw past, first \(first) (\(describe(event)))")
             }
         }
         return truth
@@ -288,10 +288,12 @@ public enum TxnWatchChecker {
             return nil
         }
         // Completed ones by completion time, with the running maximum of their places.
-        let completed = placed.filter { $0.operation.completeNs != nil && $0.operation.outcome != .unknown }
-            .sorted { $0.operation.completeNs! < $1.operation.completeNs! }
+        let completed: [(completeNs: UInt64, entry: Placed)] = placed.compactMap { entry in
+            guard entry.operation.outcome != .unknown, let completeNs = entry.operation.completeNs else { return nil }
+            return (completeNs, entry)
+        }.sorted { $0.completeNs < $1.completeNs }
         var prefixMax: [(revision: UInt64, operation: CASOperation)] = []
-        for entry in completed {
+        for (_, entry) in completed {
             if let last = prefixMax.last, last.revision >= entry.revision {
                 prefixMax.append(last)
             } else {
@@ -304,7 +306,7 @@ public enum TxnWatchChecker {
             var high = completed.count
             while low < high {
                 let middle = (low + high) / 2
-                if completed[middle].operation.completeNs! < entry.operation.invokeNs { low = middle + 1 } else { high = middle }
+                if completed[middle].completeNs < entry.operation.invokeNs { low = middle + 1 } else { high = middle }
             }
             guard low > 0 else { continue }
             let before = prefixMax[low - 1]

@@ -153,7 +153,7 @@ struct EtcdWatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
     /// negative id, an id this stream uses already (etcd answers that with `watch_id` -1 and
     /// its mvcc message), or a stream at `watchesPerStreamMax`.
     static func refusal(of id: Int64, watches: [Int64: WatchStream]) -> (watchID: Int64, reason: String)? {
-        guard id >= 0 else { return (id, "etcdserver: a watch_id is not negative") }
+        guard id >= 0 else { return (id, "etcdserver: a watch_id is 0 (the server assigns one) or positive") }
         guard watches[id] == nil else { return (streamProgressWatchID, duplicateIDReason) }
         guard watches.count < watchesPerStreamMax else {
             return (id, "etcdserver: this stream serves \(watchesPerStreamMax) watches already")
