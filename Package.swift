@@ -302,6 +302,10 @@ let package = Package(
             dependencies: [
                 "wraft", "WRaftAPI", "WRaftClient", "WRaftLauncher", "WRaftLoad", "WRaftCertificates", "RaftCore", "RaftCodec",
                 "WRaftSupport",
+                // etcd's Watch driven request by request with the generated client stubs.
+                "WRaftEtcd",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -15,11 +15,16 @@ public struct MemberAddress: Sendable, Equatable, Hashable {
     public var httpAddress: String
     /// The SHA-256 of the member's certificate's public key; nil in a plaintext cluster.
     public var fingerprint: PublicKeyFingerprint?
+    /// `host:port` of the member's etcd gRPC port (`--etcd-port`), as it announced it when it
+    /// joined; nil when it serves none (or predates it). Not pinned: informational (etcd's
+    /// `MemberList` client URLs).
+    public var etcdAddress: String?
 
-    public init(raftAddress: String, httpAddress: String, fingerprint: PublicKeyFingerprint? = nil) {
+    public init(raftAddress: String, httpAddress: String, fingerprint: PublicKeyFingerprint? = nil, etcdAddress: String? = nil) {
         self.raftAddress = raftAddress
         self.httpAddress = httpAddress
         self.fingerprint = fingerprint
+        self.etcdAddress = etcdAddress
     }
 
     /// Whether both listen at the same addresses (whatever their keys).

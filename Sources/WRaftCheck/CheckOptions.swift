@@ -18,6 +18,17 @@ public enum NemesisKind: String, Sendable, CaseIterable, Codable {
     case delay
 }
 
+/// What the clients of `wraft check` do.
+public enum CheckWorkload: String, Sendable, CaseIterable {
+    /// Reads, unique writes and compare-and-sets on single keys (the HTTP key API), checked for
+    /// linearizability per key.
+    case register
+    /// Compare-and-swap transactions (`POST /txn` on `mod_revision`) over a few keys, and
+    /// watchers (`GET /watch`, on followers too) following their prefix through the faults:
+    /// checked by `TxnWatchChecker` (issue 12).
+    case txnWatch = "txn-watch"
+}
+
 /// Why a check could not run (its verdicts are in `CheckReport`, never thrown).
 public enum CheckError: Error, Sendable, CustomStringConvertible {
     case invalidOptions(String)
@@ -76,11 +87,15 @@ public struct CheckOptions: Sendable {
     public var heartbeatMs: Int?
     /// Mutual TLS between the cluster's members (`LocalCluster.Options.isPeerTLSEnabled`).
     public var isPeerTLSEnabled: Bool = true
+    public var workload: CheckWorkload = .register
+    /// `txn-watch`: watchers following the keys' prefix, watcher `i` starting on node `i`.
+    public var watcherCount: Int = 3
 
     /// The bounds `validate()` enforces.
     public static let clientCountRange = 1...256
     public static let keyCountRange = 1...1_000
     public static let durationMsRange = 1_000...(24 * 3_600_000)
+    public static let watcherCountRange = 1...64
 
     public init(executablePath: String) {
         self.executablePath = executablePath
@@ -97,6 +112,9 @@ public struct CheckOptions: Sendable {
             throw .invalidOptions("clients must be in \(Self.clientCountRange)")
         }
         guard Self.keyCountRange.contains(keyCount) else { throw .invalidOptions("keys must be in \(Self.keyCountRange)") }
+        guard Self.watcherCountRange.contains(watcherCount) else {
+            throw .invalidOptions("watchers must be in \(Self.watcherCountRange)")
+        }
         guard requestTimeoutMs > 0, thinkTimeMsMax >= 0, nemesisIntervalMs > 0, recoveryTimeoutMs > 0 else {
             throw .invalidOptions("timeouts and intervals must be positive")
         }
@@ -106,6 +124,9 @@ public struct CheckOptions: Sendable {
         }
     }
 
-    /// The keys the clients use.
-    public var keys: [String] { (0..<keyCount).map { "k\($0)" } }
+    /// The keys the clients use (`txn-watch`: under `TxnWatchWorkload.prefix`).
+    public var keys: [String] {
+        let prefix = workload == .txnWatch ? TxnWatchWorkload.prefix : ""
+        return (0..<keyCount).map { "\(prefix)k\($0)" }
+    }
 }

@@ -83,6 +83,8 @@ public struct CheckReport: Sendable {
     public var failureWindowPath: String?
     /// The cluster's folder, when it was kept.
     public var keptDirectory: String?
+    /// The `txn-watch` workload's verdict (nil for the register workload).
+    public var txnWatch: TxnWatchVerdict?
 
     public init(
         seed: UInt64?, operations: [HistoryOperation], faults: [FaultRecord], verdicts: CheckResult,
@@ -104,6 +106,7 @@ public struct CheckReport: Sendable {
     /// its final state is durable and consistent.
     public var isPassed: Bool {
         verdicts.isLinearizable && (recovery?.isRecovered ?? true) && (durability?.isConsistent ?? true)
+            && (txnWatch?.isPassed ?? true)
     }
 
     /// Operation counts by kind and outcome.
@@ -130,6 +133,7 @@ public struct CheckReport: Sendable {
         lines.append(contentsOf: operationLines)
         lines.append(contentsOf: faultLines)
         lines.append(contentsOf: verdictLines)
+        if let txnWatch { lines.append(contentsOf: Self.txnWatchLines(txnWatch)) }
         if let recovery {
             lines.append("recovery: " + (recovery.isRecovered ? "ok" : "FAILED") + " - \(recovery.detail)")
         }
@@ -188,6 +192,19 @@ public struct CheckReport: Sendable {
                 lines.append("    cannot be explained once \(window.lastOperation.summary) completes")
             }
         }
+        return lines
+    }
+
+    static func txnWatchLines(_ verdict: TxnWatchVerdict) -> [String] {
+        var lines = [
+            "transactions: \(verdict.acknowledgedCount) acknowledged, \(verdict.compareFailedCount) compare-failed, "
+                + "\(verdict.unknownApplied) unacknowledged but applied; \(verdict.eventCount) revisions in the event stream",
+            "watchers: \(verdict.watcherCount), \(verdict.reconnects) reconnects",
+            "txn-watch: " + (verdict.isPassed
+                ? "every watcher saw every revision in order once; every acknowledged write is in the stream; the CAS chains are linearizable"
+                : "FAILED"),
+        ]
+        lines += verdict.problems.map { "  " + $0 }
         return lines
     }
 

@@ -34,17 +34,17 @@ public func replay(file path: String, limits: CheckLimits = CheckLimits()) throw
     return CheckReport(seed: nil, operations: operations, faults: [], verdicts: verdicts, historyPath: path)
 }
 
-/// One run of the check.
-private struct CheckRun {
+/// One run of the check (the `txn-watch` workload's phases: CheckRunner+TxnWatch.swift).
+struct CheckRun {
     let options: CheckOptions
     let output: @Sendable (String) -> Void
 
     /// Process numbers of the operations the runner itself makes after the load.
-    private static let recoveryProcessBase = 100_000
+    static let recoveryProcessBase = 100_000
     private static let durabilityProcessBase = 200_000
     /// The key the recovery check writes (not one of the load's keys).
     private static let recoveryKey = "recovery-check"
-    private static let progressIntervalMs = 5_000
+    static let progressIntervalMs = 5_000
 
     func run() async throws(CheckError) -> CheckReport {
         let directory = try makeDirectory()
@@ -77,6 +77,7 @@ private struct CheckRun {
     // MARK: Phases
 
     private func exercise(_ cluster: LocalCluster, directory: String) async throws(CheckError) -> CheckReport {
+        if options.workload == .txnWatch { return try await exerciseTxnWatch(cluster, directory: directory) }
         let nodes = await cluster.nodes
         let nodeIDs = nodes.map { $0.id ?? "" }
         let recorder = HistoryRecorder()
@@ -184,7 +185,7 @@ private struct CheckRun {
     }
 
     /// After healing: a leader within the bound, then a write through every node.
-    private func checkRecovery(_ cluster: LocalCluster, clients: [[NodeClient]], recorder: HistoryRecorder) async
+    func checkRecovery(_ cluster: LocalCluster, clients: [[NodeClient]], recorder: HistoryRecorder) async
         -> RecoveryResult
     {
         let start = ContinuousClock.now
@@ -212,7 +213,7 @@ private struct CheckRun {
     /// Every node killed at once and restarted on its data dir; then every key read
     /// linearizably through every node. The reads join the history, so the checker also judges
     /// whether the final values agree with everything acknowledged before.
-    private func checkDurability(_ cluster: LocalCluster, clients: [[NodeClient]], recorder: HistoryRecorder) async
+    func checkDurability(_ cluster: LocalCluster, clients: [[NodeClient]], recorder: HistoryRecorder) async
         -> DurabilityResult
     {
         let nodeCount = clients[0].count
@@ -263,7 +264,7 @@ private struct CheckRun {
     }
 
     /// Runs `attempt` until it returns true or `deadline` passes, pausing between attempts.
-    private func retry(until deadline: ContinuousClock.Instant, _ attempt: () async -> Bool) async -> Bool {
+    func retry(until deadline: ContinuousClock.Instant, _ attempt: () async -> Bool) async -> Bool {
         while ContinuousClock.now < deadline && !Task.isCancelled {
             if await attempt() { return true }
             try? await Task.sleep(for: .milliseconds(100))
@@ -273,7 +274,7 @@ private struct CheckRun {
 
     // MARK: Files and setup
 
-    private func writeFiles(_ report: inout CheckReport, directory: String) throws(CheckError) {
+    func writeFiles(_ report: inout CheckReport, directory: String) throws(CheckError) {
         let historyPath = options.historyPath ?? (directory as NSString).appendingPathComponent("history.jsonl")
         do {
             try HistoryFile.write(report.operations, to: historyPath)
@@ -292,7 +293,7 @@ private struct CheckRun {
         }
     }
 
-    private func makeClients(_ nodes: [LocalCluster.Node]) -> [[NodeClient]] {
+    func makeClients(_ nodes: [LocalCluster.Node]) -> [[NodeClient]] {
         // One connection per client and node: a client runs one operation at a time.
         (0..<options.clientCount).map { _ in
             nodes.map { node in

@@ -78,10 +78,14 @@ public struct MemberStatus: Sendable, Equatable {
     public var quotaBytes: Int
     public var isLearner: Bool
     public var members: [MemberView]
+    /// Each member's etcd port (`host:port`) as it announced it, by member id (members without
+    /// one are absent).
+    public var etcdAddresses: [UInt64: String]
 
     public init(
         clusterID: UInt64, memberID: UInt64, term: UInt64, revision: UInt64, leaderID: UInt64, commitIndex: UInt64,
-        appliedIndex: UInt64, storeBytes: Int, quotaBytes: Int, isLearner: Bool, members: [MemberView]
+        appliedIndex: UInt64, storeBytes: Int, quotaBytes: Int, isLearner: Bool, members: [MemberView],
+        etcdAddresses: [UInt64: String] = [:]
     ) {
         self.clusterID = clusterID
         self.memberID = memberID
@@ -94,6 +98,7 @@ public struct MemberStatus: Sendable, Equatable {
         self.quotaBytes = quotaBytes
         self.isLearner = isLearner
         self.members = members
+        self.etcdAddresses = etcdAddresses
     }
 }
 

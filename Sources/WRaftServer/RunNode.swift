@@ -89,7 +89,7 @@ private func runNode(
     announced.raftPort = raftPort
     let selfAddress = MemberAddress(
         raftAddress: announced.raftAddress, httpAddress: announced.httpAddress,
-        fingerprint: fingerprint)
+        fingerprint: fingerprint, etcdAddress: options.etcdPort == 0 ? nil : options.etcdAddress)
     let (failures, failure) = AsyncStream.makeStream(of: String.self)
     let runtime: NodeRuntime
     do {

@@ -7,6 +7,7 @@ import WRaftClient
 import WRaftLauncher
 
 extension NemesisKind: ExpressibleByArgument {}
+extension CheckWorkload: ExpressibleByArgument {}
 
 /// `--nemesis kill,pause,partition,drop`: a comma-separated list, or `none`.
 struct NemesisList: ExpressibleByArgument, Sendable {
@@ -50,6 +51,7 @@ struct CheckCommand: AsyncParsableCommand {
             Examples:
               wraft check --nodes 3 --duration 60s --nemesis kill,pause,partition,drop --seed 7
               wraft check --duration 20s --consistency local      (stale reads: must FAIL)
+              wraft check --workload txn-watch --duration 30s --nemesis kill,pause,partition
               wraft check --replay /tmp/wraft-check-7-.../history.jsonl
             """)
 
@@ -70,6 +72,10 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: "Election timeout of every node, in milliseconds.") var electionTimeoutMs: Int?
     @Option(help: "Heartbeat interval of every node, in milliseconds.") var heartbeatMs: Int?
     @Option(help: "Check a history file written by an earlier run instead of running.") var replay: String?
+    @Option(help: "What the clients do: register (reads, writes, compare-and-sets of single keys) or txn-watch (compare-and-swap transactions and watchers of their prefix).")
+    var workload: CheckWorkload = .register
+    @Option(help: "txn-watch: watchers following the keys' prefix (\(CheckOptions.watcherCountRange)), watcher i starting on node i.")
+    var watchers: Int = 3
     @Flag(help: "Run the cluster's raft ports in plaintext (default: mutual TLS with certificates made in the cluster's folder).")
     var insecure = false
 
@@ -97,6 +103,8 @@ struct CheckCommand: AsyncParsableCommand {
         options.electionTimeoutMs = electionTimeoutMs
         options.heartbeatMs = heartbeatMs
         options.isPeerTLSEnabled = !insecure
+        options.workload = workload
+        options.watcherCount = watchers
         return options
     }
 

@@ -32,6 +32,19 @@ extension RealProcessTests {
             #expect(outcome.standardOutput.contains("FAIL"))
         }
 
+        /// Issue 12: compare-and-swap transactions and watchers (one per node, followers too)
+        /// through kills, pauses and partitions; the watchers' streams and the CAS chains check out.
+        @Test func aShortTxnWatchRunThroughFaultsPasses() async throws {
+            let outcome = try await CommandRunner.run(
+                ["check", "--workload", "txn-watch", "--nodes", "3", "--duration", "15s", "--nemesis", "kill,pause,partition",
+                 "--seed", "4", "--clients", "6", "--keys", "3", "--watchers", "3"],
+                timeoutMs: 240_000)
+            #expect(outcome.status == 0, "seed=4\n\(outcome.standardOutput.suffix(3_000))\n\(outcome.standardError.suffix(1_000))")
+            #expect(outcome.standardOutput.contains("PASS"))
+            #expect(outcome.standardOutput.contains("every watcher saw every revision in order once"))
+            #expect(outcome.standardOutput.contains("watchers: 3,"))
+        }
+
         @Test func replayOfAMissingFileFailsClearly() async throws {
             let outcome = try await CommandRunner.run(["check", "--replay", "/nonexistent/history.jsonl"])
             #expect(outcome.status != 0)

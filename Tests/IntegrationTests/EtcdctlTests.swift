@@ -196,13 +196,20 @@ extension RealProcessTests {
                 let missing = try await Etcdctl.run(["lease", "revoke", id], endpoints: endpoints)
                 #expect(missing.status != 0 && missing.error.contains("requested lease not found"), "\(missing.error)")
 
-                // The members, as etcd lists them: id, started, name, peer URLs, client URLs, learner.
+                // The members, as etcd lists them: id, started, name, peer URLs, client URLs
+                // (every member's etcd port, whichever member answers), learner.
                 let ids = await cluster.nodes.compactMap(\.id)
-                let members = try await Self.ok(["member", "list"], endpoints).lines
-                #expect(members.count == 3)
-                for id in ids {
-                    let hex = String(UInt64(id, radix: 16) ?? 0, radix: 16)
-                    #expect(members.contains { $0.hasPrefix("\(hex), started, \(id), ") && $0.hasSuffix(", false") }, "\(members)")
+                for endpoint in endpoints {
+                    let members = try await Self.ok(["member", "list"], [endpoint]).lines
+                    #expect(members.count == 3)
+                    for node in await cluster.nodes {
+                        let id = try #require(node.id)
+                        let hex = String(UInt64(id, radix: 16) ?? 0, radix: 16)
+                        let clientURL = "http://\(try #require(node.etcdAddress))"
+                        #expect(
+                            members.contains { $0.hasPrefix("\(hex), started, \(id), ") && $0.hasSuffix(", \(clientURL), false") },
+                            "\(members)")
+                    }
                 }
                 // Promoting a voter is refused with etcd's own message.
                 if let voter = ids.first, let number = UInt64(voter, radix: 16) {

@@ -162,9 +162,38 @@ import WRaftEtcd
         #expect(fromKey.range == KVKeyRange(start: Array("app/".utf8), end: nil) && fromKey.fromRevision == 0 && fromKey.excludesPuts)
         create.startRevision = -1
         #expect(throws: RPCError.self) { try EtcdWatchService.watchRequest(create, etcd: Self.etcd) }
+        // No key: from the smallest key, as etcd watches (with `\0` as the end: every key).
         create.startRevision = 1
         create.key = Data()
+        let everything = try EtcdWatchService.watchRequest(create, etcd: Self.etcd)
+        #expect(everything.range == KVKeyRange(start: [0], end: nil))
+        // An end not above the key names no key: etcd's "watcher range is empty".
+        create.key = Data("b".utf8)
+        create.rangeEnd = Data("a".utf8)
+        do throws(RPCError) {
+            _ = try EtcdWatchService.watchRequest(create, etcd: Self.etcd)
+            Issue.record("a range whose end is below its key is refused")
+        } catch {
+            #expect(error.code == .invalidArgument && error.message == EtcdWatchService.emptyRangeReason)
+        }
+        create.rangeEnd = Data("b".utf8)
         #expect(throws: RPCError.self) { try EtcdWatchService.watchRequest(create, etcd: Self.etcd) }
+    }
+
+    struct NoHistory: WatchHistoryReader {
+        func readWatchHistory(watcher id: UInt64, from revision: UInt64, selector: WatchSelector) async {}
+    }
+
+    /// A stream on a hub of its own (never read): a place holder in a stream's table of watches.
+    static func detachedStream() -> WatchStream {
+        WatchStream(id: 1, hub: WatchHub(limits: WatchLimits()), request: WatchRequest(range: .key(Array("k".utf8))), reader: NoHistory())
+    }
+
+    @Test func createRequestsAreRefusedAsEtcdRefusesThem() {
+        #expect(EtcdWatchService.refusal(of: 3, watches: [:]) == nil)
+        #expect(EtcdWatchService.refusal(of: -2, watches: [:])?.watchID == -2)
+        let duplicate = EtcdWatchService.refusal(of: 0, watches: [0: Self.detachedStream()])
+        #expect(duplicate?.watchID == -1 && duplicate?.reason == EtcdWatchService.duplicateIDReason)
     }
 
     @Test func tokenRolesCoverTheMethods() {

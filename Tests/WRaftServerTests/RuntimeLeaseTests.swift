@@ -32,6 +32,49 @@ struct RuntimeLeaseTests {
         try await runtime.read(key: key, consistency: .local, deadline: clock.now + .seconds(60)) != nil
     }
 
+    @Test func leaseIdsAreDrawnByTheProposerAndAppliedAlikeAndAChosenIdIsHonoured() async throws {
+        try await withStartedCluster { cluster, clock in
+            let leaderPosition = try await cluster.waitForLeader()
+            let leader = try cluster.nodes[leaderPosition].runtime
+            let follower = try cluster.nodes[(leaderPosition + 1) % 3].runtime
+            // Grants without an id, through the leader and through a follower: ids drawn from
+            // 1...2^63-1, not the log's sequence (two draws in a row are not neighbours).
+            var ids: [Int64] = []
+            for runtime in [leader, follower, leader, follower] {
+                ids.append(try await grant(runtime, ttlSeconds: 60, clock: clock))
+            }
+            #expect(ids.allSatisfy { $0 > 0 } && Set(ids).count == ids.count, "\(ids)")
+            #expect(zip(ids, ids.dropFirst()).contains { abs($0.distance(to: $1)) > 1_000 }, "\(ids)")
+            // Every member applied the same ids (they were in the replicated commands).
+            try await TestCluster.waitUntil("every member holds every granted lease") {
+                for node in cluster.nodes {
+                    for id in ids where try await node.runtime.store.lease(id) == nil { return false }
+                }
+                return true
+            }
+            // A client's own id is honoured, and refused while it is in use.
+            let chosen: Int64 = 0x1234_5678
+            let result = try await follower.execute(.leaseGrant(id: chosen, ttlSeconds: 30), deadline: clock.now + .seconds(60))
+            #expect(result == .leaseGranted(id: chosen, ttlSeconds: 30))
+            do throws(NodeError) {
+                _ = try await leader.execute(.leaseGrant(id: chosen, ttlSeconds: 30), deadline: clock.now + .seconds(60))
+                Issue.record("a grant of an id in use is refused")
+            } catch {
+                guard case .refused(code: .leaseExists, _) = error else {
+                    Issue.record("a grant of an id in use is refused with lease_exists, not \(error)")
+                    return
+                }
+            }
+        }
+    }
+
+    @Test func aDrawnLeaseIdIsPositiveAndUses63Bits() {
+        let draws = (0..<64).map { _ in LeaseIDs.draw() }
+        #expect(draws.allSatisfy { $0 >= 1 })
+        // 64 draws from 1...2^63-1 all below 2^48 would mean a narrow draw (odds 2^-960).
+        #expect(draws.contains { $0 > 1 << 48 })
+    }
+
     @Test func aLeaseLapsesOnTheLeadersClockUnlessKeptAliveAndOnlyTheLeaderTimesIt() async throws {
         try await withStartedCluster { cluster, clock in
             let leaderPosition = try await cluster.waitForLeader()

@@ -75,16 +75,23 @@ struct EtcdClusterService: Etcdserverpb_Cluster.SimpleServiceProtocol {
         return response
     }
 
-    /// The members as etcd lists them. Only this member's client URL is known here (the etcd
-    /// ports of the others are not replicated); the others list none.
-    private func members(_ status: MemberStatus) -> [Etcdserverpb_Member] {
-        status.members.map { view in
+    /// The members as etcd lists them. Each member's client URL is the etcd port it announced
+    /// when it joined (carried in the membership entries' context); this member's is its own.
+    /// Another member's scheme is taken to be this member's (one cluster, one TLS setting); a
+    /// member that announced none (no `--etcd-port`, or a node that predates it) lists none.
+    func members(_ status: MemberStatus) -> [Etcdserverpb_Member] {
+        let scheme = etcd.clientURL.hasPrefix("https://") ? "https" : "http"
+        return status.members.map { view in
             var member = Etcdserverpb_Member()
             let id = NodeID(hex: view.id)?.rawValue ?? 0
             member.id = id
             member.name = view.id
             member.peerUrls = view.raftAddress.isEmpty ? [] : ["\(etcd.peerScheme)://\(view.raftAddress)"]
-            if id == status.memberID { member.clientUrls = [etcd.clientURL] }
+            if id == status.memberID {
+                member.clientUrls = [etcd.clientURL]
+            } else if let address = status.etcdAddresses[id] {
+                member.clientUrls = ["\(scheme)://\(address)"]
+            }
             member.isLearner = !view.voter
             return member
         }

@@ -22,13 +22,18 @@ struct EtcdWatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
     static let streamProgressWatchID: Int64 = -1
     /// etcd's cancel reason for a start at or below the compaction revision.
     static let compactedReason = "etcdserver: mvcc: required revision has been compacted"
+    /// etcd's cancel reason for a create request naming a `watch_id` the stream uses.
+    static let duplicateIDReason = "mvcc: duplicate watch ID provided on the WatchStream"
+    /// etcd's cancel reason for a range whose end is not above its key.
+    static let emptyRangeReason = "mvcc: watcher range is empty"
 
     func watch(
         request: RPCAsyncSequence<Etcdserverpb_WatchRequest, any Error>,
         response: RPCWriter<Etcdserverpb_WatchResponse>, context: ServerContext
     ) async throws {
         let etcd = self.etcd
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        // Discarding: a long stream's finished watches leave no results behind in the group.
+        try await withThrowingDiscardingTaskGroup { group in
             var watches: [Int64: WatchStream] = [:]
             var nextWatchID: Int64 = 0
             let finished = FinishedWatches()
@@ -36,61 +41,56 @@ struct EtcdWatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
             for try await message in request {
                 switch message.requestUnion {
                 case .createRequest(let create):
+                    // Finished watches leave their place (their tasks cancelled them).
+                    for done in finished.drain() where watches[done.watchID] === done.stream {
+                        watches[done.watchID] = nil
+                    }
                     var id = create.watchID
                     if id == 0 {
                         while watches[nextWatchID] != nil { nextWatchID += 1 }
                         id = nextWatchID
                         nextWatchID += 1
                     }
-                    var reply = Etcdserverpb_WatchResponse()
-                    reply.watchID = id
-                    reply.created = true
-                    guard id >= 0, watches[id] == nil else {
-                        reply.header = await etcd.header()
-                        reply.canceled = true
-                        reply.cancelReason = "etcdserver: mvcc: watcher ID exists"
-                        try await response.write(reply)
-                        continue
-                    }
-                    // Finished watches leave their place (their tasks cancelled them).
-                    for done in finished.drain() where watches[done.watchID] === done.stream {
-                        watches[done.watchID] = nil
-                    }
-                    guard watches.count < Self.watchesPerStreamMax else {
-                        reply.header = await etcd.header()
-                        reply.canceled = true
-                        reply.cancelReason = "etcdserver: this stream serves \(Self.watchesPerStreamMax) watches already"
-                        try await response.write(reply)
+                    // A watch that cannot start is answered as etcd answers: one response,
+                    // `created` and `canceled`, with the reason.
+                    if let refusal = Self.refusal(of: id, watches: watches) {
+                        try await response.write(await Self.refused(watchID: refusal.watchID, reason: refusal.reason, etcd: etcd))
                         continue
                     }
                     let stream: WatchStream
                     do {
                         stream = try await etcd.node.openWatch(try Self.watchRequest(create, etcd: etcd))
                     } catch let error as WatchOpenError {
-                        reply.header = await etcd.header()
-                        try await response.write(reply)
-                        var end = Etcdserverpb_WatchResponse()
-                        end.header = reply.header
-                        end.watchID = id
-                        end.canceled = true
                         switch error {
                         case .compacted(let compactRevision):
+                            // etcd creates the watch, then its first (and last) response says
+                            // the start is compacted.
+                            var reply = Etcdserverpb_WatchResponse()
+                            reply.header = await etcd.header()
+                            reply.watchID = id
+                            reply.created = true
+                            try await response.write(reply)
+                            var end = Etcdserverpb_WatchResponse()
+                            end.header = reply.header
+                            end.watchID = id
+                            end.canceled = true
                             end.compactRevision = Int64(clamping: compactRevision)
                             end.cancelReason = Self.compactedReason
+                            try await response.write(end)
                         case .tooManyWatchers(let watchersMax):
-                            end.cancelReason = "etcdserver: this node serves \(watchersMax) watches already"
+                            let reason = "etcdserver: this node serves \(watchersMax) watches already (--watchers-max)"
+                            try await response.write(await Self.refused(watchID: id, reason: reason, etcd: etcd))
                         case .notServing(let message):
-                            end.cancelReason = "etcdserver: \(message)"
+                            try await response.write(await Self.refused(watchID: id, reason: "etcdserver: \(message)", etcd: etcd))
                         }
-                        try await response.write(end)
                         continue
                     } catch let error as RPCError {
-                        reply.header = await etcd.header()
-                        reply.canceled = true
-                        reply.cancelReason = error.message
-                        try await response.write(reply)
+                        try await response.write(await Self.refused(watchID: id, reason: error.message, etcd: etcd))
                         continue
                     }
+                    var reply = Etcdserverpb_WatchResponse()
+                    reply.watchID = id
+                    reply.created = true
                     watches[id] = stream
                     reply.header = await etcd.header()
                     try await response.write(reply)
@@ -108,17 +108,68 @@ struct EtcdWatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
                     reply.canceled = true
                     try await response.write(reply)
                 case .progressRequest:
+                    // The answer promises that every watch of the stream was sent everything
+                    // through its revision: it waits (boundedly) for each watch's events to be
+                    // written, and says the lowest revision they stand at. While a watch stays
+                    // busy it is not answered, as etcd (3.5 on) does not; the client asks again.
+                    guard let revision = try await Self.progressRevision(Array(watches.values)) else { continue }
                     var reply = Etcdserverpb_WatchResponse()
-                    reply.header = await etcd.header()
+                    reply.header = await etcd.header(revision: revision)
                     reply.watchID = Self.streamProgressWatchID
                     try await response.write(reply)
                 case nil:
                     continue
                 }
             }
-            // The client closed its side: the watches run until it ends the call.
-            try await group.waitForAll()
+            // The client closed its side: the watches run until it ends the call (the group
+            // waits for them).
         }
+    }
+
+    /// How long a progress request waits for the stream's watches to be idle, in steps.
+    static let progressWaitStep: Duration = .milliseconds(10)
+    static let progressWaitSteps = 100
+
+    /// The revision a progress response may say: the lowest any watch stands at once every
+    /// watch is idle (nil: the store's revision, with no watch), or nil after the wait.
+    static func progressRevision(_ streams: [WatchStream]) async throws -> UInt64?? {
+        for _ in 0..<progressWaitSteps {
+            var lowest: UInt64?
+            var isBusy = false
+            for stream in streams {
+                switch stream.standing() {
+                case .idle(let through): lowest = min(lowest ?? through, through)
+                case .busy: isBusy = true
+                case .gone: continue
+                }
+            }
+            if !isBusy { return .some(lowest) }
+            try await Task.sleep(for: progressWaitStep)
+        }
+        return nil
+    }
+
+    /// Why a create request naming `id` is refused before it is opened (nil: it may open): a
+    /// negative id, an id this stream uses already (etcd answers that with `watch_id` -1 and
+    /// its mvcc message), or a stream at `watchesPerStreamMax`.
+    static func refusal(of id: Int64, watches: [Int64: WatchStream]) -> (watchID: Int64, reason: String)? {
+        guard id >= 0 else { return (id, "etcdserver: a watch_id is 0 (the server assigns one) or positive") }
+        guard watches[id] == nil else { return (streamProgressWatchID, duplicateIDReason) }
+        guard watches.count < watchesPerStreamMax else {
+            return (id, "etcdserver: this stream serves \(watchesPerStreamMax) watches already")
+        }
+        return nil
+    }
+
+    /// The one response to a create request that did not start a watch.
+    private static func refused(watchID: Int64, reason: String, etcd: EtcdContext) async -> Etcdserverpb_WatchResponse {
+        var reply = Etcdserverpb_WatchResponse()
+        reply.header = await etcd.header()
+        reply.watchID = watchID
+        reply.created = true
+        reply.canceled = true
+        reply.cancelReason = reason
+        return reply
     }
 
     /// One watch's deliveries as responses, until its end (or its cancel).
@@ -157,7 +208,12 @@ struct EtcdWatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
     /// A create request as the hub's `WatchRequest`; its numbers and keys range-checked.
     static func watchRequest(_ create: Etcdserverpb_WatchCreateRequest, etcd: EtcdContext) throws(RPCError) -> WatchRequest {
         let end = try etcd.checkedRangeEnd(create.rangeEnd)
-        let range = KVKeyRange.etcd(key: try etcd.checkedKey(create.key), rangeEnd: end)
+        // etcd watches from the smallest key when none is given.
+        let key = create.key.isEmpty ? [0] : try etcd.checkedKey(create.key)
+        let range = KVKeyRange.etcd(key: key, rangeEnd: end)
+        if let rangeEnd = range.end, !key.lexicographicallyPrecedes(rangeEnd) {
+            throw RPCError(code: .invalidArgument, message: emptyRangeReason)
+        }
         guard create.startRevision >= 0 else { throw EtcdError.invalid("start_revision is not negative") }
         let fromRevision = try EtcdContext.checkedRevision(create.startRevision) ?? 0
         var request = WatchRequest(range: range, fromRevision: fromRevision, includesPrevious: create.prevKv)

@@ -87,9 +87,14 @@ package enum AddressBookDecodingError: Error, Equatable {
 
 extension AddressBook {
     /// Version 1: id and addresses. Version 2 adds, per member, a byte (0 or 1) saying whether a
-    /// 32-byte public-key fingerprint follows. Both decode (data dirs written before TLS hold 1).
+    /// 32-byte public-key fingerprint follows. Version 3 adds, after that, a byte (0 or 1) saying
+    /// whether a length-prefixed etcd address follows. All decode (data dirs written before TLS
+    /// hold 1). A book in which no member has an etcd address is written as version 2, byte for
+    /// byte as before, so nodes that predate version 3 read every book of a cluster without
+    /// etcd ports; version 3 is written only when some member announced one.
     static let formatVersion: UInt8 = 2
     private static let formatVersionWithoutKeys: UInt8 = 1
+    static let formatVersionWithEtcdAddresses: UInt8 = 3
     /// Bounds what decoding accepts: a member count and an address length (input is untrusted).
     /// The member bound is the core's, so a book never holds more members than a membership can.
     package static let membersMax = MembershipChange.membersMax
@@ -99,7 +104,8 @@ extension AddressBook {
     /// bootstrap entry from the same book.
     package func encoded() -> [UInt8] {
         var writer = ByteWriter()
-        writer.write(Self.formatVersion)
+        let hasEtcdAddresses = addresses.values.contains { $0.etcdAddress != nil }
+        writer.write(hasEtcdAddresses ? Self.formatVersionWithEtcdAddresses : Self.formatVersion)
         writer.write(UInt32(addresses.count))
         for id in ids {
             guard let address = addresses[id] else { continue }
@@ -111,6 +117,14 @@ extension AddressBook {
                 writer.write(contentsOf: fingerprint.bytes)
             } else {
                 writer.write(UInt8(0))
+            }
+            if hasEtcdAddresses {
+                if let etcdAddress = address.etcdAddress {
+                    writer.write(UInt8(1))
+                    writer.writeLengthPrefixed(Array(etcdAddress.utf8))
+                } else {
+                    writer.write(UInt8(0))
+                }
             }
         }
         return writer.bytes
@@ -125,7 +139,7 @@ extension AddressBook {
         }
         var reader = ByteReader<AddressBookDecodingError>(bytes)
         let version = try reader.readUInt8("version")
-        guard version == Self.formatVersion || version == Self.formatVersionWithoutKeys else {
+        guard [Self.formatVersionWithoutKeys, Self.formatVersion, Self.formatVersionWithEtcdAddresses].contains(version) else {
             throw .unknownVersion(version)
         }
         let count = Int(try reader.readUInt32("member count"))
@@ -137,7 +151,7 @@ extension AddressBook {
             let raftAddress = try Self.readAddress(&reader, "raft address")
             let httpAddress = try Self.readAddress(&reader, "http address")
             var fingerprint: PublicKeyFingerprint?
-            if version == Self.formatVersion {
+            if version >= Self.formatVersion {
                 switch try reader.readUInt8("fingerprint flag") {
                 case 0: break
                 case 1:
@@ -146,7 +160,16 @@ extension AddressBook {
                 case let flag: throw .invalid("fingerprint flag \(flag)")
                 }
             }
-            addresses[id] = MemberAddress(raftAddress: raftAddress, httpAddress: httpAddress, fingerprint: fingerprint)
+            var etcdAddress: String?
+            if version >= Self.formatVersionWithEtcdAddresses {
+                switch try reader.readUInt8("etcd address flag") {
+                case 0: break
+                case 1: etcdAddress = try Self.readAddress(&reader, "etcd address")
+                case let flag: throw .invalid("etcd address flag \(flag)")
+                }
+            }
+            addresses[id] = MemberAddress(
+                raftAddress: raftAddress, httpAddress: httpAddress, fingerprint: fingerprint, etcdAddress: etcdAddress)
         }
         try reader.expectEnd()
         self.init(addresses)

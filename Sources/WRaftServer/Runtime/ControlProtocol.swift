@@ -16,12 +16,16 @@ package struct MemberRecord: Codable, Sendable, Equatable {
     /// The member's public-key fingerprint (64 hex digits) in a TLS cluster; absent in plaintext
     /// ones (and from nodes that predate TLS).
     var publicKeyFingerprint: String?
+    /// The member's etcd port (`host:port`) when it serves one; absent otherwise (and from nodes
+    /// that predate it, whose decoders ignore it).
+    var etcdAddress: String?
 
-    init(id: String, raftAddress: String, httpAddress: String, publicKeyFingerprint: String? = nil) {
+    init(id: String, raftAddress: String, httpAddress: String, publicKeyFingerprint: String? = nil, etcdAddress: String? = nil) {
         self.id = id
         self.raftAddress = raftAddress
         self.httpAddress = httpAddress
         self.publicKeyFingerprint = publicKeyFingerprint
+        self.etcdAddress = etcdAddress
     }
 
     /// The record's id and address, or why it is refused: id nonzero (16 hex digits), both
@@ -31,7 +35,7 @@ package struct MemberRecord: Codable, Sendable, Equatable {
         guard id.utf8.count <= 16, let nodeID = NodeID(hex: id), nodeID.rawValue != 0 else {
             throw ControlDecodingError(description: "bad member id \(id.prefix(32))")
         }
-        for address in [raftAddress, httpAddress] {
+        for address in [raftAddress, httpAddress] + (etcdAddress.map { [$0] } ?? []) {
             if let problem = MemberAddressSyntax.problem(with: address) {
                 throw ControlDecodingError(description: "member \(id): \(problem.prefix(300))")
             }
@@ -43,7 +47,10 @@ package struct MemberRecord: Codable, Sendable, Equatable {
             }
             fingerprint = parsed
         }
-        return (nodeID, MemberAddress(raftAddress: raftAddress, httpAddress: httpAddress, fingerprint: fingerprint))
+        return (
+            nodeID,
+            MemberAddress(raftAddress: raftAddress, httpAddress: httpAddress, fingerprint: fingerprint, etcdAddress: etcdAddress)
+        )
     }
 }
 
@@ -52,7 +59,7 @@ extension MemberRecord {
     init(member id: NodeID, _ address: MemberAddress) {
         self.init(
             id: id.description, raftAddress: address.raftAddress, httpAddress: address.httpAddress,
-            publicKeyFingerprint: address.fingerprint?.hex)
+            publicKeyFingerprint: address.fingerprint?.hex, etcdAddress: address.etcdAddress)
     }
 }
 

@@ -12,7 +12,9 @@ extension NodeRuntime {
             revision: store.revision, leaderID: status?.leader?.rawValue ?? 0,
             commitIndex: status?.commitIndex.rawValue ?? 0, appliedIndex: store.appliedIndex.rawValue,
             storeBytes: store.quotaByteCount, quotaBytes: options.quotaBytes,
-            isLearner: status.map { !$0.membership.isVoter(localID) } ?? false, members: memberViews())
+            isLearner: status.map { !$0.membership.isVoter(localID) } ?? false, members: memberViews(),
+            etcdAddresses: Dictionary(
+                uniqueKeysWithValues: book.ids.compactMap { id in book[id]?.etcdAddress.map { (id.rawValue, $0) } }))
     }
 
     func storeSnapshot(deadline: ContinuousClock.Instant) async throws(NodeError) -> StoreSnapshot {

@@ -31,7 +31,28 @@ extension NodeRuntime {
         }
     }
 
+    /// Proposes `request` and answers its result (a refusal as its `NodeError`).
+    ///
+    /// A lease grant without an id gets one here, before it is proposed: etcd's clients take
+    /// lease ids as opaque 63-bit positive numbers, so the node draws one at random
+    /// (`LeaseIDs.draw`) into the replicated command, and every member applies the same id. The
+    /// store refuses an id in use (`leaseExists`); for an id this node drew, that only means a
+    /// collision, and it draws again (`LeaseIDs.drawsMax` times at most). A command of an
+    /// older node with id 0 still applies as before (the store chooses from the entry's index).
     func execute(_ request: KVRequest, deadline: ContinuousClock.Instant) async throws(NodeError) -> KVResult {
+        guard case .leaseGrant(0, let ttlSeconds) = request else { return try await executeOnce(request, deadline: deadline) }
+        var draws = 1
+        while true {
+            do throws(NodeError) {
+                return try await executeOnce(.leaseGrant(id: LeaseIDs.draw(), ttlSeconds: ttlSeconds), deadline: deadline)
+            } catch {
+                guard draws < LeaseIDs.drawsMax, case .refused(code: .leaseExists, _) = error else { throw error }
+                draws += 1
+            }
+        }
+    }
+
+    private func executeOnce(_ request: KVRequest, deadline: ContinuousClock.Instant) async throws(NodeError) -> KVResult {
         let command = KVCommand(id: .unidentified, request: request)
         guard command.isWithinBounds else {
             throw .badRequest(code: .badRequest, message: "the request is outside the bounds of a command")
@@ -72,4 +93,17 @@ extension NodeRuntime {
     }
 
     func currentRevision() async -> UInt64 { store.revision }
+}
+
+/// The lease ids a node draws for grants that name none (issue 12).
+enum LeaseIDs {
+    /// Draws for one grant before its collision is reported (each collides with odds of about
+    /// leases / 2^63).
+    static let drawsMax = 4
+
+    /// A random id in 1...Int64.max, from the system's generator (each process draws its own).
+    static func draw() -> Int64 {
+        var generator = SystemRandomNumberGenerator()
+        return Int64.random(in: 1...Int64.max, using: &generator)
+    }
 }

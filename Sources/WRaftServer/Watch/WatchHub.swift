@@ -146,6 +146,17 @@ public final class WatchHub: Sendable {
         }
     }
 
+    /// Where watcher `id` stands for a progress report that must not run ahead of what its
+    /// reader was handed (etcd's `WatchProgressRequest`).
+    func standing(_ id: UInt64) -> WatchStanding {
+        table.withLock { table in
+            guard let watcher = table.watchers[id] else { return .gone }
+            // Parked with nothing to take: everything through its position was handed over.
+            guard watcher.waiter != nil, !watcher.machine.hasWork, case .live = watcher.machine.phase else { return .busy }
+            return .idle(through: max(watcher.machine.knownThrough, table.fannedOutThrough))
+        }
+    }
+
     /// A page of history for watcher `id` (see `WatcherStateMachine.caughtUp`).
     func caughtUp(_ id: UInt64, events: [KVEvent], readThrough: UInt64, isCurrent: Bool) {
         table.withLock { table in

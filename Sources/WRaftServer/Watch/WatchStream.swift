@@ -48,6 +48,11 @@ public final class WatchStream: Sendable {
         return nil
     }
 
+    /// Whether the reader is parked in `next` having been handed everything through a revision.
+    public func standing() -> WatchStanding {
+        hub.standing(id)
+    }
+
     /// Ends the watch and frees its place (idempotent).
     public func cancel() {
         hub.cancel(id)

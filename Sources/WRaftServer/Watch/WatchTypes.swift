@@ -74,6 +74,16 @@ public enum WatchDelivery: Sendable, Equatable {
     case ended(WatchEnd)
 }
 
+/// Where a watch's reader stands (`WatchStream.standing`).
+public enum WatchStanding: Sendable, Equatable {
+    /// The reader waits for more, and was handed every matching event through `through`.
+    case idle(through: UInt64)
+    /// The reader has events to take or is handling some.
+    case busy
+    /// The watch is over.
+    case gone
+}
+
 /// Why a watch could not be opened.
 public enum WatchOpenError: Error, Sendable, Equatable {
     /// `fromRevision` is at or below the compaction revision.
