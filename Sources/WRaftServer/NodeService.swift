@@ -56,10 +56,32 @@ public protocol NodeService: Sendable {
     func currentRevision() async -> UInt64
     /// `GET /watch`: opens a watch (NodeRuntime+Watch.swift); read it with `WatchStream.next`.
     func openWatch(_ request: WatchRequest) async throws(WatchOpenError) -> WatchStream
-    /// etcd's response headers and `Status`: this member's ids, term, revision and sizes.
+    /// etcd's `Status` and the Cluster service: this member's ids, term, revision, sizes and members.
     func memberStatus() async -> MemberStatus
+    /// The numbers of etcd's response header, read without waiting for the node (a watch
+    /// answers every delivery with one: a thousand watchers must not queue a thousand calls
+    /// behind the writes).
+    func responseHeaderNumbers() -> ResponseHeaderNumbers
     /// etcd's `Snapshot`: the store as a Raft snapshot carries it, after a read barrier.
     func storeSnapshot(deadline: ContinuousClock.Instant) async throws(NodeError) -> StoreSnapshot
+}
+
+/// What every etcd response header carries: the cluster and member ids, the term, and the
+/// store's revision (an answer made at another revision names its own). The runtime republishes
+/// them after every Ready and every apply, so they are at most one turn of the node old.
+public struct ResponseHeaderNumbers: Sendable, Equatable {
+    /// 0 before the cluster is formed.
+    public var clusterID: UInt64
+    public var memberID: UInt64
+    public var term: UInt64
+    public var revision: UInt64
+
+    public init(clusterID: UInt64, memberID: UInt64, term: UInt64, revision: UInt64) {
+        self.clusterID = clusterID
+        self.memberID = memberID
+        self.term = term
+        self.revision = revision
+    }
 }
 
 /// A member's numbers as etcd's API reports them (`ResponseHeader`, `StatusResponse`).
@@ -169,6 +191,9 @@ extension NodeService {
     }
     public func storeSnapshot(deadline: ContinuousClock.Instant) async throws(NodeError) -> StoreSnapshot {
         throw .internalError(message: "this service keeps no store")
+    }
+    public func responseHeaderNumbers() -> ResponseHeaderNumbers {
+        ResponseHeaderNumbers(clusterID: 0, memberID: 0, term: 0, revision: 0)
     }
 }
 

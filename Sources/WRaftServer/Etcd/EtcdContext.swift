@@ -27,10 +27,16 @@ struct EtcdContext: Sendable {
 
     var deadline: ContinuousClock.Instant { .now + .milliseconds(requestTimeoutMs) }
 
-    /// The header of an answer made at `revision` (nil: the store's revision now).
-    func header(revision: UInt64? = nil) async -> Etcdserverpb_ResponseHeader {
-        let status = await node.memberStatus()
-        return Self.header(status, revision: revision)
+    /// The header of an answer made at `revision` (nil: the store's revision now), from the
+    /// numbers the node publishes (no call into the node: see `responseHeaderNumbers`).
+    func header(revision: UInt64? = nil) -> Etcdserverpb_ResponseHeader {
+        let numbers = node.responseHeaderNumbers()
+        var header = Etcdserverpb_ResponseHeader()
+        header.clusterID = numbers.clusterID
+        header.memberID = numbers.memberID
+        header.revision = Int64(clamping: revision ?? numbers.revision)
+        header.raftTerm = numbers.term
+        return header
     }
 
     static func header(_ status: MemberStatus, revision: UInt64? = nil) -> Etcdserverpb_ResponseHeader {

@@ -33,7 +33,7 @@ struct EtcdKVService: Etcdserverpb_KV.SimpleServiceProtocol {
             }
         }
         var response = Etcdserverpb_RangeResponse()
-        response.header = await etcd.header(revision: page.revision)
+        response.header = etcd.header(revision: page.revision)
         let (entries, more) = collector.result()
         response.count = collector.count
         response.more = more
@@ -70,7 +70,7 @@ struct EtcdKVService: Etcdserverpb_KV.SimpleServiceProtocol {
         // A key changed between the read and the write: etcd's answer to a key that is gone.
         guard outcome.succeeded else { throw EtcdError.keyNotFound }
         var response = Etcdserverpb_PutResponse()
-        response.header = await etcd.header(revision: outcome.revision)
+        response.header = etcd.header(revision: outcome.revision)
         if request.prevKv, case .range(let entries, _)? = outcome.responses?.first, let previous = entries.first {
             response.prevKv = Mvccpb_KeyValue(previous)
         }
@@ -88,7 +88,7 @@ struct EtcdKVService: Etcdserverpb_KV.SimpleServiceProtocol {
         success.append(.delete(key: key, rangeEnd: end))
         let outcome = try await execute(KVTxn(compares: [], success: success, failure: []))
         var response = Etcdserverpb_DeleteRangeResponse()
-        response.header = await etcd.header(revision: outcome.revision)
+        response.header = etcd.header(revision: outcome.revision)
         for result in outcome.responses ?? [] {
             switch result {
             case .range(let entries, _): response.prevKvs = entries.map { Mvccpb_KeyValue($0) }
@@ -103,7 +103,7 @@ struct EtcdKVService: Etcdserverpb_KV.SimpleServiceProtocol {
         let txn = try EtcdTxn.checked(request, etcd: etcd)
         let outcome = try await execute(txn.txn)
         var response = Etcdserverpb_TxnResponse()
-        response.header = await etcd.header(revision: outcome.revision)
+        response.header = etcd.header(revision: outcome.revision)
         response.succeeded = outcome.succeeded
         let shapes = outcome.succeeded ? txn.successShapes : txn.failureShapes
         for (result, shape) in zip(outcome.responses ?? [], shapes) {
@@ -124,7 +124,7 @@ struct EtcdKVService: Etcdserverpb_KV.SimpleServiceProtocol {
             try await node.execute(.compact(revision: revision), deadline: deadline)
         }
         var response = Etcdserverpb_CompactionResponse()
-        response.header = await etcd.header()
+        response.header = etcd.header()
         return response
     }
 

@@ -29,7 +29,7 @@ struct EtcdLeaseService: Etcdserverpb_Lease.SimpleServiceProtocol {
             throw RPCError(code: .internalError, message: "etcdserver: a grant was answered with \(result)")
         }
         var response = Etcdserverpb_LeaseGrantResponse()
-        response.header = await etcd.header()
+        response.header = etcd.header()
         response.id = id
         response.ttl = ttl
         return response
@@ -48,7 +48,7 @@ struct EtcdLeaseService: Etcdserverpb_Lease.SimpleServiceProtocol {
             throw RPCError(code: .internalError, message: "etcdserver: a revoke was answered with \(result)")
         }
         var response = Etcdserverpb_LeaseRevokeResponse()
-        response.header = await etcd.header(revision: revision)
+        response.header = etcd.header(revision: revision)
         return response
     }
 
@@ -78,7 +78,7 @@ struct EtcdLeaseService: Etcdserverpb_Lease.SimpleServiceProtocol {
                     answer.ttl = 0
                 }
             }
-            answer.header = await etcd.header()
+            answer.header = etcd.header()
             try await response.write(answer)
         }
     }
@@ -102,7 +102,7 @@ struct EtcdLeaseService: Etcdserverpb_Lease.SimpleServiceProtocol {
             guard error.code == .leaseNotFound else { throw EtcdError.rpcError(error) }
             response.ttl = -1
         }
-        response.header = await etcd.header()
+        response.header = etcd.header()
         return response
     }
 
@@ -115,7 +115,7 @@ struct EtcdLeaseService: Etcdserverpb_Lease.SimpleServiceProtocol {
             try await node.leases(consistency: .linearizable, deadline: deadline)
         }
         var response = Etcdserverpb_LeaseLeasesResponse()
-        response.header = await etcd.header()
+        response.header = etcd.header()
         response.leases = leases.map { lease in
             var status = Etcdserverpb_LeaseStatus()
             status.id = lease.id

@@ -58,7 +58,7 @@ struct EtcdMaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
         let snapshot = try await EtcdError.call { () async throws(NodeError) in
             try await node.storeSnapshot(deadline: deadline)
         }
-        let header = await etcd.header(revision: snapshot.revision)
+        let header = etcd.header(revision: snapshot.revision)
         var bytes = snapshot.bytes
         let padding = (Self.snapshotAlignmentBytes - bytes.count % Self.snapshotAlignmentBytes) % Self.snapshotAlignmentBytes
         bytes.append(contentsOf: repeatElement(0, count: padding))

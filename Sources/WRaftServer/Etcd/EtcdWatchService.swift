@@ -66,7 +66,7 @@ struct EtcdWatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
                             // etcd creates the watch, then its first (and last) response says
                             // the start is compacted.
                             var reply = Etcdserverpb_WatchResponse()
-                            reply.header = await etcd.header()
+                            reply.header = etcd.header()
                             reply.watchID = id
                             reply.created = true
                             try await response.write(reply)
@@ -92,7 +92,7 @@ struct EtcdWatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
                     reply.watchID = id
                     reply.created = true
                     watches[id] = stream
-                    reply.header = await etcd.header()
+                    reply.header = etcd.header()
                     try await response.write(reply)
                     let progressAfter = create.progressNotify ? Self.progressNotifyInterval : nil
                     group.addTask {
@@ -103,7 +103,7 @@ struct EtcdWatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
                     guard let stream = watches.removeValue(forKey: cancel.watchID) else { continue }
                     stream.cancel()
                     var reply = Etcdserverpb_WatchResponse()
-                    reply.header = await etcd.header()
+                    reply.header = etcd.header()
                     reply.watchID = cancel.watchID
                     reply.canceled = true
                     try await response.write(reply)
@@ -114,7 +114,7 @@ struct EtcdWatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
                     // busy it is not answered, as etcd (3.5 on) does not; the client asks again.
                     guard let revision = try await Self.progressRevision(Array(watches.values)) else { continue }
                     var reply = Etcdserverpb_WatchResponse()
-                    reply.header = await etcd.header(revision: revision)
+                    reply.header = etcd.header(revision: revision)
                     reply.watchID = Self.streamProgressWatchID
                     try await response.write(reply)
                 case nil:
@@ -164,7 +164,7 @@ struct EtcdWatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
     /// The one response to a create request that did not start a watch.
     private static func refused(watchID: Int64, reason: String, etcd: EtcdContext) async -> Etcdserverpb_WatchResponse {
         var reply = Etcdserverpb_WatchResponse()
-        reply.header = await etcd.header()
+        reply.header = etcd.header()
         reply.watchID = watchID
         reply.created = true
         reply.canceled = true
@@ -183,12 +183,12 @@ struct EtcdWatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
             reply.watchID = watchID
             switch delivery {
             case .events(let events):
-                reply.header = await etcd.header(revision: events.last?.revision)
+                reply.header = etcd.header(revision: events.last?.revision)
                 reply.events = events.map { Mvccpb_Event($0, includesPrevious: stream.request.includesPrevious) }
             case .progress(let revision):
-                reply.header = await etcd.header(revision: revision)
+                reply.header = etcd.header(revision: revision)
             case .ended(let end):
-                reply.header = await etcd.header()
+                reply.header = etcd.header()
                 reply.canceled = true
                 switch end {
                 case .compacted(let compactRevision):

@@ -5,6 +5,19 @@ import WRaftAPI
 // What etcd's gRPC API (Sources/WRaftServer/Etcd) needs beyond the HTTP handlers' calls: the
 // numbers of every response header and of Status, and the store's snapshot bytes.
 extension NodeRuntime {
+    nonisolated func responseHeaderNumbers() -> ResponseHeaderNumbers {
+        publishedHeader.withLock { $0 }
+    }
+
+    /// Republishes the response-header numbers when one changed; called after every Ready
+    /// (term, cluster id) and every apply (revision), in the same turn.
+    func publishResponseHeader() {
+        let numbers = ResponseHeaderNumbers(
+            clusterID: clusterID ?? 0, memberID: localID.rawValue, term: core?.currentTerm.rawValue ?? 0,
+            revision: store.revision)
+        publishedHeader.withLock { if $0 != numbers { $0 = numbers } }
+    }
+
     func memberStatus() async -> MemberStatus {
         let status = core?.status
         return MemberStatus(

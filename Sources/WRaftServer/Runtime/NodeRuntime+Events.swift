@@ -8,6 +8,7 @@ extension NodeRuntime {
     /// Moves what the core recorded since the last call into `eventLog`: commits through the
     /// sampler (one per commit advance, thousands a second under load), the rest as they are.
     func publishCoreEvents() {
+        publishResponseHeader()
         guard core?.hasEvents == true, let events = core?.takeEvents() else { return }
         for event in events {
             if case .committed = event {

@@ -7,6 +7,7 @@ extension NodeRuntime: WatchHistoryReader {
     /// Called after every apply and install, in the same turn: so whenever the actor is between
     /// turns, everything up to `store.revision` is published (the seam of `WatcherStateMachine`).
     func publishWatchEvents() {
+        publishResponseHeader()
         let revision = store.revision
         guard revision != watchPublication.revision else { return }
         let published = watchPublication

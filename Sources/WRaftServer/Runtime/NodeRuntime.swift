@@ -4,6 +4,7 @@ import Metrics
 import RaftCore
 import RaftPipeline
 import RaftStorage
+import Synchronization
 
 /// The node: the one owner of the Raft core, the key-value state machine and the address book.
 ///
@@ -59,6 +60,9 @@ actor NodeRuntime {
     nonisolated let eventLog: NodeEventLog
     /// The node's watches (NodeRuntime+Watch.swift, ../Watch/): fed after every apply.
     nonisolated let watchHub: WatchHub
+    /// etcd's response-header numbers, republished after every Ready and apply
+    /// (NodeRuntime+Etcd.swift) and read by the etcd services without a call into the actor.
+    nonisolated let publishedHeader: Mutex<ResponseHeaderNumbers>
     /// The time every timer of the node runs on (ticks, deadlines, retries, `lastContact`).
     let clock: any RuntimeClock
     /// This process's request-id space: the high bits of every client id this incarnation uses.
@@ -166,6 +170,7 @@ actor NodeRuntime {
         self.onFatalError = onFatalError
         let watchHub = WatchHub(limits: WatchLimits(watchersMax: options.watchersMax))
         self.watchHub = watchHub
+        self.publishedHeader = Mutex(ResponseHeaderNumbers(clusterID: 0, memberID: localID.rawValue, term: 0, revision: 0))
         Task { await watchHub.runFanOut() }
         var generator = SystemRandomNumberGenerator()
         self.incarnation = generator.next() & ~(Self.requestLanes - 1)
