@@ -102,6 +102,9 @@ private func runNode(
     }
     var httpOptions = HTTPOptions()
     httpOptions.defaultTimeoutMs = options.requestTimeoutMs
+    // A measuring switch, not a setting: `WRAFT_HTTP_FAST_PATH=off` answers every request through
+    // Hummingbird's task, so one binary compares both request paths (Docs/ARCHITECTURE.md).
+    httpOptions.isFastPathEnabled = ProcessInfo.processInfo.environment["WRAFT_HTTP_FAST_PATH"] != "off"
     let application: any ApplicationProtocol
     do {
         application = try makeHTTPApplication(

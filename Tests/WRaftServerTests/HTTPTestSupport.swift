@@ -31,6 +31,8 @@ actor FakeNodeService: NodeService {
     }
 
     private(set) var calls: [Call] = []
+    /// How long each write waits before it is applied (the fast-path ordering tests).
+    private var writeDelay: Duration?
     private(set) var lastDeadline: ContinuousClock.Instant?
     private var pendingFailure: NodeError?
     private var store: [String: (value: [UInt8], index: UInt64)] = [:]
@@ -53,6 +55,7 @@ actor FakeNodeService: NodeService {
     ])
 
     func failNext(with error: NodeError) { pendingFailure = error }
+    func setWriteDelay(_ delay: Duration?) { writeDelay = delay }
     func setState(_ view: NodeStateView) { stateView = view }
     func setHealth(_ view: HealthView) { healthView = view }
     func setConnectOutcome(_ outcome: ConnectOutcome) { connectOutcome = outcome }
@@ -91,6 +94,7 @@ actor FakeNodeService: NodeService {
 
     func write(_ request: WriteRequest, deadline: ContinuousClock.Instant) async throws(NodeError) -> WriteOutcome {
         try record(.write(request), deadline: deadline)
+        if let writeDelay { try? await Task.sleep(for: writeDelay) }
         let current = store[request.key]
         switch request.condition {
         case .none: break
@@ -262,6 +266,41 @@ struct RawHTTPConnection {
         var fixed = request
         fixed.replaceSubrange(range, with: Array("\r\nHost: 127.0.0.1:\(port)\r\n".utf8))
         return fixed
+    }
+
+    /// Sends `requests` all at once, pipelined on one connection, then reads one response per
+    /// request (fewer when the server closes first); with `halfClose`, the client's side of the
+    /// connection is shut down once the requests are written.
+    func pipeline(_ requests: [[UInt8]], halfClose: Bool = false) async throws -> [RawResponse] {
+        try await withTimeout(exchangeTimeout) {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                .connect(host: "127.0.0.1", port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+                    }
+                }
+            return try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(bytes: requests.flatMap { withPort($0) }))
+                if halfClose { outbound.finish() }
+                var responses: [RawResponse] = []
+                var received = ByteBuffer()
+                var iterator = inbound.makeAsyncIterator()
+                for request in requests {
+                    let isHead = request.starts(with: Array("HEAD ".utf8))
+                    while true {
+                        if let response = try parseResponse(&received, hasBody: !isHead) {
+                            responses.append(response)
+                            break
+                        }
+                        guard var chunk = try await iterator.next() else { return responses }
+                        received.writeBuffer(&chunk)
+                    }
+                }
+                return responses
+            }
+        }
     }
 
     func send(_ request: [UInt8]) async throws -> RawResponse {

@@ -56,6 +56,11 @@ import NIOCore
 /// - Past the store's quota a write is `507 quota_exceeded`; deletes still work.
 /// - With `security.tls`, HTTPS only; with `isClientCertificateAuthRequired`, the TLS handshake
 ///   fails for a client without a certificate from `tls.trustedCAFile`.
+/// - `PUT`/`GET`/`DELETE /data/{key}` and `POST /set` with a bounded `Content-Length` body are
+///   read and answered on the connection's event loop (`FastPathHandler`, unless
+///   `options.isFastPathEnabled` is off), everything else by Hummingbird's per-connection task;
+///   both run the same responder, so every rule above holds on both, and answers on a keep-alive
+///   connection leave in request order.
 ///
 /// - Parameters:
 ///   - host: the address to listen on (`127.0.0.1`, `0.0.0.0`, ...).
@@ -96,8 +101,21 @@ public func makeHTTPApplication(
         idleTimeout: .milliseconds(Int64(options.idleTimeoutMs)))
     let limiter = ConnectionLimiter(options: options)
     let receiveTimeout = TimeAmount.milliseconds(Int64(options.requestReceiveMs))
-    let server = HTTPServerBuilder { respond in
+    let date = HTTPDateHeader()
+    let fastPathAnswer: FastPathHandler.Answer = { request, channel in
+        await responder.fastPathAnswer(request, channel: channel, logger: logger, date: date)
+    }
+    let isFastPathEnabled = options.isFastPathEnabled
+    let server = HTTPServerBuilder { respond throws -> any ServerChildChannel in
         let http = HTTP1Channel(responder: respond, configuration: channelConfiguration)
+        if isFastPathEnabled {
+            let fast = FastPathChildChannel(base: http, options: options, answer: fastPathAnswer)
+            guard let tlsConfiguration else {
+                return GuardedChildChannel(base: fast, limiter: limiter, receiveTimeout: receiveTimeout)
+            }
+            let tls = try TLSChannel(fast, tlsConfiguration: tlsConfiguration)
+            return GuardedChildChannel(base: tls, limiter: limiter, receiveTimeout: receiveTimeout)
+        }
         guard let tlsConfiguration else {
             return GuardedChildChannel(base: http, limiter: limiter, receiveTimeout: receiveTimeout)
         }

@@ -41,6 +41,10 @@ public struct HTTPOptions: Sendable, Equatable {
     /// handshake counts too); else the connection is closed. Unlike the idle timeout, bytes that
     /// trickle in do not extend it.
     public var requestReceiveMs: Int = 30_000
+    /// Whether `PUT`/`GET`/`DELETE /data/{key}` and `POST /set` are answered on the connection's
+    /// event loop (`FastPathHandler`) rather than through Hummingbird's per-connection task.
+    /// The answers are the same either way; only their cost differs.
+    public var isFastPathEnabled = true
 
     /// The largest log index a client may name (`/log?from=`, `prevIndex`): room is left above
     /// it, so no arithmetic on a client's index can overflow.
