@@ -4,7 +4,10 @@
 # The caller sets `pairs`, `seconds` and `name`, sources this file, defines `open_streams` (which
 # appends the pids it starts to `streams`), `delivered` (prints how much the streams received)
 # and `with_label` (e.g. "with 3 streams"), then calls `run_pairs`.
-# Uses: WRAFT (a wraft binary; default: build the release one).
+# Uses: WRAFT (a wraft binary; default: build the release one), WARMUP (seconds of writes before
+# the first pair, not counted, default 0: a fresh cluster slows down until its history reaches
+# its byte bound, about 220,000 writes of 256 B, and that drift would favour whichever side
+# runs first in each pair).
 wraft=${WRAFT:-}
 if [ -z "$wraft" ]; then
   swift build -c release --product wraft >/dev/null
@@ -38,6 +41,9 @@ close_streams() {
 }
 run_pairs() {
   local offs=() ons=() off on pair
+  if (( ${WARMUP:-0} > 0 )); then
+    "$wraft" bench "${nodes[@]}" --connections 64 --duration "${WARMUP}s" --warmup 1s --mode write >/dev/null
+  fi
   for pair in $(seq 1 "$pairs"); do
     off=$(round)
     open_streams
