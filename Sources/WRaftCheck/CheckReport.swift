@@ -85,6 +85,8 @@ public struct CheckReport: Sendable {
     public var keptDirectory: String?
     /// The `txn-watch` workload's verdict (nil for the register workload).
     public var txnWatch: TxnWatchVerdict?
+    /// The `txn-watch` workload's lease verdict (nil for the register workload).
+    public var lease: LeaseVerdict?
 
     public init(
         seed: UInt64?, operations: [HistoryOperation], faults: [FaultRecord], verdicts: CheckResult,
@@ -106,7 +108,7 @@ public struct CheckReport: Sendable {
     /// its final state is durable and consistent.
     public var isPassed: Bool {
         verdicts.isLinearizable && (recovery?.isRecovered ?? true) && (durability?.isConsistent ?? true)
-            && (txnWatch?.isPassed ?? true)
+            && (txnWatch?.isPassed ?? true) && (lease?.isPassed ?? true)
     }
 
     /// Operation counts by kind and outcome.
@@ -134,6 +136,7 @@ public struct CheckReport: Sendable {
         lines.append(contentsOf: faultLines)
         lines.append(contentsOf: verdictLines)
         if let txnWatch { lines.append(contentsOf: Self.txnWatchLines(txnWatch)) }
+        if let lease { lines.append(contentsOf: Self.leaseLines(lease)) }
         if let recovery {
             lines.append("recovery: " + (recovery.isRecovered ? "ok" : "FAILED") + " - \(recovery.detail)")
         }
@@ -205,6 +208,19 @@ public struct CheckReport: Sendable {
                 : "FAILED"),
         ]
         lines += verdict.problems.map { "  " + $0 }
+        return lines
+    }
+
+    static func leaseLines(_ verdict: LeaseVerdict) -> [String] {
+        let latest = verdict.latestExpiryAfterTTLMs.map { ", at most \($0) ms after grant + TTL" } ?? ""
+        var lines = [
+            "leases: \(verdict.keptCount) kept, \(verdict.lapsingCount) lapsing (\(verdict.expiredCount) seen expiring\(latest))",
+            "lease: " + (verdict.isPassed
+                ? "every kept lease's key outlived the faults; every lapsing lease expired within its bounds"
+                : "FAILED"),
+        ]
+        lines += verdict.problems.map { "  " + $0 }
+        lines += verdict.notes.map { "  note: " + $0 }
         return lines
     }
 

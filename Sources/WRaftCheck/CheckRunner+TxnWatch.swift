@@ -25,12 +25,24 @@ extension CheckRun {
             WatchFollower(
                 watcher: $0, nodes: nodes.map(\.httpAddress), prefix: TxnWatchWorkload.prefix, fromRevision: startRevision + 1)
         }
+        // The lease part: its own watchers (recording when each event arrived) on its own prefix.
+        let leaseWorkload = LeaseWorkload(nodes: nodes.map(\.httpAddress), start: start, requestTimeoutMs: options.requestTimeoutMs)
+        let leaseFollowers = (0..<options.watcherCount).map {
+            WatchFollower(
+                watcher: $0, nodes: nodes.map(\.httpAddress), prefix: LeaseWorkload.prefix, fromRevision: startRevision + 1,
+                clockStart: start)
+        }
+        var presentAtEnd: [String: Bool] = [:]
         var recovery = RecoveryResult(isRecovered: false, afterMs: nil, detail: "not reached")
         var finalRevision: UInt64?
         await withTaskGroup(of: Void.self) { group in
-            for follower in followers {
+            for follower in followers + leaseFollowers {
                 group.addTask { await follower.run(firstNode: follower.watcher) }
             }
+            let kept = await leaseWorkload.grantKept(until: .now + .milliseconds(options.recoveryTimeoutMs))
+            output("leases: \(kept.count) kept (TTL \(LeaseWorkload.keptTTLSeconds) s) granted")
+            for index in kept { group.addTask { await leaseWorkload.keep(index) } }
+            group.addTask { await leaseWorkload.grantLapsing(until: start + .milliseconds(options.durationMs)) }
             await runTransactions(clients: clients, recorder: transactions, nemesis: nemesis, plan: plan, start: start)
             output("load done: \(transactions.count) transactions; healing")
             await nemesis.healAll()
@@ -44,9 +56,31 @@ extension CheckRun {
                 output("watchers: " + (caughtUp ? "every watcher saw through revision \(finalRevision)"
                     : "not every watcher reached revision \(finalRevision): \(followers.map(\.seenThrough))"))
             }
-            for follower in followers { follower.stop() }
+            // The last lapsing leases get the time the checker allows them, then every lease
+            // watcher catches up and the keys are read while the keepers still renew.
+            let bounds = LeaseBounds()
+            let faults = await nemesis.records
+            let lapseBy = leaseWorkload.leases.filter { $0.kind == .lapsing }
+                .map { LeaseChecker.latestExpiry($0, faults: faults, bounds: bounds) }.max() ?? 0
+            // (At most the recovery bound from now: a fault never healed allows any delay.)
+            let capNs = UInt64(clamping: (ContinuousClock.now - start).inNanoseconds) + UInt64(options.recoveryTimeoutMs) * 1_000_000
+            let waitUntil = start + .nanoseconds(Int64(clamping: min(lapseBy, capNs)))
+            let lapsingKeys = Set(leaseWorkload.leases.filter { $0.kind == .lapsing }.map(\.key))
+            _ = await retry(until: waitUntil) { () async -> Bool in
+                let deleted = Set(LeaseWorkload.deletes(leaseFollowers.map(\.log)).map(\.key))
+                return lapsingKeys.isSubset(of: deleted)
+            }
+            if let leaseRevision = await currentRevision(clients[0]) {
+                _ = await retry(until: .now + .milliseconds(options.recoveryTimeoutMs)) { () async -> Bool in
+                    leaseFollowers.allSatisfy { $0.seenThrough >= leaseRevision }
+                }
+            }
+            presentAtEnd = await leaseWorkload.readKeys(until: .now + .milliseconds(options.recoveryTimeoutMs))
+            leaseWorkload.stopKeepers()
+            for follower in followers + leaseFollowers { follower.stop() }
             await group.waitForAll()
         }
+        await leaseWorkload.shutDown()
         let durability = await checkDurability(cluster, clients: clients, recorder: recorder)
         output("durability: \(durability.detail)")
         for row in clients { for client in row { await client.shutDown() } }
@@ -66,6 +100,13 @@ extension CheckRun {
             seed: options.seed, operations: registerOperations, faults: await nemesis.records, verdicts: verdicts,
             recovery: recovery, durability: durability)
         report.txnWatch = verdict
+        var leaseVerdict = LeaseChecker.check(
+            leases: leaseWorkload.leases, deletes: LeaseWorkload.deletes(leaseFollowers.map(\.log)), presentAtEnd: presentAtEnd,
+            faults: report.faults)
+        leaseVerdict.problems += leaseFollowers.compactMap { follower in
+            follower.log.failure.map { "lease watcher \(follower.watcher): \($0)" }
+        }
+        report.lease = leaseVerdict
         try writeFiles(&report, directory: directory)
         return report
     }

@@ -73,6 +73,9 @@ public struct WatcherLog: Sendable, Equatable {
     public var connections: Int
     /// Why the watcher could not go on (a compacted resume, say); nil when it followed to the end.
     public var failure: String?
+    /// When each event was received (nanoseconds since the run's start), parallel to `events`;
+    /// empty when the watcher does not record times.
+    public var receivedNs: [UInt64] = []
 
     public init(
         watcher: Int, fromRevision: UInt64, events: [WatchedEvent] = [], seenThrough: UInt64 = 0, connections: Int = 0,

@@ -161,12 +161,15 @@ final class WatchFollower: Sendable {
     private let clients: [NodeClient]
     private let prefix: String
     private let state: Mutex<State>
+    /// When set, each event's receipt time is recorded (`WatcherLog.receivedNs`) from here.
+    private let clockStart: ContinuousClock.Instant?
 
     /// `fromRevision`: the first revision it follows (above the cluster's revision before the
     /// load: the revisions of the cluster's formation carry no events and count as compacted).
-    init(watcher: Int, nodes: [NodeAddress], prefix: String, fromRevision: UInt64) {
+    init(watcher: Int, nodes: [NodeAddress], prefix: String, fromRevision: UInt64, clockStart: ContinuousClock.Instant? = nil) {
         precondition(fromRevision >= 1, "WatchFollower: revisions start at 1")
         self.watcher = watcher
+        self.clockStart = clockStart
         self.prefix = prefix
         // Connections of its own: a stream holds its connection.
         self.clients = nodes.map { NodeClient(address: $0, connectionsMax: 2, requestTimeoutMs: Self.connectTimeoutMs) }
@@ -261,9 +264,11 @@ final class WatchFollower: Sendable {
                     revision: view.revision, key: event.kv.key, isPut: event.type == WatchEventView.put,
                     value: event.type == WatchEventView.put ? event.kv.value : "")
             }
+            let receivedNs = clockStart.map { UInt64(clamping: (ContinuousClock.now - $0).inNanoseconds) }
             state.withLock { state in
                 state.lastMessage = .now
                 state.log.events += events
+                if let receivedNs { state.log.receivedNs += events.map { _ in receivedNs } }
                 state.log.seenThrough = max(state.log.seenThrough, view.revision)
             }
         case "progress":

@@ -43,6 +43,8 @@ extension RealProcessTests {
             #expect(outcome.standardOutput.contains("PASS"))
             #expect(outcome.standardOutput.contains("every watcher saw every revision in order once"))
             #expect(outcome.standardOutput.contains("watchers: 3,"))
+            #expect(outcome.standardOutput.contains("leases: 2 kept,"))
+            #expect(outcome.standardOutput.contains("every kept lease's key outlived the faults; every lapsing lease expired within its bounds"))
         }
 
         @Test func replayOfAMissingFileFailsClearly() async throws {
