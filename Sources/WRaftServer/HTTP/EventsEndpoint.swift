@@ -5,7 +5,11 @@ import NIOCore
 
 /// How a stream reads the node's event log. Pure numbers, validated once.
 struct EventStreamPacing: Sendable {
-    /// How often an idle stream looks for new events.
+    /// How often a stream looks for new events, idle or not: a stream writes at most one batch
+    /// per `pollMs` unless a full batch (`batchEventsMax`) is waiting. Writing every event as it
+    /// came (the loop going straight back to the log after each write) meant hundreds of small
+    /// writes a second per stream under load, each a task hop and a system call on a machine
+    /// whose cores the writes need; 50 ms is below what the page's animation shows.
     static let pollMs = 50
     /// An idle stream writes an SSE comment this often, so proxies and the idle timeout keep it
     /// open and a closed client is noticed.
@@ -62,6 +66,9 @@ extension APIResponder {
                 }
                 try await writer.write(buffer)
                 cursor = lastEvent.sequence
+                if events.count < EventStreamPacing.batchEventsMax {
+                    try await Task.sleep(for: .milliseconds(EventStreamPacing.pollMs))
+                }
             }
             try await writer.finish(nil)
         }
