@@ -182,6 +182,7 @@ extension NodeRuntime {
             persisted: state.hardState, snapshotIndex: state.snapshot.index, queuedWorkMax: Self.persistQueueMax)
         self.clusterID = clusterID
         transport.setClusterID(clusterID)
+        publishResponseHeader()  // the recovered term and revision, before the first Ready
         let current = node.currentMembership
         adoptMembershipContext(current.context, membership: current.membership)
         book.set(localID, selfAddress)
