@@ -107,6 +107,15 @@ struct RuntimeUnitTests {
         #expect(throws: ControlDecodingError.self) {
             try AddressBook(records: [MemberRecord(id: "zz", raftAddress: "h:1", httpAddress: "h:2")])
         }
+        // A member record's etcd address (an optional field, from outside) passes the same
+        // address checks as the raft and HTTP ones: a huge or portless one refuses the record.
+        for bad in [String(repeating: "a", count: 100_000) + ":1", "no-port", "h:99999", ""] {
+            #expect(throws: ControlDecodingError.self) {
+                try MemberRecord(id: "1", raftAddress: "h:1", httpAddress: "h:2", etcdAddress: bad).validated()
+            }
+        }
+        let announced = try MemberRecord(id: "1", raftAddress: "h:1", httpAddress: "h:2", etcdAddress: "h:3").validated()
+        #expect(announced.1.etcdAddress == "h:3")
         #expect(ClusterIDFormat.parse(ClusterIDFormat.string(0xdead_beef)) == 0xdead_beef)
     }
 
