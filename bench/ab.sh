@@ -8,6 +8,7 @@
 # Usage: bench/ab.sh A_WRAFT B_WRAFT [ROUNDS=4] [SECONDS=8]   (needs wrk and curl)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib/common.sh
 a=${1:?usage: bench/ab.sh A_WRAFT B_WRAFT [ROUNDS] [SECONDS]}
 b=${2:?usage: bench/ab.sh A_WRAFT B_WRAFT [ROUNDS] [SECONDS]}
 rounds=${3:-4}; seconds=${4:-8}
@@ -22,7 +23,6 @@ cluster_pid=""
 cleanup() { [ -n "$cluster_pid" ] && kill -INT "$cluster_pid" 2>/dev/null || true; sleep 1; rm -rf "$work"; }
 trap cleanup EXIT
 say() { echo "$*" | tee -a "$results"; }
-to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v*=1000 } printf "%.3f", v }' <<<"$1"; }
 cpu() { curl -s "$1/metrics" | awk '$1 == "process_cpu_seconds_total" { print $2 }'; }
 
 measure() {  # LABEL BINARY: sets w64 p50 r64 cpu_us
@@ -31,11 +31,8 @@ measure() {  # LABEL BINARY: sets w64 p50 r64 cpu_us
   "$2" cluster --nodes 3 --base-http-port 9080 --base-raft-port 11000 "${no_etcd[@]}" --dir "$work/c" \
     --log-level warning > "$work/cluster.log" 2>&1 &
   cluster_pid=$!
-  local leader="" out c0 c1
-  for _ in $(seq 1 100); do
-    leader=$(curl -s localhost:9080/state | sed -n 's/.*"leader":{[^}]*"httpAddress":"\([^"]*\)".*/\1/p' || true)
-    [ -n "$leader" ] && break; sleep 0.1
-  done
+  local leader out c0 c1
+  leader=$(wraft_leader 9080)
   [ -n "$leader" ] || { echo "$1 elected no leader; see $work/cluster.log" >&2; exit 1; }
   out=$(wrk -t1 -c1 -d"${seconds}s" --latency -s bench/wrk/wraft-put.lua "http://$leader")
   p50=$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
@@ -66,10 +63,9 @@ for round in $(seq 1 "$rounds"); do
   q_cpu+=("$(awk -v x="$cpu_us" -v y="$ac" 'BEGIN { printf "%.3f", x/y }')")
   say "  B/A: writes ${q_w64[-1]}, p50 ${q_p50[-1]}, reads ${q_r64[-1]}, leader CPU/write ${q_cpu[-1]}"
 done
-spread() { printf '%s\n' "$@" | sort -g | awk '{ v[NR]=$1 } END { m = (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "min %.3f  median %.3f  max %.3f", v[1], m, v[NR] }'; }
 say "B/A over $rounds rounds:"
-say "  writes/s c=64          $(spread "${q_w64[@]}")"
-say "  write p50 c=1          $(spread "${q_p50[@]}")"
-say "  reads/s c=64           $(spread "${q_r64[@]}")"
-say "  leader CPU per write   $(spread "${q_cpu[@]}")"
+say "  writes/s c=64          $(spread %.3f "${q_w64[@]}")"
+say "  write p50 c=1          $(spread %.3f "${q_p50[@]}")"
+say "  reads/s c=64           $(spread %.3f "${q_r64[@]}")"
+say "  leader CPU per write   $(spread %.3f "${q_cpu[@]}")"
 say "kept in $results"

@@ -10,6 +10,7 @@
 #        (needs wrk and etcd: apt-get install -y wrk etcd-server etcd-client; builds WRaft in release mode first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib/common.sh
 rounds=${1:-3}
 seconds=${2:-10}
 [[ $rounds =~ ^[0-9]+$ ]] && (( rounds >= 1 && rounds <= 20 )) || { echo "ROUNDS must be 1-20" >&2; exit 2; }
@@ -31,7 +32,6 @@ trap cleanup EXIT
 say() { echo "$*" | tee -a "$results"; }
 
 # wrk's latency ("850.00us", "1.23ms", "2.01s") in milliseconds.
-to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v*=1000 } printf "%.3f", v }' <<<"$1"; }
 
 # measure NAME URL SCRIPT CONNECTIONS -> sets rps, p50, p99
 measure() {
@@ -52,8 +52,7 @@ for round in $(seq 1 "$rounds"); do
   say "round $round"
   bench/etcd-cluster.sh "$work/etcd" >/dev/null
   # Both systems are driven through their leader, so neither pays a forwarding hop.
-  leader=$(ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:23791,http://127.0.0.1:23792,http://127.0.0.1:23793 \
-    endpoint status -w simple | awk -F', ' '$5=="true" {print $1}')
+  leader=$(etcd_leader)
   measure etcd "$leader" etcd-put.lua 1;  e_w1p50=$p50
   measure etcd "$leader" etcd-put.lua 64; e_w64=$rps
   measure etcd "$leader" etcd-get.lua 64; e_r64=$rps
@@ -63,11 +62,7 @@ for round in $(seq 1 "$rounds"); do
   .build/release/wraft cluster --nodes 3 --base-http-port 9080 --base-raft-port 11000 --dir "$work/wraft" \
     --log-level warning > "$work/cluster.log" 2>&1 &
   cluster_pid=$!
-  leader=""
-  for _ in $(seq 1 100); do
-    leader=$(curl -s localhost:9080/state | sed -n 's/.*"leader":{[^}]*"httpAddress":"\([^"]*\)".*/\1/p' || true)
-    [ -n "$leader" ] && break; sleep 0.1
-  done
+  leader=$(wraft_leader 9080)
   [ -n "$leader" ] || { echo "wraft elected no leader; see $work/cluster.log" >&2; exit 1; }
   measure wraft "http://$leader" wraft-put.lua 1;  w_w1p50=$p50
   measure wraft "http://$leader" wraft-put.lua 64; w_w64=$rps
@@ -83,10 +78,9 @@ for round in $(seq 1 "$rounds"); do
   say "  wraft/etcd: writes c=64 ${r_w64[-1]}x, write p50 c=1 ${r_w1p50[-1]}x, reads c=64 ${r_r64[-1]}x, RSS ${r_rss[-1]}x"
 done
 
-spread() { printf '%s\n' "$@" | sort -g | awk '{ v[NR]=$1 } END { m = (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "min %.2f  median %.2f  max %.2f", v[1], m, v[NR] }'; }
 say "wraft/etcd over $rounds rounds:"
-say "  writes/s c=64     $(spread "${r_w64[@]}")   (goal: median >= 2.5, every round >= 2)"
-say "  write p50 c=1     $(spread "${r_w1p50[@]}")   (goal: <= 0.4)"
-say "  reads/s c=64      $(spread "${r_r64[@]}")   (goal: >= 3)"
-say "  RSS per member    $(spread "${r_rss[@]}")   (goal: <= 0.5)"
+say "  writes/s c=64     $(spread %.2f "${r_w64[@]}")   (goal: median >= 2.5, every round >= 2)"
+say "  write p50 c=1     $(spread %.2f "${r_w1p50[@]}")   (goal: <= 0.4)"
+say "  reads/s c=64      $(spread %.2f "${r_r64[@]}")   (goal: >= 3)"
+say "  RSS per member    $(spread %.2f "${r_rss[@]}")   (goal: <= 0.5)"
 say "kept in $results"

@@ -14,6 +14,7 @@
 #        (needs wrk, etcd, etcdctl, curl; uses WRAFT or builds the release wraft)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib/common.sh
 rounds=${1:-1}
 seconds=${2:-8}
 levels=${3:-1 4 16 64 128 256}
@@ -39,7 +40,6 @@ cleanup() {
 }
 trap cleanup EXIT
 say() { echo "$*" | tee -a "$results"; }
-to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v*=1000 } printf "%.2f", v }' <<<"$1"; }
 # metric NAME from a scrape on stdin: the sum of every sample of that name (labels ignored).
 metric() { awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%.6f", s }'; }
 
@@ -52,8 +52,8 @@ level() {
   after=$(curl -s "$metrics")
   local rps p50 p99 f0 f1 e0 e1 c0 c1
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
-  p99=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
+  p50=$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")" 2)
+  p99=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")" 2)
   f0=$(metric "$fsync_name" <<<"$before"); f1=$(metric "$fsync_name" <<<"$after")
   e0=$(metric "$entries_name" <<<"$before"); e1=$(metric "$entries_name" <<<"$after")
   c0=$(metric process_cpu_seconds_total <<<"$before"); c1=$(metric process_cpu_seconds_total <<<"$after")
@@ -68,8 +68,7 @@ say "bench/disk-curve.sh: $rounds round(s) of ${seconds}s per level, levels: $le
 for round in $(seq 1 "$rounds"); do
   say "round $round"
   bench/etcd-cluster.sh "$work/etcd" >/dev/null
-  leader=$(ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:23791,http://127.0.0.1:23792,http://127.0.0.1:23793 \
-    endpoint status -w simple | awk -F', ' '$5=="true" {print $1}')
+  leader=$(etcd_leader)
   for c in $levels; do
     level etcd "$leader" "$leader/metrics" etcd-put.lua etcd_disk_wal_fsync_duration_seconds_count \
       etcd_server_proposals_committed_total "$c"
@@ -79,11 +78,7 @@ for round in $(seq 1 "$rounds"); do
   "$wraft" cluster --nodes 3 --base-http-port 9080 --base-raft-port 11000 --dir "$work/wraft" \
     --log-level warning > "$work/cluster.log" 2>&1 &
   cluster_pid=$!
-  leader=""
-  for _ in $(seq 1 100); do
-    leader=$(curl -s localhost:9080/state | sed -n 's/.*"leader":{[^}]*"httpAddress":"\([^"]*\)".*/\1/p' || true)
-    [ -n "$leader" ] && break; sleep 0.1
-  done
+  leader=$(wraft_leader 9080)
   [ -n "$leader" ] || { echo "wraft elected no leader; see $work/cluster.log" >&2; exit 1; }
   for c in $levels; do
     level wraft "http://$leader" "http://$leader/metrics" wraft-put.lua wraft_fsync_seconds_count wraft_ready_entries_sum "$c"

@@ -17,6 +17,7 @@
 #        (needs wrk, etcd, etcdctl, curl, python3; uses WRAFT or builds the release wraft)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib/common.sh
 rounds=${1:-3}; seconds=${2:-10}; watchers=${3:-1000}; procs=${4:-10}
 mode=${MODE:-prefix}; rate=${RATE:-100}
 [[ $mode == prefix || $mode == keys ]] || { echo "MODE must be prefix or keys" >&2; exit 2; }
@@ -88,19 +89,14 @@ declare -a ratios e_changes w_changes e_p99 w_p99
 for round in $(seq 1 "$rounds"); do
   say "round $round"
   bench/etcd-cluster.sh "$work/etcd" >/dev/null
-  leader=$(etcdctl --endpoints http://127.0.0.1:23791,http://127.0.0.1:23792,http://127.0.0.1:23793 \
-    endpoint status -w simple | awk -F', ' '$5=="true" {print $1}')
+  leader=$(etcd_leader)
   with_and_without etcd "$leader" etcd-put.lua "$leader"; e_on=$last_on; e_changes+=("$last_change"); e_p99+=("${last_p99:-nan}")
   kill $(cat "$work/etcd/pids"); rm -rf "$work/etcd"; sleep 1
 
   "$wraft" cluster --nodes 3 --base-http-port 9080 --base-raft-port 11000 --base-etcd-port 12379 --dir "$work/wraft" \
     --log-level warning > "$work/cluster.log" 2>&1 &
   cluster_pid=$!
-  leader=""
-  for _ in $(seq 1 100); do
-    leader=$(curl -s localhost:9080/state | sed -n 's/.*"leader":{[^}]*"httpAddress":"\([^"]*\)".*/\1/p' || true)
-    [ -n "$leader" ] && break; sleep 0.1
-  done
+  leader=$(wraft_leader 9080)
   [ -n "$leader" ] || { echo "wraft elected no leader; see $work/cluster.log" >&2; exit 1; }
   # The watches go to the leader's etcd port (node i serves it on 12379 + i), as etcd's go to its leader.
   index=$(( ${leader##*:} - 9080 ))
@@ -110,10 +106,9 @@ for round in $(seq 1 "$rounds"); do
   ratios+=("$(awk -v a="$w_on" -v b="$e_on" 'BEGIN { printf "%.2f", a/b }')")
   say "  wraft/etcd with watchers: ${ratios[-1]}x"
 done
-spread() { printf '%s\n' "$@" | sort -g | awk '{ v[NR]=$1 } END { m = (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "min %s  median %s  max %s", v[1], m, v[NR] }'; }
 say "over $rounds round(s):"
-say "  etcd's change with watchers (%)   $(spread "${e_changes[@]}")"
-say "  wraft's change with watchers (%)  $(spread "${w_changes[@]}")"
-say "  wraft/etcd writes with watchers   $(spread "${ratios[@]}")"
-[ "$mode" = prefix ] && say "  event p99 ms: etcd $(spread "${e_p99[@]}");  wraft $(spread "${w_p99[@]}")"
+say "  etcd's change with watchers (%)   $(spread %s "${e_changes[@]}")"
+say "  wraft's change with watchers (%)  $(spread %s "${w_changes[@]}")"
+say "  wraft/etcd writes with watchers   $(spread %s "${ratios[@]}")"
+[ "$mode" = prefix ] && say "  event p99 ms: etcd $(spread %s "${e_p99[@]}");  wraft $(spread %s "${w_p99[@]}")"
 say "kept in $results"
