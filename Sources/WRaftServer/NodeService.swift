@@ -122,6 +122,11 @@ public struct MemberStatus: Sendable, Equatable {
         self.members = members
         self.etcdAddresses = etcdAddresses
     }
+
+    /// The numbers of a response header made from this status.
+    public var headerNumbers: ResponseHeaderNumbers {
+        ResponseHeaderNumbers(clusterID: clusterID, memberID: memberID, term: term, revision: revision)
+    }
 }
 
 /// The store's snapshot bytes (`KVStore.snapshot()`) and the revision they hold.

@@ -32,7 +32,7 @@ struct EtcdClusterService: Etcdserverpb_Cluster.SimpleServiceProtocol {
         }
         let status = await node.memberStatus()
         var response = Etcdserverpb_MemberRemoveResponse()
-        response.header = EtcdContext.header(status)
+        response.header = EtcdContext.header(status.headerNumbers)
         response.members = members(status)
         return response
     }
@@ -42,7 +42,7 @@ struct EtcdClusterService: Etcdserverpb_Cluster.SimpleServiceProtocol {
     {
         let status = await etcd.node.memberStatus()
         var response = Etcdserverpb_MemberListResponse()
-        response.header = EtcdContext.header(status)
+        response.header = EtcdContext.header(status.headerNumbers)
         response.members = members(status)
         return response
     }
@@ -70,7 +70,7 @@ struct EtcdClusterService: Etcdserverpb_Cluster.SimpleServiceProtocol {
         }
         let status = await node.memberStatus()
         var response = Etcdserverpb_MemberPromoteResponse()
-        response.header = EtcdContext.header(status)
+        response.header = EtcdContext.header(status.headerNumbers)
         response.members = members(status)
         return response
     }

@@ -30,21 +30,16 @@ struct EtcdContext: Sendable {
     /// The header of an answer made at `revision` (nil: the store's revision now), from the
     /// numbers the node publishes (no call into the node: see `responseHeaderNumbers`).
     func header(revision: UInt64? = nil) -> Etcdserverpb_ResponseHeader {
-        let numbers = node.responseHeaderNumbers()
+        Self.header(node.responseHeaderNumbers(), revision: revision)
+    }
+
+    /// The header of an answer made from `numbers` (at `revision`, else at theirs).
+    static func header(_ numbers: ResponseHeaderNumbers, revision: UInt64? = nil) -> Etcdserverpb_ResponseHeader {
         var header = Etcdserverpb_ResponseHeader()
         header.clusterID = numbers.clusterID
         header.memberID = numbers.memberID
         header.revision = Int64(clamping: revision ?? numbers.revision)
         header.raftTerm = numbers.term
-        return header
-    }
-
-    static func header(_ status: MemberStatus, revision: UInt64? = nil) -> Etcdserverpb_ResponseHeader {
-        var header = Etcdserverpb_ResponseHeader()
-        header.clusterID = status.clusterID
-        header.memberID = status.memberID
-        header.revision = Int64(clamping: revision ?? status.revision)
-        header.raftTerm = status.term
         return header
     }
 

@@ -21,7 +21,7 @@ struct EtcdMaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
         // deletes make room: activating or deactivating it by hand changes nothing.
         let status = await etcd.node.memberStatus()
         var response = Etcdserverpb_AlarmResponse()
-        response.header = EtcdContext.header(status)
+        response.header = EtcdContext.header(status.headerNumbers)
         if status.quotaBytes > 0, status.storeBytes >= status.quotaBytes {
             var alarm = Etcdserverpb_AlarmMember()
             alarm.memberID = status.memberID
@@ -34,7 +34,7 @@ struct EtcdMaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
     func status(request: Etcdserverpb_StatusRequest, context: ServerContext) async throws -> Etcdserverpb_StatusResponse {
         let status = await etcd.node.memberStatus()
         var response = Etcdserverpb_StatusResponse()
-        response.header = EtcdContext.header(status)
+        response.header = EtcdContext.header(status.headerNumbers)
         response.version = Self.etcdVersion
         response.dbSize = Int64(status.storeBytes)
         response.dbSizeInUse = Int64(status.storeBytes)
