@@ -111,6 +111,33 @@ struct RuntimeLeaseTests {
         }
     }
 
+    /// A keep-alive that reaches the leader after the lease's deadline, before its revoke has
+    /// applied, used to renew it and answer success; the revoke already proposed then deleted
+    /// the lease anyway. Now it is answered as etcd answers it: "lease not found", once revoked.
+    @Test func aKeepAliveAfterTheDeadlineIsAnsweredNotFoundAndTheLeaseStaysRevoked() async throws {
+        try await withStartedCluster { cluster, clock in
+            let leaderPosition = try await cluster.waitForLeader()
+            let leader = try cluster.nodes[leaderPosition].runtime
+            let id = try await grant(leader, ttlSeconds: 3, clock: clock)
+            _ = try await leader.write(
+                WriteRequest(key: "owned", operation: .put(value: [1]), lease: id), deadline: clock.now + .seconds(60))
+            // The leader has seen the lease (its deadline is set) ...
+            _ = try await leader.lease(id, renew: false, deadline: clock.now + .seconds(60))
+            // ... and the whole TTL passes at once: the keep-alive is the first to notice.
+            await clock.advance(by: .seconds(3))
+            await #expect(throws: NodeError.refused(code: .leaseNotFound, message: "lease not found")) {
+                _ = try await leader.lease(id, renew: true, deadline: clock.now + .seconds(60))
+            }
+            #expect(await leader.store.lease(id) == nil, "answered once the revoke applied")
+            // Followers learn the revoke's commit from the next heartbeats.
+            try await cluster.advanceWhileLeading(.milliseconds(500), leader: leaderPosition)
+            try await TestCluster.waitUntil("every member deleted the key of the lapsed lease") {
+                for node in cluster.nodes where try await exists("owned", on: node.runtime, clock: clock) { return false }
+                return true
+            }
+        }
+    }
+
     @Test func aNewLeaderGivesInheritedLeasesTheirFullTTL() async throws {
         try await withStartedCluster { cluster, clock in
             let first = try await cluster.waitForLeader()
@@ -159,17 +186,21 @@ struct RuntimeLeaseTests {
         // Proposed once; not again until the retry interval passed.
         #expect(timers.update(leaderTerm: Term(3), leases: leases, now: start + .seconds(6)).isEmpty)
         #expect(timers.update(leaderTerm: Term(3), leases: leases, now: start + .seconds(7)) == [1])
-        let keptAlive = timers.keepAlive(1, ttlSeconds: 5, now: start + .seconds(7))
-        #expect(keptAlive)
-        #expect(timers.remaining(1, now: start + .seconds(8)) == .seconds(4))
+        // Past its deadline a keep-alive does not revive it: the revoke stands.
+        #expect(timers.keepAlive(1, ttlSeconds: 5, now: start + .seconds(7)) == .expired)
+        #expect(timers.remaining(1, now: start + .seconds(7)) == .zero)
+        #expect(timers.update(leaderTerm: Term(3), leases: leases, now: start + .seconds(8)).isEmpty)
+        #expect(timers.update(leaderTerm: Term(3), leases: leases, now: start + .seconds(9)) == [1])
+        // In time, it renews the full TTL.
+        #expect(timers.keepAlive(2, ttlSeconds: 10, now: start + .seconds(9)) == .renewed)
+        #expect(timers.remaining(2, now: start + .seconds(10)) == .seconds(9))
         // A new term: full TTLs from now.
-        #expect(timers.update(leaderTerm: Term(4), leases: leases, now: start + .seconds(9)).isEmpty)
-        #expect(timers.remaining(2, now: start + .seconds(9)) == .seconds(10))
+        #expect(timers.update(leaderTerm: Term(4), leases: leases, now: start + .seconds(10)).isEmpty)
+        #expect(timers.remaining(2, now: start + .seconds(10)) == .seconds(10))
         // Not leader: nothing kept, nothing due, keep-alives refused.
         #expect(timers.update(leaderTerm: nil, leases: leases, now: start + .seconds(60)).isEmpty)
         #expect(timers.deadlines.isEmpty && timers.term == nil)
-        let keptAliveOffTheLead = timers.keepAlive(1, ttlSeconds: 5, now: start + .seconds(60))
-        #expect(!keptAliveOffTheLead)
+        #expect(timers.keepAlive(1, ttlSeconds: 5, now: start + .seconds(60)) == .notLeader)
         // A revoked lease leaves the timers.
         _ = timers.update(leaderTerm: Term(5), leases: leases, now: start)
         _ = timers.update(leaderTerm: Term(5), leases: [(2, 10)], now: start)

@@ -61,13 +61,26 @@ struct LeaseTimers<Instant: InstantProtocol> where Instant.Duration == Duration 
         return due.sorted()
     }
 
-    /// Renews a lease for `ttlSeconds` from now (a keep-alive on the leader). False when this
-    /// node is not leader in `leaderTerm`'s deadlines (the caller updates first).
-    mutating func keepAlive(_ id: Int64, ttlSeconds: Int64, now: Instant) -> Bool {
-        guard term != nil else { return false }
+    /// What a keep-alive came to.
+    enum KeepAlive: Equatable {
+        /// The lease runs for its full TTL from now.
+        case renewed
+        /// This node keeps no deadlines (it does not lead; the caller updates first).
+        case notLeader
+        /// The lease was already past its deadline: a revoke is due or on its way, and a late
+        /// renewal must not be answered as a success (etcd's lessor waits for the revoke and
+        /// answers "lease not found").
+        case expired
+    }
+
+    /// Renews a lease for `ttlSeconds` from now (a keep-alive on the leader), unless it is past
+    /// its deadline.
+    mutating func keepAlive(_ id: Int64, ttlSeconds: Int64, now: Instant) -> KeepAlive {
+        guard term != nil else { return .notLeader }
+        if let deadline = deadlines[id], deadline <= now { return .expired }
         deadlines[id] = now.advanced(by: .seconds(ttlSeconds))
-        revoking[id] = nil
-        return true
+        precondition(revoking[id] == nil, "LeaseTimers: only a lease past its deadline is being revoked")
+        return .renewed
     }
 
     /// What is left of a lease's time, nil when this leader keeps no deadline for it.

@@ -62,7 +62,22 @@ extension NodeRuntime {
         guard let lease = store.lease(id) else { throw NodeError(KVRejection.leaseNotFound) }
         let now = clock.now
         expireLeases(now: now)
-        if renew { _ = leaseTimers.keepAlive(id, ttlSeconds: lease.ttlSeconds, now: now) }
+        if renew {
+            switch leaseTimers.keepAlive(id, ttlSeconds: lease.ttlSeconds, now: now) {
+            case .renewed:
+                break
+            case .notLeader:
+                throw .noLeader(retryAfterMs: Self.retryAfterMs)
+            case .expired:
+                // Too late: `expireLeases` has proposed its revoke. Answer once the lease is
+                // gone, as etcd does, so a keeper never hears "renewed" for a lease about to
+                // vanish. A revoke of our own orders this answer after it (a second revoke of
+                // the same lease is refused by the store and changes nothing).
+                logger.info("keep-alive after the lease's deadline: answering once it is revoked", metadata: ["lease": "\(id)"])
+                _ = try await propose(.leaseRevoke(id: id), deadline: deadline)
+                throw NodeError(KVRejection.leaseNotFound)
+            }
+        }
         let remaining = leaseTimers.remaining(id, now: now) ?? .seconds(lease.ttlSeconds)
         return LeaseStatus(
             id: id, ttlSeconds: lease.ttlSeconds, remainingMs: Int64(remaining.inMilliseconds),
