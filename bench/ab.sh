@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib/common.sh
+ports_free 9080 9081 9082 11000 11001 11002
 a=${1:?usage: bench/ab.sh A_WRAFT B_WRAFT [ROUNDS] [SECONDS]}
 b=${2:?usage: bench/ab.sh A_WRAFT B_WRAFT [ROUNDS] [SECONDS]}
 rounds=${3:-4}; seconds=${4:-8}

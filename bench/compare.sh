@@ -11,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib/common.sh
+ports_free 9080 9081 9082 11000 11001 11002 23791 23792 23793 23801 23802 23803
 rounds=${1:-3}
 seconds=${2:-10}
 [[ $rounds =~ ^[0-9]+$ ]] && (( rounds >= 1 && rounds <= 20 )) || { echo "ROUNDS must be 1-20" >&2; exit 2; }

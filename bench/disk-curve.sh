@@ -15,6 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib/common.sh
+ports_free 9080 9081 9082 11000 11001 11002 23791 23792 23793 23801 23802 23803
 rounds=${1:-1}
 seconds=${2:-8}
 levels=${3:-1 4 16 64 128 256}

@@ -7,6 +7,9 @@ dir=${1:?usage: etcd-cluster.sh DIR}
 command -v etcd >/dev/null || { echo "etcd not found: apt-get install -y etcd-server etcd-client" >&2; exit 1; }
 mkdir -p "$dir"
 : > "$dir/pids"
+for port in 23791 23792 23793 23801 23802 23803; do
+  if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then echo "port $port is in use: stop the etcd left there first" >&2; exit 3; fi
+done
 cluster="e1=http://127.0.0.1:23801,e2=http://127.0.0.1:23802,e3=http://127.0.0.1:23803"
 for i in 1 2 3; do
   etcd --name "e$i" --data-dir "$dir/e$i" \

@@ -18,6 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib/common.sh
+ports_free 9080 9081 9082 11000 11001 11002 12379 12380 12381 23791 23792 23793 23801 23802 23803
 rounds=${1:-3}; seconds=${2:-10}; watchers=${3:-1000}; procs=${4:-10}
 mode=${MODE:-prefix}; rate=${RATE:-100}
 [[ $mode == prefix || $mode == keys ]] || { echo "MODE must be prefix or keys" >&2; exit 2; }

@@ -30,3 +30,17 @@ wraft_leader() {
   done
   echo "$leader"
 }
+
+# ports_free PORT...: exits the script (code 3) when any PORT is already listened on, naming its
+# owner. The scripts use fixed ports; a cluster left over from an earlier run on them would be
+# measured instead of the one the script starts.
+ports_free() {
+  local port busy=0
+  for port in "$@"; do
+    if ss -Hltnp "sport = :$port" 2>/dev/null | grep -q .; then
+      echo "port $port is in use: $(ss -Hltnp "sport = :$port" | awk '{print $NF}' | head -1); stop that process first" >&2
+      busy=1
+    fi
+  done
+  (( busy == 0 )) || exit 3
+}
